@@ -1,0 +1,192 @@
+// select over channel cases, with Go's semantics (mirrors runtime/select.go):
+// among the ready cases one is chosen uniformly at random; with no ready case
+// select blocks, unless a default case is present; a timeout case fires after
+// its duration; nil channels disable their case; a send case that is not
+// chosen does not consume its value.
+//
+//   int i = rill::select(
+//       rill::on_recv(a, [&](std::optional<int> v) { ... }),   // nullopt: a closed
+//       rill::on_send(b, value, [&] { ... }),                   // value kept if not chosen
+//       rill::on_timeout(100ms, [&] { ... }),
+//       rill::on_default([&] { ... }));
+//
+// select returns the index of the chosen case among its arguments. For a number
+// of cases known only at run time, use rill::selector.
+#pragma once
+
+#include <rill/chan.hpp>
+
+#include <array>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+namespace rill {
+
+namespace detail {
+template <class T, class F> struct recv_case {
+    chan_core* c;
+    F f;
+    alignas(T) unsigned char buf[sizeof(T)];
+    void fill(select_case& sc) { sc = {c, buf, select_case::recv, false}; }
+    void fire(const select_case& sc) {
+        if (!sc.received) return f(std::optional<T>{});
+        T* p = std::launder(reinterpret_cast<T*>(buf));
+        std::optional<T> v(std::move(*p));
+        p->~T();
+        f(std::move(v));
+    }
+};
+// Holds either a reference to the caller's value (lvalue) or the value itself.
+template <class T, class V, class F> struct send_case {
+    chan_core* c;
+    V v;
+    F f;
+    void fill(select_case& sc) {
+        sc = {c, const_cast<void*>(static_cast<const void*>(std::addressof(v))), select_case::send,
+              false};
+    }
+    void fire(const select_case&) { f(); }
+};
+template <class F> struct timeout_case {
+    std::chrono::nanoseconds d;
+    F f;
+};
+template <class F> struct default_case {
+    F f;
+};
+
+template <class C> struct case_traits {
+    static constexpr bool is_chan = true, is_timeout = false, is_default = false;
+};
+template <class F> struct case_traits<timeout_case<F>> {
+    static constexpr bool is_chan = false, is_timeout = true, is_default = false;
+};
+template <class F> struct case_traits<default_case<F>> {
+    static constexpr bool is_chan = false, is_timeout = false, is_default = true;
+};
+} // namespace detail
+
+template <class T, class F> auto on_recv(const detail::chan_handle<T>& ch, F f) {
+    return detail::recv_case<T, F>{ch.core(), std::move(f), {}};
+}
+template <class T, class F> auto on_send(const detail::chan_handle<T>& ch, T& v, F f) {
+    return detail::send_case<T, T&, F>{ch.core(), v, std::move(f)};
+}
+template <class T, class F> auto on_send(const detail::chan_handle<T>& ch, T&& v, F f) {
+    return detail::send_case<T, T, F>{ch.core(), std::move(v), std::move(f)};
+}
+template <class F> auto on_timeout(std::chrono::nanoseconds d, F f) {
+    return detail::timeout_case<F>{d, std::move(f)};
+}
+template <class F> auto on_default(F f) { return detail::default_case<F>{std::move(f)}; }
+
+template <class... Cases> int select(Cases&&... cases) {
+    using namespace detail;
+    constexpr int nchan = (0 + ... + (case_traits<std::decay_t<Cases>>::is_chan ? 1 : 0));
+    constexpr int ndefault = (0 + ... + (case_traits<std::decay_t<Cases>>::is_default ? 1 : 0));
+    static_assert(ndefault <= 1, "select takes at most one default case");
+    std::array<select_case, nchan == 0 ? 1 : nchan> sc{};
+    std::array<int, nchan == 0 ? 1 : nchan> arg_index{};
+    std::int64_t deadline = no_deadline;
+    int timeout_arg = -1;
+    int default_arg = -1;
+    {
+        int ci = 0, ai = 0;
+        auto collect = [&](auto& c) {
+            using C = std::decay_t<decltype(c)>;
+            if constexpr (case_traits<C>::is_chan) {
+                c.fill(sc[ci]);
+                arg_index[ci++] = ai;
+            } else if constexpr (case_traits<C>::is_timeout) {
+                auto d = deadline_after(c.d);
+                if (d < deadline) deadline = d, timeout_arg = ai;
+            } else {
+                default_arg = ai;
+            }
+            ++ai;
+        };
+        (collect(cases), ...);
+    }
+    int r = select_go(sc.data(), nchan, default_arg < 0, deadline);
+    int chosen = r >= 0 ? arg_index[r] : r == -1 ? default_arg : timeout_arg;
+    int ai = 0;
+    auto dispatch = [&](auto& c) {
+        using C = std::decay_t<decltype(c)>;
+        if (ai++ != chosen) return;
+        if constexpr (case_traits<C>::is_chan) c.fire(sc[r]);
+        else c.f();
+    };
+    (dispatch(cases), ...);
+    return chosen;
+}
+
+// select over a number of cases known only at run time (Go's reflect.Select).
+// Cases are numbered in the order they are added; wait() runs the chosen
+// case's handler and returns its number. A selector can wait repeatedly.
+class selector {
+public:
+    template <class T, class F> selector& recv(const detail::chan_handle<T>& ch, F f) {
+        auto* c = new detail::recv_case<T, F>{ch.core(), std::move(f), {}};
+        return add(std::unique_ptr<entry>(new chan_entry<detail::recv_case<T, F>>(c)));
+    }
+    // The value is moved from only when this case is chosen.
+    template <class T, class F> selector& send(const detail::chan_handle<T>& ch, T& v, F f) {
+        auto* c = new detail::send_case<T, T&, F>{ch.core(), v, std::move(f)};
+        return add(std::unique_ptr<entry>(new chan_entry<detail::send_case<T, T&, F>>(c)));
+    }
+    template <class F> selector& timeout(std::chrono::nanoseconds d, F f) {
+        timeout_ = d;
+        timeout_index_ = static_cast<int>(order_.size());
+        order_.push_back(-1);
+        timeout_fn_ = std::move(f);
+        return *this;
+    }
+    template <class F> selector& otherwise(F f) {
+        default_index_ = static_cast<int>(order_.size());
+        order_.push_back(-1);
+        default_fn_ = std::move(f);
+        return *this;
+    }
+    int wait() {
+        std::vector<detail::select_case> sc(entries_.size());
+        for (std::size_t i = 0; i < entries_.size(); ++i) entries_[i]->fill(sc[i]);
+        auto deadline = timeout_index_ >= 0 ? detail::deadline_after(timeout_) : detail::no_deadline;
+        int r = detail::select_go(sc.data(), static_cast<int>(sc.size()), default_index_ < 0,
+                                  deadline);
+        if (r == -1) return default_fn_(), default_index_;
+        if (r == -2) return timeout_fn_(), timeout_index_;
+        entries_[r]->fire(sc[r]);
+        return chan_order_[r];
+    }
+
+private:
+    struct entry {
+        virtual ~entry() = default;
+        virtual void fill(detail::select_case&) = 0;
+        virtual void fire(const detail::select_case&) = 0;
+    };
+    template <class C> struct chan_entry final : entry {
+        explicit chan_entry(C* c) : c_(c) {}
+        void fill(detail::select_case& sc) override { c_->fill(sc); }
+        void fire(const detail::select_case& sc) override { c_->fire(sc); }
+        std::unique_ptr<C> c_;
+    };
+    selector& add(std::unique_ptr<entry> e) {
+        chan_order_.push_back(static_cast<int>(order_.size()));
+        order_.push_back(static_cast<int>(entries_.size()));
+        entries_.push_back(std::move(e));
+        return *this;
+    }
+    std::vector<std::unique_ptr<entry>> entries_;
+    std::vector<int> chan_order_; // channel case -> argument number
+    std::vector<int> order_;
+    std::chrono::nanoseconds timeout_{};
+    int timeout_index_ = -1, default_index_ = -1;
+    std::function<void()> timeout_fn_, default_fn_;
+};
+
+} // namespace rill

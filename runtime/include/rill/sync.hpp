@@ -1,0 +1,127 @@
+// Parking synchronisation primitives (mirrors Go's sync package and
+// x/sync/semaphore): they park the goroutine, not the thread, and also work
+// from plain OS threads (which then block). mutex and rw_mutex meet the
+// standard Lockable requirements, so std::lock_guard / std::unique_lock /
+// std::shared_lock work with them. None of them may be copied or moved.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+
+namespace rill {
+
+class mutex {
+public:
+    mutex() = default;
+    mutex(const mutex&) = delete;
+    mutex& operator=(const mutex&) = delete;
+    void lock();
+    bool try_lock() noexcept;
+    void unlock();
+
+private:
+    void lock_slow();
+    std::atomic<std::uint32_t> state_{0};
+};
+
+// Writer-preferring reader/writer lock: once a writer waits, new readers wait.
+class rw_mutex {
+public:
+    rw_mutex() = default;
+    rw_mutex(const rw_mutex&) = delete;
+    rw_mutex& operator=(const rw_mutex&) = delete;
+    void lock();
+    bool try_lock();
+    void unlock();
+    void lock_shared();
+    bool try_lock_shared();
+    void unlock_shared();
+
+private:
+    mutex w_;                               // held by the writer (and writers waiting)
+    std::atomic<std::int32_t> readers_{0};  // active readers; minus max_readers while a writer waits
+    std::atomic<std::int32_t> departing_{0};// readers the writer still waits for
+    std::atomic<std::uint32_t> reader_sem_{0};
+    std::atomic<std::uint32_t> writer_sem_{0};
+};
+
+// Condition variable tied to a rill::mutex.
+class cond {
+public:
+    cond() = default;
+    cond(const cond&) = delete;
+    cond& operator=(const cond&) = delete;
+    void wait(std::unique_lock<mutex>& lk);
+    template <class Pred> void wait(std::unique_lock<mutex>& lk, Pred pred) {
+        while (!pred()) wait(lk);
+    }
+    // false on timeout
+    bool wait_for(std::unique_lock<mutex>& lk, std::chrono::nanoseconds d);
+    void signal();
+    void broadcast();
+
+private:
+    std::atomic<std::uint32_t> seq_{0};
+};
+
+class wait_group {
+public:
+    wait_group() = default;
+    wait_group(const wait_group&) = delete;
+    wait_group& operator=(const wait_group&) = delete;
+    // Throws std::logic_error if the counter would go negative.
+    void add(std::int64_t n);
+    void done() { add(-1); }
+    void wait();
+
+private:
+    std::atomic<std::int64_t> count_{0};
+    std::atomic<std::uint32_t> gen_{0};
+};
+
+class once {
+public:
+    once() = default;
+    once(const once&) = delete;
+    once& operator=(const once&) = delete;
+    // Runs f exactly once across all callers; others wait until it returned.
+    // If f throws, the exception propagates and a later call tries again.
+    template <class F> void call(F&& f) {
+        if (done_.load(std::memory_order_acquire)) return;
+        std::lock_guard<mutex> g(m_);
+        if (done_.load(std::memory_order_relaxed)) return;
+        f();
+        done_.store(true, std::memory_order_release);
+    }
+    bool done() const noexcept { return done_.load(std::memory_order_acquire); }
+
+private:
+    std::atomic<bool> done_{false};
+    mutex m_;
+};
+
+// Weighted counting semaphore (x/sync/semaphore): FIFO, so a large request is
+// not starved by small ones.
+class semaphore {
+public:
+    explicit semaphore(std::int64_t capacity);
+    semaphore(const semaphore&) = delete;
+    semaphore& operator=(const semaphore&) = delete;
+    void acquire(std::int64_t n = 1);
+    bool try_acquire(std::int64_t n = 1);
+    bool try_acquire_for(std::chrono::nanoseconds d, std::int64_t n = 1);
+    void release(std::int64_t n = 1);
+
+private:
+    struct waiter;
+    bool acquire_until(std::int64_t n, std::int64_t deadline);
+    std::int64_t capacity_;
+    std::int64_t available_;
+    std::atomic<std::uint32_t> lock_{0};
+    waiter* head_ = nullptr;
+    waiter* tail_ = nullptr;
+};
+
+} // namespace rill
