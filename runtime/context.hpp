@@ -21,12 +21,12 @@ inline void* make_context(char* top, void* arg) {
 #if defined(__x86_64__)
     auto* sp = reinterpret_cast<std::uint64_t*>(top) - 8;
     sp[0] = 0x1F80 | (std::uint64_t{0x037F} << 32); // MXCSR, x87 CW defaults
-    sp[1] = 0;                                        // r15
-    sp[2] = 0;                                        // r14
-    sp[3] = 0;                                        // r13
-    sp[4] = reinterpret_cast<std::uint64_t>(arg);     // r12
-    sp[5] = 0;                                        // rbx
-    sp[6] = 0;                                        // rbp
+    sp[1] = 0;                                      // r15
+    sp[2] = 0;                                      // r14
+    sp[3] = 0;                                      // r13
+    sp[4] = reinterpret_cast<std::uint64_t>(arg);   // r12
+    sp[5] = 0;                                      // rbx
+    sp[6] = 0;                                      // rbp
     sp[7] = reinterpret_cast<std::uint64_t>(&rill_go_entry);
     return sp;
 #elif defined(__aarch64__)
@@ -34,7 +34,8 @@ inline void* make_context(char* top, void* arg) {
     // padding. Every slot but x19 and x30 starts at zero: FPCR 0 is Linux's
     // default (round to nearest, no traps), x29 0 ends the frame-pointer chain.
     auto* sp = reinterpret_cast<std::uint64_t*>(top) - 22;
-    for (int i = 0; i < 22; ++i) sp[i] = 0;
+    for (int i = 0; i < 22; ++i)
+        sp[i] = 0;
     sp[0] = reinterpret_cast<std::uint64_t>(arg);             // x19
     sp[11] = reinterpret_cast<std::uint64_t>(&rill_go_entry); // x30
     return sp;

@@ -55,12 +55,14 @@ struct G {
     std::string name;
     go_func fn;
     std::size_t stack_reserve = 0;
-    bool is_thread = false; // the stand-in G of a plain OS thread
+    bool is_thread = false;                    // the stand-in G of a plain OS thread
     std::atomic<std::uint32_t> thread_wake{0}; // plain threads block on it
     // Park handoff to the scheduler stack (see park()).
     void (*unlockf)(void*) = nullptr;
     void* unlock_arg = nullptr;
     timer* park_timer = nullptr;
+    // Readied once this goroutine has fully exited (run() waits on it).
+    G* exit_waiter = nullptr;
     // libstdc++ per-thread exception state, carried with the goroutine.
     void* eh_caught = nullptr;
     unsigned eh_uncaught = 0;

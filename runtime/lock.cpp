@@ -39,7 +39,8 @@ void rt_lock::lock_slow() noexcept {
             return;
         cpu_relax();
     }
-    while (state_.exchange(2, std::memory_order_acquire) != 0) futex_wait(&state_, 2);
+    while (state_.exchange(2, std::memory_order_acquire) != 0)
+        futex_wait(&state_, 2);
 }
 
 } // namespace rill::detail

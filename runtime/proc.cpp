@@ -98,7 +98,7 @@ struct sched_t {
     std::atomic<int> nallp{0};
     P* allp[max_procs]{};
     rt_lock gflock;
-    G* gfree = nullptr;
+    std::atomic<G*> gfree{nullptr}; // changed under gflock; peeked without it
     std::atomic<bool> polling{false};
     std::atomic<std::int64_t> poll_until{0};
     std::atomic<std::uint64_t> goid_gen{0};
@@ -140,8 +140,10 @@ std::uint32_t fastrand(M* m) {
 
 void globrunqput_batch(G* head, G* tail, int n) {
     tail->schedlink = nullptr;
-    if (sched.runq_tail) sched.runq_tail->schedlink = head;
-    else sched.runq_head = head;
+    if (sched.runq_tail)
+        sched.runq_tail->schedlink = head;
+    else
+        sched.runq_head = head;
     sched.runq_tail = tail;
     sched.runqsize.fetch_add(n, std::memory_order_relaxed);
 }
@@ -157,7 +159,8 @@ bool runqputslow(P* p, G* g, std::uint32_t h, std::uint32_t t) {
                                              std::memory_order_relaxed))
         return false;
     batch[n] = g;
-    for (std::uint32_t i = 0; i < n; ++i) batch[i]->schedlink = batch[i + 1];
+    for (std::uint32_t i = 0; i < n; ++i)
+        batch[i]->schedlink = batch[i + 1];
     sched.lock.lock();
     globrunqput_batch(batch[0], batch[n], static_cast<int>(n + 1));
     sched.lock.unlock();
@@ -371,7 +374,8 @@ void stopm(M* m) {
     m->schedlink = sched.midle;
     sched.midle = m;
     sched.lock.unlock();
-    while (m->park.load(std::memory_order_acquire) == 0) futex_wait(&m->park, 0);
+    while (m->park.load(std::memory_order_acquire) == 0)
+        futex_wait(&m->park, 0);
     m->park.store(0, std::memory_order_relaxed);
     acquirep(m, m->nextp);
     m->nextp = nullptr;
@@ -391,21 +395,22 @@ void gfput(P* p, G* g) {
     // Hand half to the global list.
     G* head = p->gfree;
     G* tail = head;
-    for (int i = 1; i < 32; ++i) tail = tail->schedlink;
+    for (int i = 1; i < 32; ++i)
+        tail = tail->schedlink;
     p->gfree = tail->schedlink;
     p->ngfree -= 32;
     sched.gflock.lock();
-    tail->schedlink = sched.gfree;
-    sched.gfree = head;
+    tail->schedlink = sched.gfree.load(std::memory_order_relaxed);
+    sched.gfree.store(head, std::memory_order_relaxed);
     sched.gflock.unlock();
 }
 
 G* gfget(P* p) {
-    if (!p->gfree && sched.gfree) {
+    if (!p->gfree && sched.gfree.load(std::memory_order_relaxed)) {
         sched.gflock.lock();
-        for (int i = 0; i < 32 && sched.gfree; ++i) {
-            G* g = sched.gfree;
-            sched.gfree = g->schedlink;
+        for (int i = 0; i < 32 && sched.gfree.load(std::memory_order_relaxed); ++i) {
+            G* g = sched.gfree.load(std::memory_order_relaxed);
+            sched.gfree.store(g->schedlink, std::memory_order_relaxed);
             g->schedlink = p->gfree;
             p->gfree = g;
             ++p->ngfree;
@@ -514,7 +519,8 @@ G* steal_work(M* m, P* p, std::int64_t& now, std::int64_t& poll_until) {
 void retire_p(M* m) {
     P* p = m->p;
     sched.lock.lock();
-    while (G* g = runqget(p)) globrunqput(g);
+    while (G* g = runqget(p))
+        globrunqput(g);
     releasep(m);
     pidleput(p); // marks it dead and moves its timers
     sched.lock.unlock();
@@ -661,6 +667,7 @@ void handle_switch_back(M* m, G* g) {
         g->stk = {};
         g->name.clear();
         p->exited.store(p->exited.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        if (G* w = std::exchange(g->exit_waiter, nullptr)) ready(w);
         gfput(p, g);
         break;
     case M::act_none:
@@ -745,7 +752,8 @@ void start_runtime() {
         sched.lock.lock();
         grow_allp(n);
         sched.gomaxprocs.store(n, std::memory_order_release);
-        for (int i = n - 1; i >= 0; --i) pidleput(sched.allp[i]);
+        for (int i = n - 1; i >= 0; --i)
+            pidleput(sched.allp[i]);
         sched.lock.unlock();
     });
 }
@@ -901,20 +909,34 @@ void timers_changed(std::int64_t when) {
 
 const char* to_string(wait_reason r) noexcept {
     switch (r) {
-    case wait_reason::none: return "running";
-    case wait_reason::chan_send: return "chan send";
-    case wait_reason::chan_recv: return "chan receive";
-    case wait_reason::chan_nil: return "chan (nil)";
-    case wait_reason::select: return "select";
-    case wait_reason::select_no_cases: return "select (no cases)";
-    case wait_reason::sleep: return "sleep";
-    case wait_reason::sync_mutex: return "sync.Mutex";
-    case wait_reason::sync_rwmutex: return "sync.RWMutex";
-    case wait_reason::sync_cond: return "sync.Cond";
-    case wait_reason::sync_waitgroup: return "sync.WaitGroup";
-    case wait_reason::sync_once: return "sync.Once";
-    case wait_reason::sync_semaphore: return "semaphore";
-    case wait_reason::run_main: return "run";
+    case wait_reason::none:
+        return "running";
+    case wait_reason::chan_send:
+        return "chan send";
+    case wait_reason::chan_recv:
+        return "chan receive";
+    case wait_reason::chan_nil:
+        return "chan (nil)";
+    case wait_reason::select:
+        return "select";
+    case wait_reason::select_no_cases:
+        return "select (no cases)";
+    case wait_reason::sleep:
+        return "sleep";
+    case wait_reason::sync_mutex:
+        return "sync.Mutex";
+    case wait_reason::sync_rwmutex:
+        return "sync.RWMutex";
+    case wait_reason::sync_cond:
+        return "sync.Cond";
+    case wait_reason::sync_waitgroup:
+        return "sync.WaitGroup";
+    case wait_reason::sync_once:
+        return "sync.Once";
+    case wait_reason::sync_semaphore:
+        return "semaphore";
+    case wait_reason::run_main:
+        return "run";
     }
     return "?";
 }
@@ -926,8 +948,8 @@ void spawn(go_func&& f, const go_options& opts) {
     G* g = p ? gfget(p) : nullptr;
     if (!g) {
         sched.gflock.lock();
-        g = sched.gfree;
-        if (g) sched.gfree = g->schedlink;
+        g = sched.gfree.load(std::memory_order_relaxed);
+        if (g) sched.gfree.store(g->schedlink, std::memory_order_relaxed);
         sched.gflock.unlock();
         if (!g) g = new G;
     }
@@ -946,8 +968,7 @@ void spawn(go_func&& f, const go_options& opts) {
             p->goid_end = p->goid_next + 16;
         }
         g->id = p->goid_next++;
-        p->created.store(p->created.load(std::memory_order_relaxed) + 1,
-                         std::memory_order_relaxed);
+        p->created.store(p->created.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
         runqput(p, g, true);
     } else {
         g->id = sched.goid_gen.fetch_add(1, std::memory_order_relaxed) + 1;
@@ -967,7 +988,7 @@ std::exception_ptr run_main(go_func&& f) {
         G* waiter;
     } st{std::move(f), nullptr, thread_g()};
     st.waiter->claim.store(claim_waiting, std::memory_order_relaxed);
-    // The main goroutine tells the waiting thread through park/ready; the
+    // The main goroutine wakes the waiting thread through park/ready; the
     // thread parks under this lock so the wake-up cannot come too early.
     rt_lock handoff;
     handoff.lock();
@@ -978,10 +999,11 @@ std::exception_ptr run_main(go_func&& f) {
                   st.error = std::current_exception();
               }
               st.fn.reset();
+              // Wake the caller only once this goroutine has fully exited,
+              // so that run() returns with the runtime's counters settled.
               handoff.lock();
-              G* w = st.waiter;
+              getg()->exit_waiter = st.waiter;
               handoff.unlock();
-              ready(w);
           }),
           {"main", 0});
     park([](void* l) { static_cast<rt_lock*>(l)->unlock(); }, &handoff, wait_reason::run_main);
@@ -1082,7 +1104,8 @@ int set_maxprocs(int n) {
     }
     sched.lock.unlock();
     timers_changed(sched.allp[0]->timers.next.load());
-    for (int i = old; i < n; ++i) wakep();
+    for (int i = old; i < n; ++i)
+        wakep();
     return old;
 }
 

@@ -1,19 +1,27 @@
 // Goroutine stacks (mirrors Go's runtime/stack.go; see stack.hpp).
 //
 // Stacks are carved from slabs of `slab_stacks` reservations, mmap'd with
-// MAP_NORESERVE so only touched pages cost memory. Each guarded stack has a
-// PROT_NONE guard region below it; that splits the slab into two kernel
-// mappings per stack, and vm.max_map_count (65530 by default) caps the
-// mappings of a process. So the runtime gives guard pages to stacks only up
-// to a budget of a quarter of the headroom it finds at start-up, and past it
-// carves unguarded slabs (one mapping for all their stacks), whose overflow
-// is caught by a canary checked whenever the goroutine leaves its processor.
+// MAP_NORESERVE so only touched pages cost memory, each with a guard region
+// below it. Three kinds of guard, best first:
+// - guard markers (madvise MADV_GUARD_INSTALL, Linux 6.13+): they fault like
+//   PROT_NONE but cost no kernel mapping, so every stack is guarded;
+// - PROT_NONE (mprotect): splits the slab into two mappings per stack, and
+//   vm.max_map_count (65530 by default) caps a process's mappings, so these
+//   are given only up to a quarter of the headroom found at start-up;
+// - none: past that budget, slabs are one mapping for all their stacks, and
+//   an overflow is caught by a canary at the stack's lowest word, checked
+//   whenever the goroutine leaves its processor (and touching that word
+//   costs each such stack a second resident page).
+// Free stacks are cached per P; the global pool keeps `hot_stacks` as they
+// are and trims the rest with madvise(MADV_DONTNEED), merging neighbours into
+// one call, so memory shrinks back when the goroutine count falls.
 #include "stack.hpp"
 
 #include "g.hpp"
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <csignal>
@@ -33,7 +41,11 @@ namespace {
 constexpr std::size_t page = 4096;
 constexpr std::size_t guard_size = 64 * 1024; // large frames skip a single page
 constexpr int slab_stacks = 64;
+constexpr std::size_t hot_stacks = 1024;
 constexpr std::uint64_t canary = 0x5a17c0de5a17c0deULL;
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
 
 std::size_t round_up(std::size_t n, std::size_t to) { return (n + to - 1) / to * to; }
 
@@ -41,9 +53,12 @@ std::size_t parse_size(const char* s) {
     char* end = nullptr;
     unsigned long long v = std::strtoull(s, &end, 10);
     std::string unit(end ? end : "");
-    if (unit == "KiB" || unit == "K" || unit == "k") v <<= 10;
-    else if (unit == "MiB" || unit == "M" || unit == "m") v <<= 20;
-    else if (!unit.empty()) return 0;
+    if (unit == "KiB" || unit == "K" || unit == "k")
+        v <<= 10;
+    else if (unit == "MiB" || unit == "M" || unit == "m")
+        v <<= 20;
+    else if (!unit.empty())
+        return 0;
     return static_cast<std::size_t>(v);
 }
 
@@ -55,7 +70,8 @@ std::size_t read_default_reserve() {
             spdlog::warn("rill: ignoring RILL_STACK_RESERVE={} (want a size of at least 16KiB, "
                          "e.g. 64KiB or 1MiB)",
                          s);
-        else r = v;
+        else
+            r = v;
     }
     return round_up(r, page);
 }
@@ -66,15 +82,18 @@ std::int64_t read_guard_budget() {
     if (std::ifstream f("/proc/sys/vm/max_map_count"); f) f >> limit;
     long maps = 0;
     if (std::ifstream f("/proc/self/maps"); f)
-        for (std::string line; std::getline(f, line);) ++maps;
+        for (std::string line; std::getline(f, line);)
+            ++maps;
     return std::max<long>(0, (limit - maps) / 4);
 }
 
 struct global_pool {
     std::mutex mu;
-    std::vector<stack> free; // trimmed stacks of the default reserve
+    std::vector<stack> hot;  // free stacks of the default reserve, as they were left
+    std::vector<stack> cold; // the same, trimmed
     std::int64_t guard_budget = read_guard_budget();
-    std::int64_t guarded_made = 0;
+    std::int64_t guarded_made = 0; // PROT_NONE guards, which cost mappings
+    bool markers = true;           // guard markers work on this kernel
     bool warned = false;
 };
 global_pool& pool() {
@@ -97,40 +116,60 @@ char* map_or_die(std::size_t bytes) {
 
 void set_canary(stack& s) { std::memcpy(s.lo, &canary, sizeof canary); }
 
+void warn_unguarded(global_pool& gp) {
+    if (gp.warned) return;
+    gp.warned = true;
+    long limit = 0;
+    if (std::ifstream f("/proc/sys/vm/max_map_count"); f) f >> limit;
+    spdlog::warn("rill: {} goroutine stacks have guard pages, the most vm.max_map_count={} allows "
+                 "this process on a kernel without guard markers (Linux < 6.13); further stacks "
+                 "have none, and an overflow on them is detected by a canary when the goroutine "
+                 "next leaves its processor instead of at the faulting instruction. Raise "
+                 "vm.max_map_count to keep guard pages on every stack.",
+                 gp.guarded_made, limit);
+}
+
+// Guards [at, at + guard_size); false if this kind of guard is unavailable.
+bool guard(global_pool& gp, char* at, bool use_markers) {
+    if (use_markers) {
+        if (madvise(at, guard_size, MADV_GUARD_INSTALL) == 0) return true;
+        gp.markers = false;
+        return false;
+    }
+    return mprotect(at, guard_size, PROT_NONE) == 0;
+}
+
 // Carves a new slab; must hold pool().mu. Returns its stacks.
 void carve_slab(global_pool& gp, std::size_t reserve, std::vector<stack>& out) {
-    bool guarded = gp.guarded_made + slab_stacks <= gp.guard_budget;
-    if (!guarded && !gp.warned) {
-        gp.warned = true;
-        long limit = 0;
-        if (std::ifstream f("/proc/sys/vm/max_map_count"); f) f >> limit;
-        spdlog::warn("rill: {} goroutine stacks have guard pages, the most vm.max_map_count={} "
-                     "allows this process; further stacks have none, and an overflow on them is "
-                     "detected by a canary when the goroutine next leaves its processor instead "
-                     "of at the faulting instruction. Raise vm.max_map_count to keep guard "
-                     "pages on every stack.",
-                     gp.guarded_made, limit);
-    }
-    std::size_t each = reserve + (guarded ? guard_size : 0);
+    std::size_t each = reserve + guard_size;
     char* base = map_or_die(each * slab_stacks);
     for (int i = 0; i < slab_stacks; ++i) {
         char* at = base + i * each;
+        bool guarded = gp.markers && guard(gp, at, true);
+        if (!guarded && gp.guarded_made < gp.guard_budget) {
+            guarded = guard(gp, at, false);
+            gp.guarded_made += guarded;
+        }
+        if (!guarded) warn_unguarded(gp);
         stack s;
         s.guarded = guarded;
-        if (guarded) {
-            mprotect(at, guard_size, PROT_NONE);
-            at += guard_size;
-        }
-        s.lo = at;
-        s.hi = at + reserve;
+        s.lo = at + guard_size;
+        s.hi = s.lo + reserve;
         out.push_back(s);
     }
-    if (guarded) gp.guarded_made += slab_stacks;
 }
 
-void trim(const stack& s) {
-    // Keep the top page: a reused stack touches it first.
-    madvise(s.lo, s.reserve() - page, MADV_DONTNEED);
+// Releases the memory of stacks, one madvise per run of neighbours (a guard
+// region between two stacks is kept by MADV_DONTNEED).
+void trim(std::vector<stack>& v) {
+    std::sort(v.begin(), v.end(), [](const stack& a, const stack& b) { return a.lo < b.lo; });
+    for (std::size_t i = 0; i < v.size();) {
+        std::size_t j = i + 1;
+        while (j < v.size() && v[j].lo == v[j - 1].hi + guard_size)
+            ++j;
+        madvise(v[i].lo, static_cast<std::size_t>(v[j - 1].hi - v[i].lo), MADV_DONTNEED);
+        i = j;
+    }
 }
 
 void count(const stack& s, int delta) {
@@ -151,30 +190,33 @@ stack stack_alloc(stack_cache* cache, std::size_t reserve) {
     if (reserve != def) {
         // Odd sizes are rare: a private mapping each, guarded while the budget lasts.
         auto& gp = pool();
-        bool guarded;
-        {
-            std::lock_guard lk(gp.mu);
-            guarded = gp.guarded_made < gp.guard_budget;
-            if (guarded) ++gp.guarded_made;
+        char* base = map_or_die(reserve + guard_size);
+        std::lock_guard lk(gp.mu);
+        s.guarded = gp.markers && guard(gp, base, true);
+        if (!s.guarded && gp.guarded_made < gp.guard_budget) {
+            s.guarded = guard(gp, base, false);
+            gp.guarded_made += s.guarded;
         }
-        char* base = map_or_die(reserve + (guarded ? guard_size : 0));
-        if (guarded) mprotect(base, guard_size, PROT_NONE);
-        s.lo = base + (guarded ? guard_size : 0);
+        if (!s.guarded) warn_unguarded(gp);
+        s.lo = base + guard_size;
         s.hi = s.lo + reserve;
-        s.guarded = guarded;
     } else if (cache && cache->n > 0) {
         s = cache->items[--cache->n];
     } else {
         auto& gp = pool();
         std::lock_guard lk(gp.mu);
-        if (gp.free.empty()) carve_slab(gp, def, gp.free);
         // Refill half the cache at once so the lock is taken rarely.
-        while (cache && cache->n < stack_cache::capacity / 2 && gp.free.size() > 1) {
-            cache->items[cache->n++] = gp.free.back();
-            gp.free.pop_back();
+        int want = cache ? stack_cache::capacity / 2 : 1;
+        for (int i = 0; i < want; ++i) {
+            std::vector<stack>& from = gp.hot.empty() ? gp.cold : gp.hot;
+            if (from.empty()) carve_slab(gp, def, gp.cold);
+            stack t = from.back();
+            from.pop_back();
+            if (cache && i + 1 < want)
+                cache->items[cache->n++] = t;
+            else
+                s = t;
         }
-        s = gp.free.back();
-        gp.free.pop_back();
     }
     if (!s.guarded) set_canary(s);
     count(s, +1);
@@ -184,30 +226,37 @@ stack stack_alloc(stack_cache* cache, std::size_t reserve) {
 void stack_free(stack_cache* cache, stack s) {
     count(s, -1);
     if (s.reserve() != default_stack_reserve()) {
-        char* base = s.lo - (s.guarded ? guard_size : 0);
-        munmap(base, s.reserve() + (s.guarded ? guard_size : 0));
-        if (s.guarded) {
-            std::lock_guard lk(pool().mu);
-            --pool().guarded_made;
+        // A guard made by mprotect is its own mapping; it frees its budget.
+        auto& gp = pool();
+        {
+            std::lock_guard lk(gp.mu);
+            if (s.guarded && !gp.markers) --gp.guarded_made;
         }
+        munmap(s.lo - guard_size, s.reserve() + guard_size);
         return;
     }
     if (cache && cache->n < stack_cache::capacity * 2) {
         cache->items[cache->n++] = s;
         return;
     }
-    // The cache is full: trim the older half and hand it back.
+    // The cache is full: hand half of it to the global pool, which trims
+    // what it holds beyond its hot stacks.
     auto& gp = pool();
-    int keep = cache ? stack_cache::capacity : 0;
-    std::vector<stack> cold;
+    std::vector<stack> back;
     if (cache) {
-        for (int i = keep; i < cache->n; ++i) cold.push_back(cache->items[i]);
-        cache->n = keep;
+        back.assign(cache->items + stack_cache::capacity, cache->items + cache->n);
+        cache->n = stack_cache::capacity;
     }
-    cold.push_back(s);
-    for (auto& c : cold) trim(c);
+    back.push_back(s);
     std::lock_guard lk(gp.mu);
-    gp.free.insert(gp.free.end(), cold.begin(), cold.end());
+    std::size_t room = gp.hot.size() < hot_stacks ? hot_stacks - gp.hot.size() : 0;
+    if (back.size() > room) {
+        std::vector<stack> cold(back.begin() + static_cast<std::ptrdiff_t>(room), back.end());
+        back.resize(room);
+        trim(cold);
+        gp.cold.insert(gp.cold.end(), cold.begin(), cold.end());
+    }
+    gp.hot.insert(gp.hot.end(), back.begin(), back.end());
 }
 
 bool stack_canary_ok(const stack& s) noexcept {
@@ -229,12 +278,12 @@ struct sigaction prev_segv, prev_bus;
 // this path formats into a local buffer and write(2)s it.
 [[noreturn]] void report_overflow(G* g) {
     char buf[512];
-    int n = std::snprintf(buf, sizeof buf,
-                          "rill: fatal: stack overflow in goroutine %llu \"%s\" (stack reserve "
-                          "%zu bytes; raise it with go_options::stack_reserve or "
-                          "RILL_STACK_RESERVE)\n",
-                          static_cast<unsigned long long>(g->id), g->name.c_str(),
-                          g->stk.reserve());
+    int n =
+        std::snprintf(buf, sizeof buf,
+                      "rill: fatal: stack overflow in goroutine %llu \"%s\" (stack reserve "
+                      "%zu bytes; raise it with go_options::stack_reserve or "
+                      "RILL_STACK_RESERVE)\n",
+                      static_cast<unsigned long long>(g->id), g->name.c_str(), g->stk.reserve());
     if (n > 0) (void)!write(STDERR_FILENO, buf, static_cast<std::size_t>(n));
     _exit(2);
 }

@@ -139,7 +139,8 @@ void timers_move(timer_heap& from, timer_heap& to) {
     timer_heap* second = first == &from ? &to : &from;
     first->lock.lock();
     second->lock.lock();
-    for (timer* t : from.h) push(to, t);
+    for (timer* t : from.h)
+        push(to, t);
     from.h.clear();
     update_next(from);
     update_next(to);

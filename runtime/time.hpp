@@ -28,7 +28,7 @@ struct timer {
 
 struct timer_heap {
     rt_lock lock;
-    std::vector<timer*> h;                 // 4-ary min-heap on when
+    std::vector<timer*> h;                     // 4-ary min-heap on when
     std::atomic<std::int64_t> next{INT64_MAX}; // when of h[0], read without the lock
 };
 

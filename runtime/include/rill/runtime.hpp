@@ -93,15 +93,13 @@ private:
         void (*destroy)(void*) noexcept;
     };
     template <class D>
-    static constexpr ops inline_ops{
-        [](void* p) { (*static_cast<D*>(p))(); },
-        [](void* dst, void* src) noexcept {
-            new (dst) D(std::move(*static_cast<D*>(src)));
-            static_cast<D*>(src)->~D();
-        },
-        [](void* p) noexcept { static_cast<D*>(p)->~D(); }};
-    template <class D>
-    static constexpr ops heap_ops{
+    static constexpr ops inline_ops{[](void* p) { (*static_cast<D*>(p))(); },
+                                    [](void* dst, void* src) noexcept {
+                                        new (dst) D(std::move(*static_cast<D*>(src)));
+                                        static_cast<D*>(src)->~D();
+                                    },
+                                    [](void* p) noexcept { static_cast<D*>(p)->~D(); }};
+    template <class D> static constexpr ops heap_ops{
         [](void* p) { (**static_cast<D**>(p))(); },
         [](void* dst, void* src) noexcept { *static_cast<D**>(dst) = *static_cast<D**>(src); },
         [](void* p) noexcept { delete *static_cast<D**>(p); }};
@@ -130,8 +128,8 @@ template <class F> std::invoke_result_t<F&> run(F&& f) {
         if (ep) std::rethrow_exception(ep);
     } else {
         std::optional<R> result;
-        auto ep = detail::run_main(
-            detail::go_func([&result, fn = std::forward<F>(f)]() mutable { result.emplace(fn()); }));
+        auto ep = detail::run_main(detail::go_func(
+            [&result, fn = std::forward<F>(f)]() mutable { result.emplace(fn()); }));
         if (ep) std::rethrow_exception(ep);
         return std::move(*result);
     }

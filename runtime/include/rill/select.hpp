@@ -18,6 +18,7 @@
 
 #include <array>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <tuple>
@@ -55,9 +56,7 @@ template <class F> struct timeout_case {
     std::chrono::nanoseconds d;
     F f;
 };
-template <class F> struct default_case {
-    F f;
-};
+template <class F> struct default_case { F f; };
 
 template <class C> struct case_traits {
     static constexpr bool is_chan = true, is_timeout = false, is_default = false;
@@ -117,8 +116,10 @@ template <class... Cases> int select(Cases&&... cases) {
     auto dispatch = [&](auto& c) {
         using C = std::decay_t<decltype(c)>;
         if (ai++ != chosen) return;
-        if constexpr (case_traits<C>::is_chan) c.fire(sc[r]);
-        else c.f();
+        if constexpr (case_traits<C>::is_chan)
+            c.fire(sc[r]);
+        else
+            c.f();
     };
     (dispatch(cases), ...);
     return chosen;
@@ -126,40 +127,40 @@ template <class... Cases> int select(Cases&&... cases) {
 
 // select over a number of cases known only at run time (Go's reflect.Select).
 // Cases are numbered in the order they are added; wait() runs the chosen
-// case's handler and returns its number. A selector can wait repeatedly.
+// case's handler and returns its number. A selector can wait repeatedly, and
+// each case keeps its channel alive for as long as the selector lives.
 class selector {
 public:
     template <class T, class F> selector& recv(const detail::chan_handle<T>& ch, F f) {
-        auto* c = new detail::recv_case<T, F>{ch.core(), std::move(f), {}};
-        return add(std::unique_ptr<entry>(new chan_entry<detail::recv_case<T, F>>(c)));
+        return add(std::make_unique<chan_entry<T, detail::recv_case<T, F>>>(
+            ch, detail::recv_case<T, F>{ch.core(), std::move(f), {}}));
     }
     // The value is moved from only when this case is chosen.
     template <class T, class F> selector& send(const detail::chan_handle<T>& ch, T& v, F f) {
-        auto* c = new detail::send_case<T, T&, F>{ch.core(), v, std::move(f)};
-        return add(std::unique_ptr<entry>(new chan_entry<detail::send_case<T, T&, F>>(c)));
+        return add(std::make_unique<chan_entry<T, detail::send_case<T, T&, F>>>(
+            ch, detail::send_case<T, T&, F>{ch.core(), v, std::move(f)}));
     }
     template <class F> selector& timeout(std::chrono::nanoseconds d, F f) {
         timeout_ = d;
-        timeout_index_ = static_cast<int>(order_.size());
-        order_.push_back(-1);
+        timeout_index_ = ncases_++;
         timeout_fn_ = std::move(f);
         return *this;
     }
     template <class F> selector& otherwise(F f) {
-        default_index_ = static_cast<int>(order_.size());
-        order_.push_back(-1);
+        default_index_ = ncases_++;
         default_fn_ = std::move(f);
         return *this;
     }
     int wait() {
-        std::vector<detail::select_case> sc(entries_.size());
-        for (std::size_t i = 0; i < entries_.size(); ++i) entries_[i]->fill(sc[i]);
-        auto deadline = timeout_index_ >= 0 ? detail::deadline_after(timeout_) : detail::no_deadline;
-        int r = detail::select_go(sc.data(), static_cast<int>(sc.size()), default_index_ < 0,
+        for (std::size_t i = 0; i < entries_.size(); ++i)
+            entries_[i]->fill(sc_[i]);
+        auto deadline =
+            timeout_index_ >= 0 ? detail::deadline_after(timeout_) : detail::no_deadline;
+        int r = detail::select_go(sc_.data(), static_cast<int>(sc_.size()), default_index_ < 0,
                                   deadline);
         if (r == -1) return default_fn_(), default_index_;
         if (r == -2) return timeout_fn_(), timeout_index_;
-        entries_[r]->fire(sc[r]);
+        entries_[r]->fire(sc_[r]);
         return chan_order_[r];
     }
 
@@ -169,21 +170,23 @@ private:
         virtual void fill(detail::select_case&) = 0;
         virtual void fire(const detail::select_case&) = 0;
     };
-    template <class C> struct chan_entry final : entry {
-        explicit chan_entry(C* c) : c_(c) {}
-        void fill(detail::select_case& sc) override { c_->fill(sc); }
-        void fire(const detail::select_case& sc) override { c_->fire(sc); }
-        std::unique_ptr<C> c_;
+    template <class T, class C> struct chan_entry final : entry {
+        chan_entry(const detail::chan_handle<T>& h, C&& c) : ch(h), cs(std::move(c)) {}
+        void fill(detail::select_case& sc) override { cs.fill(sc); }
+        void fire(const detail::select_case& sc) override { cs.fire(sc); }
+        detail::chan_handle<T> ch; // the reference that keeps cs.c alive
+        C cs;
     };
     selector& add(std::unique_ptr<entry> e) {
-        chan_order_.push_back(static_cast<int>(order_.size()));
-        order_.push_back(static_cast<int>(entries_.size()));
+        chan_order_.push_back(ncases_++);
         entries_.push_back(std::move(e));
+        sc_.emplace_back();
         return *this;
     }
     std::vector<std::unique_ptr<entry>> entries_;
-    std::vector<int> chan_order_; // channel case -> argument number
-    std::vector<int> order_;
+    std::vector<detail::select_case> sc_; // reused by every wait()
+    std::vector<int> chan_order_;         // channel case -> case number
+    int ncases_ = 0;
     std::chrono::nanoseconds timeout_{};
     int timeout_index_ = -1, default_index_ = -1;
     std::function<void()> timeout_fn_, default_fn_;

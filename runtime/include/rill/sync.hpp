@@ -40,9 +40,9 @@ public:
     void unlock_shared();
 
 private:
-    mutex w_;                               // held by the writer (and writers waiting)
-    std::atomic<std::int32_t> readers_{0};  // active readers; minus max_readers while a writer waits
-    std::atomic<std::int32_t> departing_{0};// readers the writer still waits for
+    mutex w_;                              // held by the writer (and writers waiting)
+    std::atomic<std::int32_t> readers_{0}; // active readers; minus max_readers while a writer waits
+    std::atomic<std::int32_t> departing_{0}; // readers the writer still waits for
     std::atomic<std::uint32_t> reader_sem_{0};
     std::atomic<std::uint32_t> writer_sem_{0};
 };
@@ -55,7 +55,8 @@ public:
     cond& operator=(const cond&) = delete;
     void wait(std::unique_lock<mutex>& lk);
     template <class Pred> void wait(std::unique_lock<mutex>& lk, Pred pred) {
-        while (!pred()) wait(lk);
+        while (!pred())
+            wait(lk);
     }
     // false on timeout
     bool wait_for(std::unique_lock<mutex>& lk, std::chrono::nanoseconds d);

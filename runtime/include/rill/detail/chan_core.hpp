@@ -55,8 +55,8 @@ bool chan_closed(const chan_core* c) noexcept;
 // One case of a select, as selectgo sees it.
 struct select_case {
     enum kind_t : std::uint8_t { recv, send };
-    chan_core* c;  // nullptr disables the case
-    void* elem;    // send: the value to move from; recv: uninitialised storage
+    chan_core* c; // nullptr disables the case
+    void* elem;   // send: the value to move from; recv: uninitialised storage
     kind_t kind;
     bool received; // out: recv case got a value (false: channel closed)
 };
