@@ -3,10 +3,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -35,13 +37,21 @@ void netpoll_init() {
 }
 
 void netpoll_wait(std::int64_t delay_ns) {
-    int ms = -1;
-    if (delay_ns >= 0) {
-        std::int64_t m = (delay_ns + 999'999) / 1'000'000; // never wake before the timer
-        ms = m > 1'000'000'000 ? 1'000'000'000 : static_cast<int>(m);
-    }
     epoll_event evs[8];
-    int n = epoll_wait(epfd, evs, 8, ms);
+    int n;
+    // epoll_pwait2 (Linux 5.11) takes nanoseconds; plain epoll_wait rounds
+    // up to milliseconds, which would make short sleeps late.
+    static std::atomic<bool> have_pwait2{true};
+    if (have_pwait2.load(std::memory_order_relaxed)) {
+        timespec ts{static_cast<time_t>(delay_ns / 1'000'000'000),
+                    static_cast<long>(delay_ns % 1'000'000'000)};
+        n = epoll_pwait2(epfd, evs, 8, delay_ns >= 0 ? &ts : nullptr, nullptr);
+        if (n < 0 && errno == ENOSYS) have_pwait2.store(false, std::memory_order_relaxed);
+    } else {
+        std::int64_t ms =
+            delay_ns < 0 ? -1 : std::min<std::int64_t>((delay_ns + 999'999) / 1'000'000, INT32_MAX);
+        n = epoll_wait(epfd, evs, 8, static_cast<int>(ms));
+    }
     for (int i = 0; i < n; ++i) {
         if (evs[i].data.ptr == nullptr) {
             std::uint64_t v;

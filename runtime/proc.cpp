@@ -55,6 +55,11 @@ struct P {
     std::atomic<std::uint32_t> runqtail{0};
     std::atomic<G*> runq[runq_size]{};
     std::atomic<G*> runnext{nullptr};
+    // Goroutines readied by timers this P ran, run before anything else so
+    // that a backlog of new goroutines cannot make sleepers late. Owner only;
+    // a P never goes idle with it non-empty.
+    G* timerq_head = nullptr;
+    G* timerq_tail = nullptr;
     P* link = nullptr; // idle list
     std::uint32_t schedtick = 0;
     G* gfree = nullptr;
@@ -76,11 +81,13 @@ struct M {
     std::atomic<std::uint32_t> park{0};
     std::uint64_t id = 0;
     std::uint64_t rand = 0;
+    bool in_timers = false; // running timer callbacks: ready() uses p->timerq
     enum action_t { act_none, act_park, act_yield, act_exit } action = act_none;
     void* asan_fake_stack = nullptr;
     const void* g0_stack_lo = nullptr;
     std::size_t g0_stack_size = 0;
     void* tsan_g0 = nullptr;
+    rill_eh_globals* eh = nullptr; // this thread's exception state
 };
 
 namespace {
@@ -184,7 +191,26 @@ void runqput(P* p, G* g, bool next) {
     }
 }
 
+G* timerq_get(P* p) {
+    G* g = p->timerq_head;
+    if (g) {
+        p->timerq_head = g->schedlink;
+        if (!p->timerq_head) p->timerq_tail = nullptr;
+    }
+    return g;
+}
+
+void timerq_put(P* p, G* g) {
+    g->schedlink = nullptr;
+    if (p->timerq_tail)
+        p->timerq_tail->schedlink = g;
+    else
+        p->timerq_head = g;
+    p->timerq_tail = g;
+}
+
 G* runqget(P* p) {
+    if (G* g = timerq_get(p)) return g;
     G* next = p->runnext.load(std::memory_order_relaxed);
     if (next && p->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel))
         return next;
@@ -427,16 +453,16 @@ G* gfget(P* p) {
 
 // ---- context switches -------------------------------------------------------
 
-__attribute__((noinline)) void eh_save(G* g) {
-    rill_eh_globals* eh = __cxa_get_globals();
+void eh_save(M* m, G* g) {
+    rill_eh_globals* eh = m->eh;
     g->eh_caught = eh->caught;
     g->eh_uncaught = eh->uncaught;
     eh->caught = nullptr;
     eh->uncaught = 0;
 }
 
-__attribute__((noinline)) void eh_load(G* g) {
-    rill_eh_globals* eh = __cxa_get_globals();
+void eh_load(M* m, G* g) {
+    rill_eh_globals* eh = m->eh;
     eh->caught = g->eh_caught;
     eh->uncaught = g->eh_uncaught;
 }
@@ -451,7 +477,7 @@ __attribute__((noinline)) void eh_load(G* g) {
 
 // On g0: runs g until it switches back.
 void switch_to_g(M* m, G* g) {
-    eh_load(g);
+    eh_load(m, g);
 #if defined(RILL_SANITIZE_ADDRESS)
     __sanitizer_start_switch_fiber(&m->asan_fake_stack, g->stk.lo, g->stk.reserve());
 #endif
@@ -472,7 +498,7 @@ __attribute__((noinline)) void mcall(M::action_t a) {
     M* m = current_m();
     G* g = m->curg;
     m->action = a;
-    eh_save(g);
+    eh_save(m, g);
 #if defined(RILL_SANITIZE_ADDRESS)
     __sanitizer_start_switch_fiber(a == M::act_exit ? nullptr : &g->asan_fake_stack, m->g0_stack_lo,
                                    m->g0_stack_size);
@@ -492,7 +518,12 @@ void run_timers_if_due(P* p, std::int64_t& now, std::int64_t& poll_until) {
     std::int64_t next = p->timers.next.load(std::memory_order_acquire);
     if (next == INT64_MAX) return;
     if (now == 0) now = nanotime();
-    if (next <= now) next = timers_run(p->timers, now);
+    if (next <= now) {
+        M* m = current_m();
+        m->in_timers = true;
+        next = timers_run(p->timers, now);
+        m->in_timers = false;
+    }
     poll_until = std::min(poll_until, next);
 }
 
@@ -594,7 +625,7 @@ top:
     int n = sched.nallp.load(std::memory_order_acquire);
     for (int i = 0; i < n; ++i) {
         P* p2 = sched.allp[i];
-        if (p2->status != P::dead && !runqempty(p2)) {
+        if (sched.runqsize.load() > 0 || (p2->status != P::dead && !runqempty(p2))) {
             sched.lock.lock();
             P* np = pidleget();
             sched.lock.unlock();
@@ -700,6 +731,7 @@ void execute(M* m, G* g) {
 
 void mstart(M* m) {
     tls_m = m;
+    m->eh = __cxa_get_globals();
     stack_thread_init();
 #if defined(RILL_SANITIZE_THREAD)
     m->tsan_g0 = __tsan_get_current_fiber();
@@ -881,7 +913,9 @@ void ready(G* g) {
     g->status.store(gstatus::runnable, std::memory_order_relaxed);
     M* m = current_m();
     P* p = m ? m->p : nullptr;
-    if (p) {
+    if (p && m->in_timers) {
+        timerq_put(p, g);
+    } else if (p) {
         runqput(p, g, true);
     } else {
         sched.lock.lock();

@@ -10,56 +10,58 @@ namespace rill::detail {
 
 namespace {
 
-void place(timer_heap& th, timer* t, int i) {
-    th.h[i] = t;
-    t->index = i;
+using entry = timer_heap::entry;
+
+void place(timer_heap& th, entry e, int i) {
+    th.h[i] = e;
+    e.t->index = i;
 }
 
 void sift_up(timer_heap& th, int i) {
-    timer* t = th.h[i];
+    entry e = th.h[i];
     while (i > 0) {
         int parent = (i - 1) / 4;
-        if (th.h[parent]->when <= t->when) break;
+        if (th.h[parent].when <= e.when) break;
         place(th, th.h[parent], i);
         i = parent;
     }
-    place(th, t, i);
+    place(th, e, i);
 }
 
 void sift_down(timer_heap& th, int i) {
     int n = static_cast<int>(th.h.size());
-    timer* t = th.h[i];
+    entry e = th.h[i];
     for (;;) {
         int c = 4 * i + 1;
         if (c >= n) break;
         int best = c;
         for (int k = c + 1; k < c + 4 && k < n; ++k)
-            if (th.h[k]->when < th.h[best]->when) best = k;
-        if (th.h[best]->when >= t->when) break;
+            if (th.h[k].when < th.h[best].when) best = k;
+        if (th.h[best].when >= e.when) break;
         place(th, th.h[best], i);
         i = best;
     }
-    place(th, t, i);
+    place(th, e, i);
 }
 
 void update_next(timer_heap& th) {
-    th.next.store(th.h.empty() ? INT64_MAX : th.h[0]->when, std::memory_order_release);
+    th.next.store(th.h.empty() ? INT64_MAX : th.h[0].when, std::memory_order_release);
 }
 
 // Both with th.lock held.
 void push(timer_heap& th, timer* t) {
-    th.h.push_back(t);
+    th.h.push_back({t->when, t});
     sift_up(th, static_cast<int>(th.h.size()) - 1);
     t->heap.store(&th, std::memory_order_release);
 }
 
 void remove_at(timer_heap& th, int i) {
-    timer* last = th.h.back();
+    entry last = th.h.back();
     th.h.pop_back();
     if (i < static_cast<int>(th.h.size())) {
         place(th, last, i);
         sift_down(th, i);
-        sift_up(th, last->index);
+        sift_up(th, last.t->index);
     }
 }
 
@@ -75,7 +77,7 @@ void timer_add(timer* t) {
     timer_heap& th = current_timer_heap();
     th.lock.lock();
     push(th, t);
-    bool first = th.h[0] == t;
+    bool first = th.h[0].t == t;
     update_next(th);
     th.lock.unlock();
     if (first) timers_changed(t->when);
@@ -110,8 +112,8 @@ void timer_reset(timer* t, std::int64_t when) {
 
 std::int64_t timers_run(timer_heap& th, std::int64_t now) {
     th.lock.lock();
-    while (!th.h.empty() && th.h[0]->when <= now) {
-        timer* t = th.h[0];
+    while (!th.h.empty() && th.h[0].when <= now) {
+        timer* t = th.h[0].t;
         remove_at(th, 0);
         t->running.store(1, std::memory_order_relaxed);
         t->heap.store(nullptr, std::memory_order_release);
@@ -127,7 +129,7 @@ std::int64_t timers_run(timer_heap& th, std::int64_t now) {
         }
         t->running.store(0, std::memory_order_release);
     }
-    std::int64_t next = th.h.empty() ? INT64_MAX : th.h[0]->when;
+    std::int64_t next = th.h.empty() ? INT64_MAX : th.h[0].when;
     th.lock.unlock();
     return next;
 }
@@ -139,8 +141,8 @@ void timers_move(timer_heap& from, timer_heap& to) {
     timer_heap* second = first == &from ? &to : &from;
     first->lock.lock();
     second->lock.lock();
-    for (timer* t : from.h)
-        push(to, t);
+    for (entry e : from.h)
+        push(to, e.t);
     from.h.clear();
     update_next(from);
     update_next(to);

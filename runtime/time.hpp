@@ -28,7 +28,13 @@ struct timer {
 
 struct timer_heap {
     rt_lock lock;
-    std::vector<timer*> h;                     // 4-ary min-heap on when
+    // 4-ary min-heap on when, kept beside the pointer so that sifting does
+    // not chase timers scattered over goroutine stacks.
+    struct entry {
+        std::int64_t when;
+        timer* t;
+    };
+    std::vector<entry> h;
     std::atomic<std::int64_t> next{INT64_MAX}; // when of h[0], read without the lock
 };
 
