@@ -725,6 +725,14 @@ void execute(M* m, G* g) {
     for (;;) {
         G* g = findrunnable(m);
         if (m->spinning) resetspinning(m);
+        if (m->p->id >= sched.gomaxprocs.load(std::memory_order_acquire)) {
+            // set_maxprocs retired this P while we looked for work: nothing
+            // starts on it any more.
+            sched.lock.lock();
+            globrunqput(g);
+            sched.lock.unlock();
+            continue;
+        }
         execute(m, g);
     }
 }

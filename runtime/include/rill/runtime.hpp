@@ -148,8 +148,10 @@ std::string_view goroutine_name() noexcept;
 bool in_goroutine() noexcept;
 
 // Number of processors (Ps) running goroutines. Initially RILL_MAXPROCS, else
-// GOMAXPROCS, else the number of CPUs. set_maxprocs returns the previous value;
-// a lowered count takes effect as each surplus processor reaches a scheduling point.
+// GOMAXPROCS, else the number of CPUs. set_maxprocs returns the previous value.
+// Once it has lowered the count, no goroutine starts or resumes on a surplus
+// processor; goroutines running there (the caller, say) go on until they next
+// block or yield. Unlike Go's, it does not stop the world.
 int maxprocs() noexcept;
 int set_maxprocs(int n);
 
