@@ -7,11 +7,14 @@
 // written with relaxed stores under the lock).
 //
 // Waiting: a blocked operation puts a waiter (Go's sudog) on its own stack
-// into recvq or sendq. Before enqueuing, the waiting goroutine sets
-// g->claim = claim_waiting; a waker that dequeues a waiter must win that claim
-// before it touches the waiter (see g.hpp), so a select that won on another
-// channel or timed out is skipped. A skipped waiter is unlinked with null
-// links, which waitq::remove recognises as "not queued".
+// into recvq or sendq. A select, which waits on several channels and maybe a
+// deadline, sets g->claim = claim_waiting before enqueuing; a waker that
+// dequeues a select's waiter must win that claim before it touches the waiter
+// (see g.hpp), so a select that won on another channel or timed out is
+// skipped. A plain send or receive waits on one channel only, so whoever
+// dequeues its waiter owns it, and no atomic operation is spent (as in Go).
+// A dequeued waiter is left with null links, which waitq::remove recognises
+// as "not queued".
 #pragma once
 
 #include "g.hpp"
@@ -26,11 +29,12 @@
 namespace rill::detail {
 
 struct waiter {
-    G *g;
-    void *elem; // send: the value to move from; recv: storage to construct into
-    waiter *next;
-    waiter *prev;
-    bool success; // set by the waker: true when a value moved, false when closed
+    G* g;
+    void* elem; // send: the value to move from; recv: storage to construct into
+    waiter* next;
+    waiter* prev;
+    bool is_select; // ended by whoever wins g->claim
+    bool success;   // set by the waker: true when a value moved, false when closed
 };
 
 // FIFO of waiters (Go's waitq).
@@ -40,7 +44,7 @@ public:
     waiter* front() const noexcept { return first_.load(std::memory_order_acquire); }
     bool empty() const noexcept { return front() == nullptr; }
 
-    void enqueue(waiter *w) noexcept {
+    void enqueue(waiter* w) noexcept {
         w->next = nullptr;
         w->prev = last_;
         if (last_)
@@ -50,19 +54,21 @@ public:
         last_ = w;
     }
 
-    // Unlinks waiters from the front until one whose claim the caller wins;
-    // nullptr when none is left.
-    waiter *dequeue() noexcept {
+    // Unlinks waiters from the front until one the caller may wake (a plain
+    // operation's, or a select's whose claim the caller wins); nullptr when
+    // none is left.
+    waiter* dequeue() noexcept {
         for (;;) {
-            waiter *w = first_.load(std::memory_order_relaxed);
+            waiter* w = first_.load(std::memory_order_relaxed);
             if (!w) return nullptr;
-            waiter *n = w->next;
+            waiter* n = w->next;
             if (n)
                 n->prev = nullptr;
             else
                 last_ = nullptr;
             first_.store(n, std::memory_order_relaxed);
             w->next = nullptr;
+            if (!w->is_select) return w;
             std::uint32_t expected = claim_waiting;
             if (w->g->claim.compare_exchange_strong(expected, claim_woken,
                                                     std::memory_order_acq_rel))
@@ -71,9 +77,9 @@ public:
     }
 
     // Unlinks w if it is still queued (a select's cleanup of its losing cases).
-    void remove(waiter *w) noexcept {
-        waiter *p = w->prev;
-        waiter *n = w->next;
+    void remove(waiter* w) noexcept {
+        waiter* p = w->prev;
+        waiter* n = w->next;
         if (!p && !n && first_.load(std::memory_order_relaxed) != w) return;
         if (p)
             p->next = n;
@@ -87,27 +93,27 @@ public:
     }
 
 private:
-    std::atomic<waiter *> first_{nullptr};
-    waiter *last_ = nullptr;
+    std::atomic<waiter*> first_{nullptr};
+    waiter* last_ = nullptr;
 };
 
 struct alignas(64) chan_core {
-    chan_core(const elem_ops *o, std::size_t capacity, char *buffer) noexcept
+    chan_core(const elem_ops* o, std::size_t capacity, char* buffer) noexcept
         : dataqsiz(capacity), buf(buffer), ops(o) {}
 
     rt_lock lock;
     std::atomic<std::uint32_t> closed{0};
     std::atomic<std::size_t> qcount{0}; // values in buf
     const std::size_t dataqsiz;         // capacity of buf
-    char *const buf;                    // ring of dataqsiz slots, in the same allocation
-    const elem_ops *const ops;
+    char* const buf;                    // ring of dataqsiz slots, in the same allocation
+    const elem_ops* const ops;
     std::size_t sendx = 0; // next slot to fill
     std::size_t recvx = 0; // next slot to take
     waitq recvq;           // blocked receivers
     waitq sendq;           // blocked senders
     std::atomic<std::uint32_t> refs{1};
 
-    void *slot(std::size_t i) const noexcept { return buf + i * ops->size; }
+    void* slot(std::size_t i) const noexcept { return buf + i * ops->size; }
 
     // Not ready for a send / a receive; read without the lock by fast paths.
     bool full() const noexcept {
@@ -121,13 +127,13 @@ struct alignas(64) chan_core {
 
     // The operations below run under lock.
 
-    void buf_push(void *src) noexcept {
+    void buf_push(void* src) noexcept {
         ops->move_construct(slot(sendx), src);
         if (++sendx == dataqsiz) sendx = 0;
         qcount.store(qcount.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     }
-    void buf_pop(void *dst) noexcept {
-        void *s = slot(recvx);
+    void buf_pop(void* dst) noexcept {
+        void* s = slot(recvx);
         ops->move_construct(dst, s);
         ops->destroy(s);
         if (++recvx == dataqsiz) recvx = 0;
@@ -136,18 +142,18 @@ struct alignas(64) chan_core {
 
     // Hands src to the dequeued (claimed) receiver r. Returns the goroutine to
     // ready() once the lock is released.
-    G *send_to(waiter *r, void *src) noexcept {
+    G* send_to(waiter* r, void* src) noexcept {
         ops->move_construct(r->elem, src);
         return wake(r, true);
     }
     // Takes a value from the dequeued (claimed) sender s: directly when
     // unbuffered; otherwise the buffer is full, so the head goes to dst and
     // s's value takes the freed slot at the tail, keeping FIFO order.
-    G *recv_from(waiter *s, void *dst) noexcept {
+    G* recv_from(waiter* s, void* dst) noexcept {
         if (dataqsiz == 0) {
             ops->move_construct(dst, s->elem);
         } else {
-            void *head = slot(recvx);
+            void* head = slot(recvx);
             ops->move_construct(dst, head);
             ops->destroy(head);
             ops->move_construct(head, s->elem);
@@ -157,16 +163,16 @@ struct alignas(64) chan_core {
         return wake(s, true);
     }
 
-    static G *wake(waiter *w, bool success) noexcept {
+    static G* wake(waiter* w, bool success) noexcept {
         w->success = success;
-        G *g = w->g;
+        G* g = w->g;
         g->param = w;
         return g;
     }
 };
 
 // park() callback releasing one channel's lock.
-inline void unlock_chan(void *c) { static_cast<chan_core *>(c)->lock.unlock(); }
+inline void unlock_chan(void* c) { static_cast<chan_core*>(c)->lock.unlock(); }
 
 // Parks the calling goroutine (or thread) forever: Go's block on a nil channel.
 [[noreturn]] void park_forever(wait_reason why);

@@ -3,6 +3,8 @@
 // from plain OS threads (which then block). mutex and rw_mutex meet the
 // standard Lockable requirements, so std::lock_guard / std::unique_lock /
 // std::shared_lock work with them. None of them may be copied or moved.
+// Misuse that Go reports as a fatal error (unlocking what is not locked,
+// releasing more than was acquired) throws std::logic_error here.
 #pragma once
 
 #include <atomic>
@@ -12,6 +14,10 @@
 
 namespace rill {
 
+// Not fair in the common case: a running goroutine may take the lock ahead of
+// a woken one (which is what makes it fast). A waiter that has waited over
+// 1 ms switches the mutex into starvation mode, as Go's does: the lock is
+// then handed to the waiters in turn and newcomers queue behind them.
 class mutex {
 public:
     mutex() = default;
@@ -23,6 +29,8 @@ public:
 
 private:
     void lock_slow();
+    // Flags (locked, woken, starving, handoff) and, above them, the number
+    // of waiters; see sync.cpp.
     std::atomic<std::uint32_t> state_{0};
 };
 
@@ -47,7 +55,8 @@ private:
     std::atomic<std::uint32_t> writer_sem_{0};
 };
 
-// Condition variable tied to a rill::mutex.
+// Condition variable tied to a rill::mutex. As with std::condition_variable,
+// wait may return without a signal: wait in a loop (or use the predicate form).
 class cond {
 public:
     cond() = default;
@@ -72,14 +81,15 @@ public:
     wait_group() = default;
     wait_group(const wait_group&) = delete;
     wait_group& operator=(const wait_group&) = delete;
-    // Throws std::logic_error if the counter would go negative.
+    // Throws std::logic_error if the counter would go negative (and
+    // std::overflow_error past 2^31 - 1), leaving it unchanged.
     void add(std::int64_t n);
     void done() { add(-1); }
     void wait();
 
 private:
-    std::atomic<std::int64_t> count_{0};
-    std::atomic<std::uint32_t> gen_{0};
+    // The counter, and in the top bit whether anyone waits.
+    std::atomic<std::uint32_t> state_{0};
 };
 
 class once {
@@ -104,7 +114,8 @@ private:
 };
 
 // Weighted counting semaphore (x/sync/semaphore): FIFO, so a large request is
-// not starved by small ones.
+// not starved by small ones. A request for n < 0 or n > capacity can never
+// be granted and throws std::invalid_argument, from the try forms too.
 class semaphore {
 public:
     explicit semaphore(std::int64_t capacity);
@@ -118,9 +129,14 @@ public:
 private:
     struct waiter;
     bool acquire_until(std::int64_t n, std::int64_t deadline);
+    void check(std::int64_t n) const;
+    // With lock_ held: takes w out of the queue.
+    void unlink(waiter* w) noexcept;
+    // With lock_ held: grants the front waiters their shares while they fit.
+    void grant();
     std::int64_t capacity_;
     std::int64_t available_;
-    std::atomic<std::uint32_t> lock_{0};
+    mutex lock_; // guards available_ and the queue
     waiter* head_ = nullptr;
     waiter* tail_ = nullptr;
 };

@@ -1,0 +1,3 @@
+module rillbench
+
+go 1.19

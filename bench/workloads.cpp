@@ -1,0 +1,332 @@
+// The rill side of the rill-versus-Go benchmark suite; bench/go/main.go does
+// the same work in Go, and bench/run.sh runs both and compares them.
+//
+// Usage: bench_workloads WORKLOAD N. Runs one workload of size N inside
+// rill::run and prints one line "WORKLOAD value unit" (lower is better for
+// every workload). Each workload verifies its own result (checksums, counts);
+// a failed check is reported on stderr with exit status 1. Only the workload
+// is timed, not the runtime's start-up, and every workload joins the
+// goroutines it started before it returns.
+#include <rill/chan.hpp>
+#include <rill/runtime.hpp>
+#include <rill/select.hpp>
+#include <rill/sync.hpp>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+using i64 = std::int64_t;
+using steady = std::chrono::steady_clock;
+
+struct result {
+    double value;
+    const char* unit;
+};
+
+void check_eq(i64 got, i64 want, const char* what) {
+    if (got != want)
+        throw std::runtime_error(std::string(what) + ": got " + std::to_string(got) + ", want " +
+                                 std::to_string(want));
+}
+
+double ns_since(steady::time_point t0) {
+    return std::chrono::duration<double, std::nano>(steady::now() - t0).count();
+}
+
+// Sum of 0 .. n-1: what every checksum-verified workload must arrive at.
+i64 triangle(i64 n) { return n * (n - 1) / 2; }
+
+// Spawns f as a goroutine counted by wg, so that the workload can join it.
+template <class F> void go_counted(rill::wait_group& wg, F f) {
+    wg.add(1);
+    rill::go([&wg, f = std::move(f)]() mutable {
+        f();
+        wg.done();
+    });
+}
+
+// splitmix64, also written out in bench/go/main.go, so that both sides draw
+// the same sleep durations from the same seed.
+struct splitmix64 {
+    std::uint64_t state;
+    std::uint64_t next() {
+        std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        return z ^ (z >> 31);
+    }
+};
+
+void skynet_node(rill::sender<i64> out, i64 num, i64 size) {
+    if (size == 1) {
+        out.send(num);
+        return;
+    }
+    rill::chan<i64> rc(0);
+    i64 sub = size / 10;
+    for (i64 i = 0; i < 10; ++i)
+        rill::go([tx = rc.tx(), num = num + i * sub, sub] { skynet_node(tx, num, sub); });
+    i64 sum = 0;
+    for (int i = 0; i < 10; ++i)
+        sum += *rc.recv();
+    out.send(sum);
+}
+
+// A 10-ary tree of goroutines with n leaves (a power of ten); each node sums
+// its children's numbers received over an unbuffered channel.
+result skynet(i64 n) {
+    i64 leaves = 1;
+    while (leaves < n)
+        leaves *= 10;
+    check_eq(n, leaves, "skynet size must be a power of 10");
+    auto t0 = steady::now();
+    rill::chan<i64> c(0);
+    rill::go([tx = c.tx(), n] { skynet_node(tx, 0, n); });
+    i64 total = *c.recv();
+    double ns = ns_since(t0);
+    check_eq(total, triangle(n), "skynet total");
+    return {ns / 1e6, "ms"};
+}
+
+result spawn(i64 n) {
+    auto t0 = steady::now();
+    rill::wait_group wg;
+    wg.add(n);
+    for (i64 i = 0; i < n; ++i)
+        rill::go([&wg] { wg.done(); });
+    wg.wait();
+    return {ns_since(t0) / 1e6, "ms"};
+}
+
+result pingpong(i64 n) {
+    rill::chan<i64> ping(0), pong(0);
+    rill::wait_group wg;
+    go_counted(wg, [rx = ping.rx(), tx = pong.tx()]() mutable {
+        for (i64 v : rx)
+            tx.send(v);
+    });
+    auto t0 = steady::now();
+    i64 sum = 0;
+    for (i64 i = 0; i < n; ++i) {
+        ping.send(i);
+        sum += *pong.recv();
+    }
+    double ns = ns_since(t0);
+    ping.close();
+    wg.wait();
+    check_eq(sum, triangle(n), "pingpong checksum");
+    return {ns / static_cast<double>(n), "ns/roundtrip"};
+}
+
+// producers goroutines send 0 .. n-1 between them into one channel of
+// capacity 1024, consumers goroutines drain it; ns per item.
+result producers_consumers(i64 n, int producers, int consumers) {
+    rill::chan<i64> c(1024);
+    rill::wait_group sent, drained;
+    std::atomic<i64> sum{0};
+    auto t0 = steady::now();
+    for (int p = 0; p < producers; ++p)
+        go_counted(sent, [tx = c.tx(), p, producers, n]() mutable {
+            for (i64 v = p; v < n; v += producers)
+                tx.send(v);
+        });
+    for (int q = 0; q < consumers; ++q)
+        go_counted(drained, [rx = c.rx(), &sum] {
+            i64 local = 0;
+            for (i64 v : rx)
+                local += v;
+            sum += local;
+        });
+    sent.wait();
+    c.close();
+    drained.wait();
+    double ns = ns_since(t0);
+    check_eq(sum.load(), triangle(n), "channel checksum");
+    return {ns / static_cast<double>(n), "ns/item"};
+}
+
+result spsc(i64 n) { return producers_consumers(n, 1, 1); }
+result mpmc(i64 n) { return producers_consumers(n, 4, 4); }
+
+// Two producers feed two buffered channels; one consumer selects over both,
+// dropping each channel (making it nil) once it is closed, as Go code does.
+result select2(i64 n) {
+    rill::chan<i64> a(1024), b(1024);
+    rill::wait_group wg;
+    auto t0 = steady::now();
+    go_counted(wg, [tx = a.tx(), n]() mutable {
+        for (i64 v = 0; v < n; v += 2)
+            tx.send(v);
+        tx.close();
+    });
+    go_counted(wg, [tx = b.tx(), n]() mutable {
+        for (i64 v = 1; v < n; v += 2)
+            tx.send(v);
+        tx.close();
+    });
+    i64 sum = 0;
+    auto take = [&sum](rill::chan<i64>& c) {
+        return [&sum, &c](std::optional<i64> v) {
+            if (v)
+                sum += *v;
+            else
+                c = rill::chan<i64>();
+        };
+    };
+    while (!a.is_nil() || !b.is_nil())
+        rill::select(rill::on_recv(a, take(a)), rill::on_recv(b, take(b)));
+    double ns = ns_since(t0);
+    wg.wait();
+    check_eq(sum, triangle(n), "select checksum");
+    return {ns / static_cast<double>(n), "ns/item"};
+}
+
+// The classic thread-ring: 503 goroutines in a ring of unbuffered channels
+// pass a token that counts down; whoever receives 0 reports its number.
+result ring(i64 hops) {
+    constexpr int size = 503;
+    std::vector<rill::chan<i64>> links;
+    for (int i = 0; i < size; ++i)
+        links.emplace_back(0);
+    rill::chan<i64> winner(0);
+    rill::wait_group wg;
+    for (int i = 0; i < size; ++i)
+        go_counted(wg, [in = links[i].rx(), out = links[(i + 1) % size].tx(), done = winner.tx(),
+                        id = i + 1]() mutable {
+            for (i64 token : in) {
+                if (token == 0)
+                    done.send(id);
+                else
+                    out.send(token - 1);
+            }
+        });
+    auto t0 = steady::now();
+    links[0].send(hops);
+    i64 id = *winner.recv();
+    double ns = ns_since(t0);
+    for (auto& link : links)
+        link.close();
+    wg.wait();
+    check_eq(id, hops % size + 1, "ring winner");
+    return {ns / static_cast<double>(hops), "ns/hop"};
+}
+
+// 8 goroutines each increment a shared counter m times under one mutex.
+result mutex(i64 m) {
+    constexpr int workers = 8;
+    rill::mutex mu;
+    i64 counter = 0;
+    rill::wait_group wg;
+    auto t0 = steady::now();
+    for (int w = 0; w < workers; ++w)
+        go_counted(wg, [&mu, &counter, m] {
+            for (i64 i = 0; i < m; ++i) {
+                std::lock_guard<rill::mutex> g(mu);
+                ++counter;
+            }
+        });
+    wg.wait();
+    double ns = ns_since(t0);
+    check_eq(counter, workers * m, "mutex counter");
+    return {ns / static_cast<double>(workers * m), "ns/lock"};
+}
+
+i64 resident_bytes() {
+    std::ifstream statm("/proc/self/statm");
+    i64 size = 0, resident = 0;
+    if (!(statm >> size >> resident)) throw std::runtime_error("cannot read /proc/self/statm");
+    return resident * sysconf(_SC_PAGESIZE);
+}
+
+// Resident memory per goroutine parked on a channel receive; every goroutine
+// has started (and so owns its stack) before the second measurement.
+result rss(i64 n) {
+    rill::chan<int> release(0);
+    rill::wait_group started, exited;
+    started.add(n);
+    i64 before = resident_bytes();
+    for (i64 i = 0; i < n; ++i)
+        go_counted(exited, [&started, &release] {
+            started.done();
+            release.recv();
+        });
+    started.wait();
+    i64 after = resident_bytes();
+    release.close();
+    exited.wait();
+    return {static_cast<double>(after - before) / 1024.0 / static_cast<double>(n), "KiB/goroutine"};
+}
+
+// n goroutines each sleep 0-99 ms; the worst lateness (wake - intended) in ms.
+result timers(i64 n) {
+    std::vector<i64> late_ns(static_cast<std::size_t>(n));
+    splitmix64 rng{42};
+    rill::wait_group wg;
+    for (auto& late : late_ns) {
+        std::chrono::nanoseconds d = std::chrono::milliseconds(rng.next() % 100);
+        go_counted(wg, [&late, d] {
+            auto t0 = steady::now();
+            rill::sleep(d);
+            late = (steady::now() - t0 - d).count();
+        });
+    }
+    wg.wait();
+    auto [earliest, worst] = std::minmax_element(late_ns.begin(), late_ns.end());
+    if (*earliest < 0) throw std::runtime_error("a sleep ended early");
+    return {static_cast<double>(*worst) / 1e6, "ms"};
+}
+
+struct workload {
+    std::string_view name;
+    result (*fn)(i64);
+};
+
+constexpr workload workloads[] = {
+    {"skynet", skynet}, {"spawn", spawn},    {"pingpong", pingpong}, {"spsc", spsc},
+    {"mpmc", mpmc},     {"select", select2}, {"ring", ring},         {"mutex", mutex},
+    {"rss", rss},       {"timers", timers},
+};
+
+int usage() {
+    std::fprintf(stderr, "usage: bench_workloads WORKLOAD N\nworkloads:");
+    for (const auto& w : workloads)
+        std::fprintf(stderr, " %.*s", static_cast<int>(w.name.size()), w.name.data());
+    std::fprintf(stderr, "\n");
+    return 2;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    if (argc != 3) return usage();
+    std::string_view name = argv[1], arg = argv[2];
+    auto w = std::find_if(std::begin(workloads), std::end(workloads),
+                          [name](const workload& w) { return w.name == name; });
+    i64 n = 0;
+    auto [end, ec] = std::from_chars(arg.data(), arg.data() + arg.size(), n);
+    if (w == std::end(workloads) || ec != std::errc() || end != arg.data() + arg.size() || n <= 0)
+        return usage();
+    try {
+        result r = rill::run([w, n] { return w->fn(n); });
+        std::printf("%s %.3f %s\n", argv[1], r.value, r.unit);
+        return 0;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "%s: %s\n", argv[1], e.what());
+        return 1;
+    }
+}

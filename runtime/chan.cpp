@@ -1,0 +1,169 @@
+// Channel operations (mirrors Go's runtime/chan.go): make, send, receive,
+// close, len and cap over the type-erased chan_core of chan.hpp.
+#include "chan.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <new>
+#include <stdexcept>
+#include <utility>
+
+namespace rill::detail {
+
+namespace {
+
+// Where the ring buffer starts inside the channel's single allocation.
+std::size_t buf_offset(const elem_ops* ops) noexcept {
+    return (sizeof(chan_core) + ops->align - 1) / ops->align * ops->align;
+}
+std::align_val_t alloc_align(const elem_ops* ops) noexcept {
+    return std::align_val_t(std::max(alignof(chan_core), ops->align));
+}
+
+void no_unlock(void*) {}
+
+[[noreturn]] void throw_send_closed() { throw closed_channel_error("send on closed channel"); }
+
+} // namespace
+
+void park_forever(wait_reason why) {
+    for (;;)
+        park(no_unlock, nullptr, why);
+}
+
+chan_core* chan_make(const elem_ops* ops, std::size_t capacity) {
+    std::size_t off = buf_offset(ops);
+    if (capacity > (std::numeric_limits<std::size_t>::max() - off) / ops->size)
+        throw std::length_error("chan_make: capacity out of range");
+    void* mem = ::operator new(off + capacity * ops->size, alloc_align(ops));
+    return new (mem) chan_core(ops, capacity, static_cast<char*>(mem) + off);
+}
+
+void chan_retain(chan_core* c) noexcept { c->refs.fetch_add(1, std::memory_order_relaxed); }
+
+void chan_release(chan_core* c) noexcept {
+    if (c->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    const elem_ops* ops = c->ops;
+    for (std::size_t i = 0, n = c->qcount.load(std::memory_order_relaxed); i < n; ++i)
+        ops->destroy(c->slot((c->recvx + i) % c->dataqsiz));
+    c->~chan_core();
+    ::operator delete(static_cast<void*>(c), alloc_align(ops));
+}
+
+bool chan_send(chan_core* c, void* src, bool block) {
+    if (!c) {
+        if (!block) return false;
+        park_forever(wait_reason::chan_nil);
+    }
+    // Fast path: an open channel that is not ready for sending. Observing
+    // "open" and then "full" implies a moment when it was both, since a
+    // closed channel never reopens.
+    if (!block && !c->closed.load(std::memory_order_acquire) && c->full()) return false;
+
+    c->lock.lock();
+    if (c->closed.load(std::memory_order_relaxed)) {
+        c->lock.unlock();
+        throw_send_closed();
+    }
+    if (waiter* r = c->recvq.dequeue()) {
+        G* g = c->send_to(r, src);
+        c->lock.unlock();
+        ready(g);
+        return true;
+    }
+    if (c->qcount.load(std::memory_order_relaxed) < c->dataqsiz) {
+        c->buf_push(src);
+        c->lock.unlock();
+        return true;
+    }
+    if (!block) {
+        c->lock.unlock();
+        return false;
+    }
+    waiter w{getg(), src, nullptr, nullptr, false, false};
+    c->sendq.enqueue(&w);
+    park(unlock_chan, c, wait_reason::chan_send);
+    if (!w.success) throw_send_closed();
+    return true;
+}
+
+recv_result chan_recv(chan_core* c, void* dst, bool block) {
+    if (!c) {
+        if (!block) return {false, false};
+        park_forever(wait_reason::chan_nil);
+    }
+    // Fast path: nothing to receive. Emptiness is observed before
+    // closedness: "still open" then implies a moment when the channel was
+    // open and empty; once closed, it is drained for good if it is empty
+    // after the close was seen.
+    if (!block && c->empty()) {
+        if (!c->closed.load(std::memory_order_acquire)) return {false, false};
+        if (c->empty()) return {true, false};
+    }
+
+    c->lock.lock();
+    if (c->closed.load(std::memory_order_relaxed) &&
+        c->qcount.load(std::memory_order_relaxed) == 0) {
+        c->lock.unlock();
+        return {true, false};
+    }
+    if (waiter* s = c->sendq.dequeue()) {
+        G* g = c->recv_from(s, dst);
+        c->lock.unlock();
+        ready(g);
+        return {true, true};
+    }
+    if (c->qcount.load(std::memory_order_relaxed) > 0) {
+        c->buf_pop(dst);
+        c->lock.unlock();
+        return {true, true};
+    }
+    if (!block) {
+        c->lock.unlock();
+        return {false, false};
+    }
+    waiter w{getg(), dst, nullptr, nullptr, false, false};
+    c->recvq.enqueue(&w);
+    park(unlock_chan, c, wait_reason::chan_recv);
+    return {true, w.success};
+}
+
+void chan_close(chan_core* c) {
+    if (!c) throw closed_channel_error("close of nil channel");
+    c->lock.lock();
+    if (c->closed.load(std::memory_order_relaxed)) {
+        c->lock.unlock();
+        throw closed_channel_error("close of closed channel");
+    }
+    c->closed.store(1, std::memory_order_release);
+    // Collect every waiter (their next links are free once dequeued) and
+    // ready them after unlocking, as Go does with its glist.
+    waiter* woken = nullptr;
+    for (waitq* q : {&c->recvq, &c->sendq}) {
+        while (waiter* w = q->dequeue()) {
+            chan_core::wake(w, false);
+            w->next = woken;
+            woken = w;
+        }
+    }
+    c->lock.unlock();
+    while (woken) {
+        // The waiter lives on its goroutine's stack: finish with it, leaving
+        // the null links of a dequeued waiter, before the goroutine runs.
+        waiter* w = std::exchange(woken, woken->next);
+        w->next = nullptr;
+        ready(w->g);
+    }
+}
+
+std::size_t chan_len(const chan_core* c) noexcept {
+    return c ? c->qcount.load(std::memory_order_relaxed) : 0;
+}
+
+std::size_t chan_cap(const chan_core* c) noexcept { return c ? c->dataqsiz : 0; }
+
+bool chan_closed(const chan_core* c) noexcept {
+    return c && c->closed.load(std::memory_order_acquire);
+}
+
+} // namespace rill::detail

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds rill in Release and runs the main program: for now examples/fanin.
+# Installs the Debian packages it needs first (see deps.sh).
+#
+# usage: bash scripts/run.sh [ARG...]    (ARGs are passed to the program)
+# environment: BUILD_DIR (default build-run), JOBS (default: number of CPUs).
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build_dir=${BUILD_DIR:-$repo/build-run}
+jobs=${JOBS:-$(nproc)}
+
+# shellcheck source=deps.sh
+source "$repo/scripts/deps.sh"
+require_packages cmake ninja-build g++ libspdlog-dev libfmt-dev
+
+cmake -S "$repo" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRILL_SANITIZE= \
+    -DRILL_BUILD_TESTS=OFF -DRILL_BUILD_BENCH=OFF -DRILL_BUILD_EXAMPLES=ON
+cmake --build "$build_dir" --parallel "$jobs" --target fanin
+exec "$build_dir/examples/fanin/fanin" "$@"

@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# Builds rill and runs its tests in every configuration that CI checks, then
+# prints a summary. Installs the Debian packages it needs first (deps.sh).
+#
+# usage: bash scripts/test.sh [--quick] [STAGE...]
+#   --quick   the normal stage only
+#   STAGE     run only these stages, in the order given; default: all of
+#     normal   RelWithDebInfo build of everything; every test under ctest
+#     asan     tests built with -DRILL_SANITIZE=address (ASan + UBSan)
+#     tsan     tests built with -DRILL_SANITIZE=thread (TSan)
+#     aarch64  tests cross-built for AArch64, run under qemu-aarch64
+#     install  cmake --install, then tests/install (a find_package(rill)
+#              consumer) configured, built and run against the installed tree
+# environment: BUILD_ROOT (default build-test; one directory per stage),
+#   JOBS (build and ctest parallelism; default: number of CPUs).
+# Every stage runs even when an earlier one failed. The last line counts test
+# executables over all stages (a stage that fails to build counts as one
+# failure): "N passed, M failed". Exit status: 0 when nothing failed, else 1.
+set -uo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build_root=${BUILD_ROOT:-$repo/build-test}
+jobs=${JOBS:-$(nproc)}
+all_stages=(normal asan tsan aarch64 install)
+
+stages=()
+for arg in "$@"; do
+    case $arg in
+    --quick) stages+=(normal) ;;
+    -h | --help)
+        sed -n '/^# usage:/,/^# Exit status/p' "$0" | sed 's/^# \{0,1\}//'
+        exit 0
+        ;;
+    -*)
+        echo "unknown option $arg" >&2
+        exit 2
+        ;;
+    *)
+        if [[ " ${all_stages[*]} " != *" $arg "* ]]; then
+            echo "unknown stage $arg; known: ${all_stages[*]}" >&2
+            exit 2
+        fi
+        stages+=("$arg")
+        ;;
+    esac
+done
+((${#stages[@]})) || stages=("${all_stages[@]}")
+
+# shellcheck source=deps.sh
+source "$repo/scripts/deps.sh"
+packages=(cmake ninja-build g++ libspdlog-dev libfmt-dev catch2)
+[[ " ${stages[*]} " == *" aarch64 "* ]] && packages+=(g++-aarch64-linux-gnu qemu-user)
+require_packages "${packages[@]}" || exit 1
+
+log_dir=$build_root/logs
+mkdir -p "$log_dir"
+
+# Per-stage results for the summary.
+declare -A stage_passed stage_failed stage_note stage_time
+total_passed=0
+total_failed=0
+
+# configure_and_build DIR LOG SOURCE_DIR [CMAKE_ARG...]: configures DIR with
+# Ninja and builds it, logging to LOG; shows the log's tail on failure.
+configure_and_build() {
+    local dir=$1 log=$2
+    shift 2
+    echo "building $dir (log: $log)"
+    if ! {
+        cmake -S "$1" -B "$dir" -G Ninja "${@:2}" && cmake --build "$dir" --parallel "$jobs"
+    } >"$log" 2>&1 </dev/null; then
+        tail -n 60 "$log"
+        echo "error: build failed; full log: $log"
+        return 1
+    fi
+}
+
+# run_ctest STAGE DIR [WRAPPER...]: runs DIR's tests (under WRAPPER, if any)
+# and records how many test executables passed and failed.
+run_ctest() {
+    local stage=$1 dir=$2
+    shift 2
+    local log=$log_dir/$stage-ctest.log
+    (cd "$dir" && "$@" ctest --output-on-failure --parallel "$jobs" </dev/null) 2>&1 | tee "$log"
+    local summary total failed
+    summary=$(grep -E '[0-9]+ tests failed out of [0-9]+' "$log" | tail -n 1)
+    if [[ -z $summary ]]; then
+        stage_failed[$stage]=1
+        stage_note[$stage]="ctest ran no tests"
+        return
+    fi
+    failed=$(sed -E 's/.* ([0-9]+) tests failed out of ([0-9]+).*/\1/' <<<"$summary")
+    total=$(sed -E 's/.* ([0-9]+) tests failed out of ([0-9]+).*/\2/' <<<"$summary")
+    stage_passed[$stage]=$((total - failed))
+    stage_failed[$stage]=$failed
+}
+
+# The cmake arguments every test stage shares: tests only, no benchmarks or
+# examples (the normal stage turns those back on so that they keep building).
+# Each stage sets a per-test timeout that catches a hang long before CI's own
+# limit would.
+test_build_args=("$repo" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRILL_BUILD_TESTS=ON
+    -DRILL_BUILD_BENCH=OFF -DRILL_BUILD_EXAMPLES=OFF)
+
+stage_normal() {
+    local dir=$build_root/normal
+    configure_and_build "$dir" "$log_dir/normal-build.log" "${test_build_args[@]}" \
+        -DRILL_TEST_TIMEOUT=120 -DRILL_SANITIZE= -DRILL_BUILD_BENCH=ON -DRILL_BUILD_EXAMPLES=ON ||
+        return 1
+    run_ctest normal "$dir"
+}
+
+stage_asan() {
+    local dir=$build_root/asan
+    configure_and_build "$dir" "$log_dir/asan-build.log" "${test_build_args[@]}" \
+        -DRILL_TEST_TIMEOUT=300 -DRILL_SANITIZE=address || return 1
+    UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} run_ctest asan "$dir"
+}
+
+# TSan: g++ 12's TSan maps its shadow memory at fixed addresses and aborts
+# with "FATAL: ThreadSanitizer: unexpected memory mapping" on kernels that
+# randomise mmap with more bits than it expects (vm.mmap_rnd_bits = 32, as on
+# some distribution kernels; Debian 12's default of 28 is fine). Running the
+# tests with address-space randomisation off (setarch -R, inherited by every
+# process ctest starts) avoids it on any kernel, and needs no root, unlike
+# lowering vm.mmap_rnd_bits. Where setarch -R is not permitted (some
+# container seccomp profiles), the tests run as they are.
+stage_tsan() {
+    local dir=$build_root/tsan
+    configure_and_build "$dir" "$log_dir/tsan-build.log" "${test_build_args[@]}" \
+        -DRILL_TEST_TIMEOUT=300 -DRILL_SANITIZE=thread || return 1
+    local wrapper=()
+    if setarch "$(uname -m)" -R true 2>/dev/null; then
+        wrapper=(setarch "$(uname -m)" -R)
+    else
+        echo "note: setarch -R is not permitted here; running TSan with ASLR on"
+    fi
+    TSAN_OPTIONS=${TSAN_OPTIONS:-second_deadlock_stack=1} run_ctest tsan "$dir" "${wrapper[@]}"
+}
+
+# Cross build with cmake/aarch64-linux-gnu.cmake (which explains how fmt and
+# spdlog are provided); its CMAKE_CROSSCOMPILING_EMULATOR makes ctest run each
+# test program under qemu-aarch64, so every test, the context switch included,
+# runs on AArch64.
+stage_aarch64() {
+    local dir=$build_root/aarch64
+    configure_and_build "$dir" "$log_dir/aarch64-build.log" "${test_build_args[@]}" \
+        -DRILL_TEST_TIMEOUT=300 -DRILL_SANITIZE= \
+        "-DCMAKE_TOOLCHAIN_FILE=$repo/cmake/aarch64-linux-gnu.cmake" || return 1
+    run_ctest aarch64 "$dir"
+}
+
+# Installs the runtime from a Release build into a fresh prefix, then builds
+# tests/install against that prefix alone, as a user's project would.
+stage_install() {
+    local dir=$build_root/install
+    local prefix=$dir/prefix
+    configure_and_build "$dir/build" "$log_dir/install-build.log" "$repo" \
+        -DCMAKE_BUILD_TYPE=Release -DRILL_SANITIZE= -DRILL_BUILD_TESTS=OFF \
+        -DRILL_BUILD_BENCH=OFF -DRILL_BUILD_EXAMPLES=OFF || return 1
+    rm -rf "$prefix"
+    if ! cmake --install "$dir/build" --prefix "$prefix" >>"$log_dir/install-build.log" 2>&1; then
+        tail -n 30 "$log_dir/install-build.log"
+        echo "error: cmake --install failed"
+        return 1
+    fi
+    configure_and_build "$dir/consumer" "$log_dir/install-consumer.log" "$repo/tests/install" \
+        -DCMAKE_BUILD_TYPE=Release "-DCMAKE_PREFIX_PATH=$prefix" || return 1
+    echo "running the installed-package consumer"
+    if "$dir/consumer/rill_install_check" </dev/null; then
+        stage_passed[install]=1
+        stage_failed[install]=0
+    else
+        stage_passed[install]=0
+        stage_failed[install]=1
+    fi
+}
+
+for stage in "${stages[@]}"; do
+    echo
+    echo "==== stage $stage ===="
+    start=$SECONDS
+    stage_passed[$stage]=0
+    stage_failed[$stage]=0
+    stage_note[$stage]=""
+    if ! "stage_$stage"; then
+        stage_failed[$stage]=1
+        stage_note[$stage]="build failed"
+    fi
+    stage_time[$stage]=$((SECONDS - start))
+    total_passed=$((total_passed + stage_passed[$stage]))
+    total_failed=$((total_failed + stage_failed[$stage]))
+done
+
+echo
+echo "==== summary ===="
+for stage in "${stages[@]}"; do
+    result=ok
+    ((stage_failed[$stage])) && result=FAILED
+    printf '%-8s %-6s %3d passed, %3d failed  %3dm%02ds  %s\n' "$stage" "$result" \
+        "${stage_passed[$stage]}" "${stage_failed[$stage]}" $((stage_time[$stage] / 60)) \
+        $((stage_time[$stage] % 60)) "${stage_note[$stage]}"
+done
+echo "logs: $log_dir"
+echo "$total_passed passed, $total_failed failed"
+((total_failed == 0))

@@ -1,0 +1,309 @@
+// Goroutine stacks (stack.hpp; Go's runtime/stack_test.go covers the same
+// ground for moving stacks): reserves are usable, stacks are reused, many can
+// be parked at once, an overflow into the guard is reported with the
+// goroutine's id and name, and past the vm.max_map_count budget stacks go
+// unguarded, canary-checked, without failing.
+#include "g.hpp"
+#include "test_util.hpp"
+
+#include <rill/chan.hpp>
+#include <rill/runtime.hpp>
+#include <rill/sync.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <set>
+#include <string>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <vector>
+
+using namespace std::chrono_literals;
+using rill_test::by_build;
+
+namespace {
+
+constexpr std::size_t kib = 1024;
+
+// Parks `n` goroutines at once, each running `while_parked` first and then
+// waiting at a gate; `all_parked` runs once every one of them has started,
+// then the gate opens. Returns how many resumed.
+template <class Each, class All> int park_many(int n, Each while_parked, All all_parked) {
+    std::atomic<int> resumed{0};
+    rill::chan<int> gate(0);
+    rill::wait_group started, finished;
+    started.add(n);
+    finished.add(n);
+    for (int i = 0; i < n; ++i)
+        rill::go([&, i] {
+            while_parked(i);
+            started.done();
+            gate.recv(); // closed: every receiver wakes
+            resumed.fetch_add(1);
+            finished.done();
+        });
+    started.wait();
+    all_parked();
+    gate.close();
+    finished.wait();
+    return resumed.load();
+}
+
+std::uint64_t live_stacks() {
+    auto s = rill::stats();
+    return s.stacks_guarded + s.stacks_unguarded;
+}
+
+// Recurses forever; the frame's use after the call keeps it from being a
+// tail call, and `stop` (never hit) from being proven infinite.
+volatile int stop = -1;
+__attribute__((noinline)) int recurse(int depth) {
+    volatile char frame[512];
+    frame[0] = static_cast<char>(depth);
+    if (depth == stop) return 0;
+    return recurse(depth + 1) + frame[0];
+}
+
+} // namespace
+
+// Run by the test below in a child process, which the overflow ends.
+TEST_CASE("child: a goroutine recurses without end", "[.child]") {
+    rill::run([] {
+        rill::go(
+            [] {
+                std::cout << "guarded: " << rill::detail::getg()->stk.guarded << std::endl;
+                rill_test::announce_goroutine();
+                recurse(0);
+            },
+            {"deep-diver"});
+        for (int i = 0; i < 30000; ++i) // a hang guard
+            rill::sleep(1ms);
+    });
+    FAIL("the process survived a stack overflow");
+}
+
+TEST_CASE("a stack overflow is reported with the goroutine's id and name, and ends the process") {
+    auto r = rill_test::run_child("child: a goroutine recurses without end");
+    INFO(r.output);
+    CHECK(r.failed());
+    CHECK(r.output.find("guarded: 1") != std::string::npos);
+    CHECK(rill_test::names_goroutine(r, {"stack overflow", "deep-diver"}));
+}
+
+TEST_CASE("a goroutine can use most of its stack reserve") {
+    std::size_t reserve = 0, sum = 0;
+    rill::run([&] {
+        rill::wait_group wg;
+        wg.add(1);
+        rill::go(
+            [&] {
+                reserve = rill::detail::getg()->stk.reserve();
+                volatile char big[200 * kib];
+                for (std::size_t i = 0; i < sizeof big; i += 4 * kib)
+                    big[i] = 1;
+                for (std::size_t i = 0; i < sizeof big; i += 4 * kib)
+                    sum += static_cast<std::size_t>(big[i]);
+                wg.done();
+            },
+            {"big-frame", 256 * kib});
+        wg.wait();
+    });
+    CHECK(reserve == 256 * kib);
+    CHECK(sum == 200 / 4);
+}
+
+TEST_CASE("stacks are reused by later goroutines") {
+    rill_test::maxprocs_scope two(2); // bounds how many stacks the per-processor caches hold
+    const int n = by_build(2000, 1000, 500), waves = 5;
+    std::set<char*> seen;
+    std::uint64_t before = 0, most = 0;
+    rill::run([&] {
+        before = live_stacks(); // the main goroutine's, and any still exiting
+        for (int w = 0; w < waves; ++w) {
+            std::vector<char*> lows(static_cast<std::size_t>(n));
+            int resumed = park_many(
+                n, [&](int i) { lows[static_cast<std::size_t>(i)] = rill::detail::getg()->stk.lo; },
+                [&] { most = std::max(most, live_stacks()); });
+            CHECK(resumed == n);
+            seen.insert(lows.begin(), lows.end());
+        }
+    });
+    CHECK(most >= before + n);
+    // Without reuse every wave would bring n new stacks.
+    CHECK(seen.size() < 2 * static_cast<std::size_t>(n));
+    CHECK(rill_test::eventually([&] { return live_stacks() < before; }));
+}
+
+TEST_CASE("a hundred thousand parked goroutines all resume") {
+    const int n = by_build(100'000, 20'000, 3'000);
+    rill::runtime_stats during{};
+    int resumed = rill::run([&] {
+        return park_many(
+            n, [](int) {}, [&] { during = rill::stats(); });
+    });
+    CHECK(resumed == n);
+    CHECK(during.goroutines_live >= static_cast<std::uint64_t>(n));
+    CHECK(during.stacks_guarded + during.stacks_unguarded >= static_cast<std::uint64_t>(n));
+}
+
+// ---- past the guard budget ----------------------------------------------------
+
+namespace {
+
+constexpr int guard_marker_advice = 102; // MADV_GUARD_INSTALL, Linux 6.13+
+
+// Whether guard markers really guard here: a kernel without them fails the
+// call, and a user-mode emulator may accept it and do nothing.
+bool guard_markers_work() {
+    const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    void* p = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(p != MAP_FAILED);
+    bool guarded = false;
+    if (madvise(p, page, guard_marker_advice) == 0) {
+        int fds[2];
+        REQUIRE(pipe(fds) == 0);
+        guarded = write(fds[1], p, 1) < 0 && errno == EFAULT;
+        close(fds[0]);
+        close(fds[1]);
+    }
+    munmap(p, page);
+    return guarded;
+}
+
+// Makes guard markers fail with EINVAL, as on kernels before 6.13, so the
+// runtime falls back to guard pages, which cost memory mappings.
+void refuse_guard_markers() {
+#if defined(__x86_64__)
+    constexpr std::uint32_t arch = AUDIT_ARCH_X86_64;
+#elif defined(__aarch64__)
+    constexpr std::uint32_t arch = AUDIT_ARCH_AARCH64;
+#endif
+    sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 0, 5),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_madvise, 0, 3),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[2])),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, guard_marker_advice, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EINVAL),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    sock_fprog prog{static_cast<unsigned short>(sizeof code / sizeof code[0]), code};
+    REQUIRE(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
+    REQUIRE(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0);
+}
+
+long count_lines(const char* path) {
+    std::ifstream f(path);
+    long n = 0;
+    for (std::string line; std::getline(f, line);)
+        ++n;
+    return n;
+}
+
+// Leaves this process `headroom` memory mappings below vm.max_map_count by
+// mapping alternately protected pages (each its own mapping), so that the
+// guard budget is small whatever the system's limit. Returns the budget the
+// runtime will compute at start-up, at most.
+long shrink_guard_budget(long headroom) {
+    long limit = 0;
+    std::ifstream("/proc/sys/vm/max_map_count") >> limit;
+    long extra = limit - count_lines("/proc/self/maps") - headroom;
+    if (extra > 0) {
+        const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+        auto* p =
+            static_cast<char*>(mmap(nullptr, page * static_cast<std::size_t>(extra), PROT_READ,
+                                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
+        REQUIRE(p != MAP_FAILED);
+        long failed = 0;
+        for (long i = 1; i < extra; i += 2)
+            failed += mprotect(p + static_cast<std::size_t>(i) * page, page, PROT_NONE) != 0;
+        REQUIRE(failed == 0);
+    }
+    return (limit - count_lines("/proc/self/maps")) / 4;
+}
+
+// Leaves the runtime, started next, no guard markers and a small guard budget.
+long exhaustible_guard_budget() {
+    if (guard_markers_work()) refuse_guard_markers();
+    REQUIRE_FALSE(guard_markers_work());
+    return shrink_guard_budget(4000);
+}
+
+constexpr std::size_t odd_reserve = 64 * kib; // not the default: a mapping of its own
+
+// Fills an odd_reserve stack from below its lowest usable byte up: what an
+// overflow that returns in time leaves behind.
+__attribute__((noinline)) void overrun_stack() {
+    volatile char frame[odd_reserve + 8 * kib];
+    for (std::size_t i = 0; i < sizeof frame; ++i)
+        frame[i] = static_cast<char>(i);
+}
+
+} // namespace
+
+TEST_CASE("child: more goroutines park than the guard budget allows", "[.child]") {
+    const long budget = exhaustible_guard_budget();
+    const int n = static_cast<int>(budget) + 500;
+    rill::runtime_stats during{};
+    int resumed = rill::run([&] {
+        return park_many(
+            n, [](int) {}, [&] { during = rill::stats(); });
+    });
+    CHECK(resumed == n);
+    CHECK(during.stacks_guarded > 0);
+    CHECK(during.stacks_unguarded > 0);
+    CHECK(during.stacks_guarded + during.stacks_unguarded >= static_cast<std::uint64_t>(n));
+}
+
+TEST_CASE("stacks past the guard budget go unguarded, and everything still runs") {
+    if (rill_test::under_tsan) return; // TSan's own mappings need the headroom
+    auto r = rill_test::run_child("child: more goroutines park than the guard budget allows");
+    INFO(r.output);
+    CHECK(r.exited_with(0));
+    // The runtime says why stacks lost their guard pages.
+    CHECK(r.output.find("vm.max_map_count") != std::string::npos);
+}
+
+TEST_CASE("child: a goroutine overruns an unguarded stack", "[.child]") {
+    const long budget = exhaustible_guard_budget();
+    rill::run([&] {
+        park_many(
+            static_cast<int>(budget) + 100, [](int) {},
+            [] {
+                // Past the budget, an odd-sized reserve gets an unguarded mapping.
+                rill::go(
+                    [] {
+                        std::cout << "guarded: " << rill::detail::getg()->stk.guarded << std::endl;
+                        rill_test::announce_goroutine();
+                        overrun_stack();
+                        rill::gosched(); // leaving the processor checks the canary
+                    },
+                    {"overrunner", odd_reserve});
+                for (int i = 0; i < 30000; ++i) // a hang guard
+                    rill::sleep(1ms);
+            });
+    });
+    FAIL("the process survived a clobbered stack canary");
+}
+
+TEST_CASE("an overrun of an unguarded stack is caught by its canary") {
+    if (rill_test::under_tsan) return; // TSan's own mappings need the headroom
+    auto r = rill_test::run_child("child: a goroutine overruns an unguarded stack");
+    INFO(r.output);
+    CHECK(r.failed());
+    CHECK(r.output.find("guarded: 0") != std::string::npos);
+    CHECK(rill_test::names_goroutine(r, {"stack overflow", "overrunner"}));
+}

@@ -1,0 +1,181 @@
+// Helpers shared by the runtime tests: workload sizes per sanitizer build, a
+// scoped processor count, waiting for runtime counters to settle, and running
+// a hidden test case in a child process (for behaviour that ends the process,
+// or that needs a runtime started under conditions of its own).
+#pragma once
+
+#include <rill/runtime.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <map>
+#include <string>
+#include <string_view>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+extern char** environ;
+
+namespace rill_test {
+
+#if defined(__SANITIZE_THREAD__)
+inline constexpr bool under_tsan = true;
+#else
+inline constexpr bool under_tsan = false;
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool under_asan = true;
+#else
+inline constexpr bool under_asan = false;
+#endif
+
+// A workload size for this build: TSan supports only a few thousand live
+// fibers, and ASan makes every goroutine several times dearer.
+constexpr int by_build(int normal, int asan, int tsan) {
+    return under_tsan ? tsan : under_asan ? asan : normal;
+}
+
+// Sets the processor count for a scope and restores the previous one.
+class maxprocs_scope {
+public:
+    explicit maxprocs_scope(int n) : prev_(rill::set_maxprocs(n)) {}
+    maxprocs_scope(const maxprocs_scope&) = delete;
+    maxprocs_scope& operator=(const maxprocs_scope&) = delete;
+    ~maxprocs_scope() { rill::set_maxprocs(prev_); }
+
+private:
+    int prev_;
+};
+
+// Yields until pred() holds, for runtime state that no event announces (a
+// goroutine's exit finishes after the last thing it can signal). The limit
+// only turns a bug into a failure instead of a hang; returns pred().
+template <class Pred> bool eventually(Pred pred) {
+    auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!pred() && std::chrono::steady_clock::now() < give_up)
+        rill::gosched(); // std::this_thread::yield on a plain thread
+    return pred();
+}
+
+struct child_result {
+    int status = 0;     // as waitpid reports it
+    std::string output; // stdout and stderr, interleaved as written
+    bool exited_with(int code) const { return WIFEXITED(status) && WEXITSTATUS(status) == code; }
+    bool failed() const { return !exited_with(0); }
+};
+
+// In a child process: names the calling goroutine in the output, for
+// names_goroutine to look for in reports about it.
+inline void announce_goroutine() {
+    std::cout << "announced: goroutine " << rill::goroutine_id() << std::endl;
+}
+
+// Whether one line of a child's output holds every one of `parts` and names
+// the goroutine that announced itself, as "goroutine <id>".
+inline bool names_goroutine(const child_result& r, std::vector<std::string> parts) {
+    const std::string mark = "announced: ";
+    auto at = r.output.find(mark);
+    if (at == std::string::npos) return false;
+    at += mark.size();
+    // The trailing space keeps goroutine 1 from matching goroutine 12.
+    parts.push_back(r.output.substr(at, r.output.find('\n', at) - at) + " ");
+    for (std::size_t line = 0; line < r.output.size();) {
+        std::size_t end = std::min(r.output.find('\n', line), r.output.size());
+        auto text = std::string_view(r.output).substr(line, end - line);
+        if (text.find(mark) == std::string_view::npos &&
+            std::all_of(parts.begin(), parts.end(),
+                        [&](const std::string& p) { return text.find(p) != text.npos; }))
+            return true;
+        line = end + 1;
+    }
+    return false;
+}
+
+namespace detail {
+inline std::vector<std::string> read_nul_separated(const char* path) {
+    std::ifstream f(path, std::ios::binary);
+    std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    std::vector<std::string> out;
+    for (std::size_t at = 0; at < all.size();) {
+        std::size_t end = all.find('\0', at);
+        if (end == std::string::npos) end = all.size();
+        out.push_back(all.substr(at, end - at));
+        at = end + 1;
+    }
+    return out;
+}
+} // namespace detail
+
+// Runs the hidden test case `test_name` (tag it [.]) in a new process,
+// started the way this one was, with `env` added to (or, for an empty value,
+// removed from) the environment. /proc/self/cmdline holds this program's
+// arguments, /proc/thread-self/cmdline those the kernel started: under a
+// user-mode emulator (qemu-aarch64 -L ... prog args) the emulator and its
+// options come first and /proc/thread-self/exe is the emulator, so the child
+// runs under it too.
+inline child_result run_child(const std::string& test_name,
+                              const std::map<std::string, std::string>& env = {}) {
+    auto started = detail::read_nul_separated("/proc/thread-self/cmdline");
+    auto own = detail::read_nul_separated("/proc/self/cmdline");
+    REQUIRE(!own.empty());
+    REQUIRE(started.size() >= own.size());
+    std::vector<std::string> args(started.begin(),
+                                  started.end() - static_cast<std::ptrdiff_t>(own.size() - 1));
+    args.push_back(test_name);
+    char exe[4096];
+    ssize_t n = readlink("/proc/thread-self/exe", exe, sizeof exe - 1);
+    REQUIRE(n > 0);
+    exe[n] = '\0';
+
+    std::vector<std::string> envs;
+    for (char** e = environ; *e; ++e) {
+        std::string kv(*e);
+        if (!env.count(kv.substr(0, kv.find('=')))) envs.push_back(kv);
+    }
+    for (const auto& [k, v] : env)
+        if (!v.empty()) envs.push_back(k + "=" + v);
+    // Built before fork: the child of a multithreaded process may only make
+    // async-signal-safe calls until it execs.
+    std::vector<char*> argv, envp;
+    for (auto& a : args)
+        argv.push_back(a.data());
+    argv.push_back(nullptr);
+    for (auto& e : envs)
+        envp.push_back(e.data());
+    envp.push_back(nullptr);
+
+    int out = memfd_create("rill-test-child", 0);
+    REQUIRE(out >= 0);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        dup2(out, STDOUT_FILENO);
+        dup2(out, STDERR_FILENO);
+        execve(exe, argv.data(), envp.data());
+        static const char msg[] = "rill_test::run_child: execve failed\n";
+        (void)!write(STDERR_FILENO, msg, sizeof msg - 1);
+        _exit(127);
+    }
+    child_result r;
+    while (waitpid(pid, &r.status, 0) < 0)
+        REQUIRE(errno == EINTR);
+    lseek(out, 0, SEEK_SET);
+    char buf[4096];
+    while ((n = read(out, buf, sizeof buf)) > 0)
+        r.output.append(buf, static_cast<std::size_t>(n));
+    close(out);
+    return r;
+}
+
+} // namespace rill_test
