@@ -32,10 +32,20 @@ rill_switch:
     .cfi_adjust_cfa_offset 8
     stmxcsr (%rsp)
     fnstcw 4(%rsp)
+    movl (%rsp), %eax
+    movzwl 4(%rsp), %ecx
     movq %rsp, (%rdi)
     movq %rsi, %rsp
+    // ldmxcsr and fldcw are slow and almost every goroutine keeps the
+    // defaults: load them only when they differ from the current ones.
+    cmpl (%rsp), %eax
+    je 1f
     ldmxcsr (%rsp)
+1:
+    cmpw 4(%rsp), %cx
+    je 2f
     fldcw 4(%rsp)
+2:
     addq $8, %rsp
     .cfi_adjust_cfa_offset -8
     popq %r15

@@ -22,9 +22,9 @@ std::align_val_t alloc_align(const elem_ops* ops) noexcept {
 
 void no_unlock(void*) {}
 
-[[noreturn]] void throw_send_closed() { throw closed_channel_error("send on closed channel"); }
-
 } // namespace
+
+void throw_send_closed() { throw closed_channel_error("send on closed channel"); }
 
 void park_forever(wait_reason why) {
     for (;;)
@@ -61,19 +61,14 @@ bool chan_send(chan_core* c, void* src, bool block) {
     if (!block && !c->closed.load(std::memory_order_acquire) && c->full()) return false;
 
     c->lock.lock();
-    if (c->closed.load(std::memory_order_relaxed)) {
+    if (c->is_closed()) {
         c->lock.unlock();
         throw_send_closed();
     }
-    if (waiter* r = c->recvq.dequeue()) {
-        G* g = c->send_to(r, src);
+    G* wake = nullptr;
+    if (c->send_now(src, wake)) {
         c->lock.unlock();
-        ready(g);
-        return true;
-    }
-    if (c->qcount.load(std::memory_order_relaxed) < c->dataqsiz) {
-        c->buf_push(src);
-        c->lock.unlock();
+        if (wake) ready(wake);
         return true;
     }
     if (!block) {
@@ -102,25 +97,15 @@ recv_result chan_recv(chan_core* c, void* dst, bool block) {
     }
 
     c->lock.lock();
-    if (c->closed.load(std::memory_order_relaxed) &&
-        c->qcount.load(std::memory_order_relaxed) == 0) {
+    G* wake = nullptr;
+    if (c->recv_now(dst, wake)) {
         c->lock.unlock();
-        return {true, false};
-    }
-    if (waiter* s = c->sendq.dequeue()) {
-        G* g = c->recv_from(s, dst);
-        c->lock.unlock();
-        ready(g);
+        if (wake) ready(wake);
         return {true, true};
     }
-    if (c->qcount.load(std::memory_order_relaxed) > 0) {
-        c->buf_pop(dst);
+    if (bool closed = c->is_closed(); closed || !block) {
         c->lock.unlock();
-        return {true, true};
-    }
-    if (!block) {
-        c->lock.unlock();
-        return {false, false};
+        return {closed, false};
     }
     waiter w{getg(), dst, nullptr, nullptr, false, false};
     c->recvq.enqueue(&w);
@@ -131,7 +116,7 @@ recv_result chan_recv(chan_core* c, void* dst, bool block) {
 void chan_close(chan_core* c) {
     if (!c) throw closed_channel_error("close of nil channel");
     c->lock.lock();
-    if (c->closed.load(std::memory_order_relaxed)) {
+    if (c->is_closed()) {
         c->lock.unlock();
         throw closed_channel_error("close of closed channel");
     }

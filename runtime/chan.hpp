@@ -140,27 +140,46 @@ struct alignas(64) chan_core {
         qcount.store(qcount.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
     }
 
-    // Hands src to the dequeued (claimed) receiver r. Returns the goroutine to
-    // ready() once the lock is released.
-    G* send_to(waiter* r, void* src) noexcept {
-        ops->move_construct(r->elem, src);
-        return wake(r, true);
-    }
-    // Takes a value from the dequeued (claimed) sender s: directly when
-    // unbuffered; otherwise the buffer is full, so the head goes to dst and
-    // s's value takes the freed slot at the tail, keeping FIFO order.
-    G* recv_from(waiter* s, void* dst) noexcept {
-        if (dataqsiz == 0) {
-            ops->move_construct(dst, s->elem);
-        } else {
-            void* head = slot(recvx);
-            ops->move_construct(dst, head);
-            ops->destroy(head);
-            ops->move_construct(head, s->elem);
-            if (++recvx == dataqsiz) recvx = 0;
-            sendx = recvx;
+    bool is_closed() const noexcept { return closed.load(std::memory_order_relaxed); }
+
+    // Completes a send at once if a receiver waits (handing it src) or the
+    // buffer has room; false if neither. A receiver to ready() once the lock
+    // is released is left in wake_g. The caller has checked is_closed().
+    bool send_now(void* src, G*& wake_g) noexcept {
+        if (waiter* r = recvq.dequeue()) {
+            ops->move_construct(r->elem, src);
+            wake_g = wake(r, true);
+            return true;
         }
-        return wake(s, true);
+        if (qcount.load(std::memory_order_relaxed) == dataqsiz) return false;
+        buf_push(src);
+        return true;
+    }
+
+    // Completes a receive at once if a sender waits or the buffer holds a
+    // value; false if neither (then is_closed() tells whether it ever will).
+    // With a waiting sender, an unbuffered channel takes its value directly;
+    // a buffered one is full, so the head goes to dst and the sender's value
+    // takes the freed slot at the tail, keeping FIFO order. A sender to
+    // ready() once the lock is released is left in wake_g.
+    bool recv_now(void* dst, G*& wake_g) noexcept {
+        if (waiter* s = sendq.dequeue()) {
+            if (dataqsiz == 0) {
+                ops->move_construct(dst, s->elem);
+            } else {
+                void* head = slot(recvx);
+                ops->move_construct(dst, head);
+                ops->destroy(head);
+                ops->move_construct(head, s->elem);
+                if (++recvx == dataqsiz) recvx = 0;
+                sendx = recvx;
+            }
+            wake_g = wake(s, true);
+            return true;
+        }
+        if (qcount.load(std::memory_order_relaxed) == 0) return false;
+        buf_pop(dst);
+        return true;
     }
 
     static G* wake(waiter* w, bool success) noexcept {
@@ -176,5 +195,8 @@ inline void unlock_chan(void* c) { static_cast<chan_core*>(c)->lock.unlock(); }
 
 // Parks the calling goroutine (or thread) forever: Go's block on a nil channel.
 [[noreturn]] void park_forever(wait_reason why);
+
+// Go's panic "send on closed channel".
+[[noreturn]] void throw_send_closed();
 
 } // namespace rill::detail

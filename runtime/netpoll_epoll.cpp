@@ -1,7 +1,7 @@
 // epoll-based poller (mirrors Go's runtime/netpoll_epoll.go).
 #include "netpoll.hpp"
 
-#include <spdlog/spdlog.h>
+#include "log.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -26,8 +26,7 @@ void netpoll_init() {
     epfd = epoll_create1(EPOLL_CLOEXEC);
     breakfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (epfd < 0 || breakfd < 0) {
-        spdlog::critical("rill: cannot create the poller (epoll/eventfd): {}",
-                         std::strerror(errno));
+        runtime_log().critical("rill: cannot create the poller (epoll/eventfd): {}", std::strerror(errno));
         std::_Exit(2);
     }
     epoll_event ev{};

@@ -15,7 +15,7 @@
 
 #include <rill/detail/chan_core.hpp>
 
-#include <spdlog/spdlog.h>
+#include "log.hpp"
 
 #include <pthread.h>
 #include <unistd.h>
@@ -359,7 +359,7 @@ void newm(P* p, bool spinning) {
         m);
     pthread_attr_destroy(&attr);
     if (rc != 0) {
-        spdlog::critical("rill: cannot start a scheduler thread: {}", std::strerror(rc));
+        runtime_log().critical("rill: cannot start a scheduler thread: {}", std::strerror(rc));
         std::_Exit(2);
     }
 }
@@ -468,10 +468,10 @@ void eh_load(M* m, G* g) {
 }
 
 [[noreturn]] void fatal_canary(G* g) {
-    spdlog::critical("rill: fatal: stack overflow in goroutine {} \"{}\" (unguarded stack of {} "
-                     "bytes; its canary was overwritten)",
-                     g->id, g->name, g->stk.reserve());
-    spdlog::default_logger()->flush();
+    runtime_log().critical("rill: fatal: stack overflow in goroutine {} \"{}\" (unguarded stack of {} "
+                   "bytes; its canary was overwritten)",
+                   g->id, g->name, g->stk.reserve());
+    runtime_log().flush();
     std::_Exit(2);
 }
 
@@ -767,7 +767,7 @@ int procs_from_env() {
         char* end = nullptr;
         long v = std::strtol(s, &end, 10);
         if (*end == '\0' && v >= 1 && v <= max_procs) return static_cast<int>(v);
-        spdlog::warn("rill: ignoring {}={}: want a whole number from 1 to {}", var, s, max_procs);
+        runtime_log().warn("rill: ignoring {}={}: want a whole number from 1 to {}", var, s, max_procs);
     }
     return std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, max_procs);
 }
@@ -822,9 +822,9 @@ void handle_panic(G* g, std::exception_ptr ep) {
         h = panics().handler;
     }
     if (h) return h(info);
-    spdlog::critical("panic: goroutine {} \"{}\": {}", info.goroutine_id, info.goroutine_name,
-                     info.what);
-    spdlog::default_logger()->flush();
+    runtime_log().critical("panic: goroutine {} \"{}\": {}", info.goroutine_id, info.goroutine_name,
+                   info.what);
+    runtime_log().flush();
     std::_Exit(2);
 }
 

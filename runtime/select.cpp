@@ -87,8 +87,6 @@ void selunlock(void* arg) {
     }
 }
 
-[[noreturn]] void throw_send_closed() { throw closed_channel_error("send on closed channel"); }
-
 // Runs one case as a non-blocking operation (Go's selectnbsend and
 // selectnbrecv); false if it was not ready.
 bool try_case(select_case& sc) {
@@ -106,7 +104,7 @@ int select_go(select_case* cases, int n, bool block, std::int64_t deadline) {
 
     scratch sx(n);
     // Pass 0: a uniformly random permutation of the enabled cases (inside-out
-    // Fisher-Yates), then the same cases sorted by channel address.
+    // Fisher-Yates).
     int norder = 0;
     for (int i = 0; i < n; ++i) {
         if (!cases[i].c) continue;
@@ -124,6 +122,8 @@ int select_go(select_case* cases, int n, bool block, std::int64_t deadline) {
     // none is ready is left to the locked pass 1.
     for (int i = 0; i < norder; ++i)
         if (try_case(cases[sx.pollorder[i]])) return sx.pollorder[i];
+
+    // Pass 0, continued: the lock order, by channel address.
     std::copy_n(sx.pollorder, norder, sx.lockorder);
     std::sort(sx.lockorder, sx.lockorder + norder,
               [cases](int a, int b) { return std::less<>{}(cases[a].c, cases[b].c); });
@@ -135,42 +135,20 @@ int select_go(select_case* cases, int n, bool block, std::int64_t deadline) {
         int k = sx.pollorder[i];
         select_case& sc = cases[k];
         chan_core* c = sc.c;
+        G* wake = nullptr;
         if (sc.kind == select_case::recv) {
-            if (waiter* s = c->sendq.dequeue()) {
-                G* g = c->recv_from(s, sc.elem);
-                selunlock(&sel);
-                ready(g);
-                sc.received = true;
-                return k;
-            }
-            if (c->qcount.load(std::memory_order_relaxed) > 0) {
-                c->buf_pop(sc.elem);
-                selunlock(&sel);
-                sc.received = true;
-                return k;
-            }
-            if (c->closed.load(std::memory_order_relaxed)) {
-                selunlock(&sel);
-                sc.received = false;
-                return k;
-            }
+            sc.received = c->recv_now(sc.elem, wake);
+            if (!sc.received && !c->is_closed()) continue;
         } else {
-            if (c->closed.load(std::memory_order_relaxed)) {
+            if (c->is_closed()) {
                 selunlock(&sel);
                 throw_send_closed();
             }
-            if (waiter* r = c->recvq.dequeue()) {
-                G* g = c->send_to(r, sc.elem);
-                selunlock(&sel);
-                ready(g);
-                return k;
-            }
-            if (c->qcount.load(std::memory_order_relaxed) < c->dataqsiz) {
-                c->buf_push(sc.elem);
-                selunlock(&sel);
-                return k;
-            }
+            if (!c->send_now(sc.elem, wake)) continue;
         }
+        selunlock(&sel);
+        if (wake) ready(wake);
+        return k;
     }
     if (!block || (deadline != no_deadline && deadline <= nanotime())) {
         selunlock(&sel);

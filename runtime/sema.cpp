@@ -43,7 +43,7 @@ struct alignas(64) bucket {
 
 // Prime, as in Go, so that addresses with a common stride spread out.
 constexpr std::size_t table_size = 251;
-bucket table[table_size];
+constinit bucket table[table_size];
 
 bucket& bucket_for(const void* addr) noexcept {
     return table[(reinterpret_cast<std::uintptr_t>(addr) >> 3) % table_size];

@@ -19,7 +19,7 @@
 
 #include "g.hpp"
 
-#include <spdlog/spdlog.h>
+#include "log.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -67,9 +67,9 @@ std::size_t read_default_reserve() {
     if (const char* s = std::getenv("RILL_STACK_RESERVE")) {
         std::size_t v = parse_size(s);
         if (v < 16 * 1024)
-            spdlog::warn("rill: ignoring RILL_STACK_RESERVE={} (want a size of at least 16KiB, "
-                         "e.g. 64KiB or 1MiB)",
-                         s);
+            runtime_log().warn("rill: ignoring RILL_STACK_RESERVE={} (want a size of at least 16KiB, "
+                       "e.g. 64KiB or 1MiB)",
+                       s);
         else
             r = v;
     }
@@ -87,13 +87,15 @@ std::int64_t read_guard_budget() {
     return std::max<long>(0, (limit - maps) / 4);
 }
 
+bool markers_work();
+
 struct global_pool {
     std::mutex mu;
     std::vector<stack> hot;  // free stacks of the default reserve, as they were left
     std::vector<stack> cold; // the same, trimmed
     std::int64_t guard_budget = read_guard_budget();
     std::int64_t guarded_made = 0; // PROT_NONE guards, which cost mappings
-    bool markers = true;           // guard markers work on this kernel
+    bool markers = markers_work(); // guard markers work on this kernel
     bool warned = false;
 };
 global_pool& pool() {
@@ -107,8 +109,8 @@ char* map_or_die(std::size_t bytes) {
     void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (p == MAP_FAILED) {
-        spdlog::critical("rill: cannot reserve {} bytes for goroutine stacks: {}", bytes,
-                         std::strerror(errno));
+        runtime_log().critical("rill: cannot reserve {} bytes for goroutine stacks: {}", bytes,
+                       std::strerror(errno));
         std::_Exit(2);
     }
     return static_cast<char*>(p);
@@ -121,15 +123,31 @@ void warn_unguarded(global_pool& gp) {
     gp.warned = true;
     long limit = 0;
     if (std::ifstream f("/proc/sys/vm/max_map_count"); f) f >> limit;
-    spdlog::warn("rill: {} goroutine stacks have guard pages, the most vm.max_map_count={} allows "
-                 "this process on a kernel without guard markers (Linux < 6.13); further stacks "
-                 "have none, and an overflow on them is detected by a canary when the goroutine "
-                 "next leaves its processor instead of at the faulting instruction. Raise "
-                 "vm.max_map_count to keep guard pages on every stack.",
-                 gp.guarded_made, limit);
+    runtime_log().warn("rill: {} goroutine stacks have guard pages, the most vm.max_map_count={} allows "
+               "this process on a kernel without guard markers (Linux < 6.13); further stacks "
+               "have none, and an overflow on them is detected by a canary when the goroutine "
+               "next leaves its processor instead of at the faulting instruction. Raise "
+               "vm.max_map_count to keep guard pages on every stack.",
+               gp.guarded_made, limit);
 }
 
 // Guards [at, at + guard_size); false if this kind of guard is unavailable.
+// Whether guard markers really fault here. Some environments (qemu-user)
+// accept MADV_GUARD_INSTALL and ignore it, so ask the kernel to read a marked
+// page: a real guard makes write(2) fail with EFAULT.
+bool markers_work() {
+    char* probe = map_or_die(page);
+    bool ok = false;
+    int fds[2];
+    if (madvise(probe, page, MADV_GUARD_INSTALL) == 0 && pipe(fds) == 0) {
+        ok = write(fds[1], probe, 1) < 0 && errno == EFAULT;
+        close(fds[0]);
+        close(fds[1]);
+    }
+    munmap(probe, page);
+    return ok;
+}
+
 bool guard(global_pool& gp, char* at, bool use_markers) {
     if (use_markers) {
         if (madvise(at, guard_size, MADV_GUARD_INSTALL) == 0) return true;

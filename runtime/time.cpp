@@ -78,9 +78,10 @@ void timer_add(timer* t) {
     th.lock.lock();
     push(th, t);
     bool first = th.h[0].t == t;
+    std::int64_t when = t->when; // once unlocked, t may fire and its owner free it
     update_next(th);
     th.lock.unlock();
-    if (first) timers_changed(t->when);
+    if (first) timers_changed(when);
 }
 
 bool timer_del(timer* t) {
