@@ -5,6 +5,7 @@
 #include "sema.hpp"
 
 #include <rill/detail/chan_core.hpp>
+#include <rill/runtime.hpp>
 #include <rill/sync.hpp>
 
 #include <climits>
@@ -26,7 +27,8 @@ using detail::wait_reason;
 // that has waited over starve_after_ns sets `starving`: unlock then keeps the
 // lock locked and sets `handoff`, which only a registered waiter may take,
 // so newcomers queue behind the waiters (in the futex's FIFO order) instead
-// of barging. The last waiter, or one that did not wait long, ends it.
+// of barging, and yield while a hand-off is pending rather than park on it.
+// The last waiter, or one that did not wait long, ends starvation mode.
 //
 // Once unlock's read-modify-write has released or handed off the lock,
 // another goroutine may acquire, release and destroy the mutex: unlock then
@@ -81,16 +83,21 @@ void mutex::lock_slow() {
             continue;
         }
         if (s & handoff) {
-            if (parked_at) {
-                std::uint32_t n = (s & ~(handoff | woken)) - one_waiter;
-                if (n < one_waiter || detail::nanotime() - parked_at < starve_after_ns)
-                    n &= ~starving;
-                if (state_.compare_exchange_weak(s, n, std::memory_order_acquire,
-                                                 std::memory_order_relaxed))
-                    return;
+            if (!parked_at) {
+                // Owed to a waiter on its way here: make room for it to run.
+                // A newcomer never parks on a pending hand-off, so every
+                // parked waiter is one a hand-off may wake.
+                gosched();
                 continue;
             }
-        } else if (!(s & starving) && spins < spin_limit) {
+            std::uint32_t n = (s & ~(handoff | woken)) - one_waiter;
+            if (n < one_waiter || detail::nanotime() - parked_at < starve_after_ns) n &= ~starving;
+            if (state_.compare_exchange_weak(s, n, std::memory_order_acquire,
+                                             std::memory_order_relaxed))
+                return;
+            continue;
+        }
+        if (!(s & starving) && spins < spin_limit) {
             ++spins;
             detail::cpu_relax();
             continue;
