@@ -85,7 +85,9 @@ void park(void (*unlock)(void*), void* arg, wait_reason why);
 // As park, and at deadline (steady nanotime) the wait ends with
 // claim_timeout unless a waker claimed it first. Before publishing itself,
 // the waiter sets g->claim = claim_waiting; a waker calls try_wake(g).
-// Returns true when woken, false on timeout.
+// Returns true when woken, false on timeout. claim is reused by the G's next
+// wait: a timed-out waiter must resynchronise with its wakers (unlink itself)
+// under a lock that does not itself park on claim, such as rt_lock.
 bool park_until(void (*unlock)(void*), void* arg, wait_reason why, std::int64_t deadline);
 // Makes a parked G runnable.
 void ready(G* g);

@@ -468,9 +468,10 @@ void eh_load(M* m, G* g) {
 }
 
 [[noreturn]] void fatal_canary(G* g) {
-    runtime_log().critical("rill: fatal: stack overflow in goroutine {} \"{}\" (unguarded stack of {} "
-                   "bytes; its canary was overwritten)",
-                   g->id, g->name, g->stk.reserve());
+    runtime_log().critical(
+        "rill: fatal: stack overflow in goroutine {} \"{}\" (unguarded stack of {} "
+        "bytes; its canary was overwritten)",
+        g->id, g->name, g->stk.reserve());
     runtime_log().flush();
     std::_Exit(2);
 }
@@ -614,6 +615,8 @@ top:
     releasep(m);
     pidleput(p);
     sched.lock.unlock();
+
+    stack_trim_idle();
 
     // Stop spinning before the re-check below: a goroutine readied in between
     // either sees no spinning M and wakes one, or is seen by the re-check.
@@ -767,7 +770,8 @@ int procs_from_env() {
         char* end = nullptr;
         long v = std::strtol(s, &end, 10);
         if (*end == '\0' && v >= 1 && v <= max_procs) return static_cast<int>(v);
-        runtime_log().warn("rill: ignoring {}={}: want a whole number from 1 to {}", var, s, max_procs);
+        runtime_log().warn("rill: ignoring {}={}: want a whole number from 1 to {}", var, s,
+                           max_procs);
     }
     return std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, max_procs);
 }
@@ -823,7 +827,7 @@ void handle_panic(G* g, std::exception_ptr ep) {
     }
     if (h) return h(info);
     runtime_log().critical("panic: goroutine {} \"{}\": {}", info.goroutine_id, info.goroutine_name,
-                   info.what);
+                           info.what);
     runtime_log().flush();
     std::_Exit(2);
 }

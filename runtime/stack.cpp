@@ -12,8 +12,9 @@
 //   an overflow is caught by a canary at the stack's lowest word, checked
 //   whenever the goroutine leaves its processor (and touching that word
 //   costs each such stack a second resident page).
-// Free stacks are cached per P; the global pool keeps `hot_stacks` as they
-// are and trims the rest with madvise(MADV_DONTNEED), merging neighbours into
+// Free stacks are cached per P and in a global pool; Ms with nothing to run
+// trim the pool's oldest stacks beyond `hot_stacks` with madvise(MADV_DONTNEED)
+// (stack_trim_idle), off the path of running goroutines, merging neighbours into
 // one call, so memory shrinks back when the goroutine count falls.
 #include "stack.hpp"
 
@@ -28,6 +29,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <mutex>
 #include <string>
@@ -67,9 +69,10 @@ std::size_t read_default_reserve() {
     if (const char* s = std::getenv("RILL_STACK_RESERVE")) {
         std::size_t v = parse_size(s);
         if (v < 16 * 1024)
-            runtime_log().warn("rill: ignoring RILL_STACK_RESERVE={} (want a size of at least 16KiB, "
-                       "e.g. 64KiB or 1MiB)",
-                       s);
+            runtime_log().warn(
+                "rill: ignoring RILL_STACK_RESERVE={} (want a size of at least 16KiB, "
+                "e.g. 64KiB or 1MiB)",
+                s);
         else
             r = v;
     }
@@ -91,8 +94,9 @@ bool markers_work();
 
 struct global_pool {
     std::mutex mu;
-    std::vector<stack> hot;  // free stacks of the default reserve, as they were left
-    std::vector<stack> cold; // the same, trimmed
+    std::deque<stack> hot;           // free stacks of the default reserve, as they were left
+    std::atomic<bool> excess{false}; // hot holds more than hot_stacks
+    std::vector<stack> cold;         // the same, trimmed
     std::int64_t guard_budget = read_guard_budget();
     std::int64_t guarded_made = 0; // PROT_NONE guards, which cost mappings
     bool markers = markers_work(); // guard markers work on this kernel
@@ -110,7 +114,7 @@ char* map_or_die(std::size_t bytes) {
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (p == MAP_FAILED) {
         runtime_log().critical("rill: cannot reserve {} bytes for goroutine stacks: {}", bytes,
-                       std::strerror(errno));
+                               std::strerror(errno));
         std::_Exit(2);
     }
     return static_cast<char*>(p);
@@ -123,12 +127,13 @@ void warn_unguarded(global_pool& gp) {
     gp.warned = true;
     long limit = 0;
     if (std::ifstream f("/proc/sys/vm/max_map_count"); f) f >> limit;
-    runtime_log().warn("rill: {} goroutine stacks have guard pages, the most vm.max_map_count={} allows "
-               "this process on a kernel without guard markers (Linux < 6.13); further stacks "
-               "have none, and an overflow on them is detected by a canary when the goroutine "
-               "next leaves its processor instead of at the faulting instruction. Raise "
-               "vm.max_map_count to keep guard pages on every stack.",
-               gp.guarded_made, limit);
+    runtime_log().warn(
+        "rill: {} goroutine stacks have guard pages, the most vm.max_map_count={} allows "
+        "this process on a kernel without guard markers (Linux < 6.13); further stacks "
+        "have none, and an overflow on them is detected by a canary when the goroutine "
+        "next leaves its processor instead of at the faulting instruction. Raise "
+        "vm.max_map_count to keep guard pages on every stack.",
+        gp.guarded_made, limit);
 }
 
 // Guards [at, at + guard_size); false if this kind of guard is unavailable.
@@ -226,10 +231,15 @@ stack stack_alloc(stack_cache* cache, std::size_t reserve) {
         // Refill half the cache at once so the lock is taken rarely.
         int want = cache ? stack_cache::capacity / 2 : 1;
         for (int i = 0; i < want; ++i) {
-            std::vector<stack>& from = gp.hot.empty() ? gp.cold : gp.hot;
-            if (from.empty()) carve_slab(gp, def, gp.cold);
-            stack t = from.back();
-            from.pop_back();
+            stack t;
+            if (!gp.hot.empty()) {
+                t = gp.hot.back();
+                gp.hot.pop_back();
+            } else {
+                if (gp.cold.empty()) carve_slab(gp, def, gp.cold);
+                t = gp.cold.back();
+                gp.cold.pop_back();
+            }
             if (cache && i + 1 < want)
                 cache->items[cache->n++] = t;
             else
@@ -257,24 +267,34 @@ void stack_free(stack_cache* cache, stack s) {
         cache->items[cache->n++] = s;
         return;
     }
-    // The cache is full: hand half of it to the global pool, which trims
-    // what it holds beyond its hot stacks.
+    // The cache is full: hand half of it to the global pool.
     auto& gp = pool();
-    std::vector<stack> back;
+    std::lock_guard lk(gp.mu);
     if (cache) {
-        back.assign(cache->items + stack_cache::capacity, cache->items + cache->n);
+        gp.hot.insert(gp.hot.end(), cache->items + stack_cache::capacity, cache->items + cache->n);
         cache->n = stack_cache::capacity;
     }
-    back.push_back(s);
-    std::lock_guard lk(gp.mu);
-    std::size_t room = gp.hot.size() < hot_stacks ? hot_stacks - gp.hot.size() : 0;
-    if (back.size() > room) {
-        std::vector<stack> cold(back.begin() + static_cast<std::ptrdiff_t>(room), back.end());
-        back.resize(room);
-        trim(cold);
-        gp.cold.insert(gp.cold.end(), cold.begin(), cold.end());
+    gp.hot.push_back(s);
+    if (gp.hot.size() > hot_stacks) gp.excess.store(true, std::memory_order_relaxed);
+}
+
+void stack_trim_idle() {
+    auto& gp = pool();
+    if (!gp.excess.load(std::memory_order_relaxed)) return;
+    std::vector<stack> batch;
+    {
+        std::lock_guard lk(gp.mu);
+        // A small batch, so that an M that finds work again is not held up long.
+        while (gp.hot.size() > hot_stacks && batch.size() < 64) {
+            batch.push_back(gp.hot.front());
+            gp.hot.pop_front();
+        }
+        gp.excess.store(gp.hot.size() > hot_stacks, std::memory_order_relaxed);
     }
-    gp.hot.insert(gp.hot.end(), back.begin(), back.end());
+    if (batch.empty()) return;
+    trim(batch);
+    std::lock_guard lk(gp.mu);
+    gp.cold.insert(gp.cold.end(), batch.begin(), batch.end());
 }
 
 bool stack_canary_ok(const stack& s) noexcept {

@@ -27,6 +27,10 @@ std::size_t default_stack_reserve() noexcept;
 // Allocates a stack of at least `reserve` bytes (0: the default).
 stack stack_alloc(stack_cache* cache, std::size_t reserve);
 void stack_free(stack_cache* cache, stack s);
+// Returns the memory of some free stacks beyond a hot reserve to the kernel.
+// Called by Ms with nothing to run, so the madvise calls stay off the path of
+// running goroutines.
+void stack_trim_idle();
 
 // Unguarded stacks carry a canary at their lowest word; a clobbered canary is
 // a detected overflow.
