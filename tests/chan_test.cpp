@@ -2,6 +2,7 @@
 // nonblock, sieve, perm, zerosize, goroutines) and runtime/chan_test.go,
 // written anew for chan<T>, sender<T> and receiver<T>.
 #include "chan.hpp" // runtime internals: wait queues, to see who is blocked
+#include "test_util.hpp"
 
 #include <rill/chan.hpp>
 #include <rill/runtime.hpp>
@@ -25,13 +26,10 @@ using rill::closed_channel_error;
 
 namespace {
 
-#if defined(__SANITIZE_THREAD__)
-constexpr int scale = 20;
-#elif defined(__SANITIZE_ADDRESS__)
-constexpr int scale = 4;
-#else
-constexpr int scale = 1;
-#endif
+// Divides workload sizes: TSan fibers and ASan goroutines are dear.
+constexpr int scale = rill_test::by_build(1, 4, 20);
+// Multiplies the repetitions of race-hunting loops where time allows.
+constexpr int stress = rill_test::by_build(10, 1, 1);
 
 // Goroutines (or threads) blocked on c's receive / send queue.
 std::size_t queued(rill::detail::chan_core* c, rill::detail::waitq& q) {
@@ -46,10 +44,6 @@ template <class T> std::size_t blocked_receivers(const chan<T>& c) {
 }
 template <class T> std::size_t blocked_senders(const chan<T>& c) {
     return queued(c.core(), c.core()->sendq);
-}
-template <class P> void yield_until(P done) {
-    while (!done())
-        rill::gosched();
 }
 
 // Counts live instances, to check that buffered values are destroyed once.
@@ -186,7 +180,7 @@ TEST_CASE("unbuffered send waits for a receiver") {
             sent = true;
             done.send(0);
         });
-        yield_until([&] { return blocked_senders(c) == 1; });
+        REQUIRE(rill_test::eventually([&] { return blocked_senders(c) == 1; }));
         REQUIRE_FALSE(sent);
         REQUIRE(c.len() == 0);
         REQUIRE(*c.recv() == 7);
@@ -201,7 +195,7 @@ TEST_CASE("receive from an empty channel waits for a sender") {
             chan<int> c(cap);
             chan<int> got(1);
             rill::go([c, got]() mutable { got.send(*c.recv()); });
-            yield_until([&] { return blocked_receivers(c) == 1; });
+            REQUIRE(rill_test::eventually([&] { return blocked_receivers(c) == 1; }));
             REQUIRE(got.len() == 0);
             c.send(42);
             REQUIRE(*got.recv() == 42);
@@ -220,7 +214,7 @@ TEST_CASE("send to a full buffer waits; receive moves the waiting sender's value
             c.send(3);
             done.send(0);
         });
-        yield_until([&] { return blocked_senders(c) == 1; });
+        REQUIRE(rill_test::eventually([&] { return blocked_senders(c) == 1; }));
         REQUIRE(done.len() == 0);
         REQUIRE(*c.recv() == 1);
         REQUIRE(c.len() == 2); // the sender's value went straight into the buffer
@@ -240,7 +234,8 @@ TEST_CASE("blocked senders are served in arrival order") {
             constexpr int n = 5;
             for (int i = 0; i < n; ++i) {
                 rill::go([c, i]() mutable { c.send(i); });
-                yield_until([&] { return blocked_senders(c) == static_cast<std::size_t>(i + 1); });
+                REQUIRE(rill_test::eventually(
+                    [&] { return blocked_senders(c) == static_cast<std::size_t>(i + 1); }));
             }
             for (int i = 0; i < static_cast<int>(cap); ++i)
                 REQUIRE(*c.recv() == -1);
@@ -302,7 +297,7 @@ TEST_CASE("close wakes every blocked receiver with no value") {
         chan<bool> results(n);
         for (int i = 0; i < n; ++i)
             rill::go([c, results]() mutable { results.send(c.recv().has_value()); });
-        yield_until([&] { return blocked_receivers(c) == n; });
+        REQUIRE(rill_test::eventually([&] { return blocked_receivers(c) == n; }));
         c.close();
         for (int i = 0; i < n; ++i)
             REQUIRE_FALSE(*results.recv());
@@ -326,7 +321,7 @@ TEST_CASE("close makes every blocked sender throw") {
                         results.send(e.what());
                     }
                 });
-            yield_until([&] { return blocked_senders(c) == n; });
+            REQUIRE(rill_test::eventually([&] { return blocked_senders(c) == n; }));
             c.close();
             for (int i = 0; i < n; ++i)
                 REQUIRE(*results.recv() == "send on closed channel");
@@ -357,12 +352,12 @@ TEST_CASE("non-blocking operations succeed exactly when a partner is ready") {
 
         chan<int> got(1);
         rill::go([c, got]() mutable { got.send(*c.recv()); });
-        yield_until([&] { return blocked_receivers(c) == 1; });
+        REQUIRE(rill_test::eventually([&] { return blocked_receivers(c) == 1; }));
         REQUIRE(c.try_send(11));
         REQUIRE(*got.recv() == 11);
 
         rill::go([c]() mutable { c.send(12); });
-        yield_until([&] { return blocked_senders(c) == 1; });
+        REQUIRE(rill_test::eventually([&] { return blocked_senders(c) == 1; }));
         REQUIRE(*c.try_recv() == 12);
 
         chan<int> b(1);
@@ -377,7 +372,7 @@ TEST_CASE("non-blocking receive racing with close never reports not ready") {
     // runtime/chan_test.go TestNonblockRecvRace: the channel always holds a
     // value or is closed, so the try_recv must find something.
     rill::run([] {
-        const int n = 4000 / scale;
+        const int n = 4000 * stress / scale;
         std::atomic<int> not_ready{0};
         chan<int> done(n);
         for (int i = 0; i < n; ++i) {
@@ -504,7 +499,7 @@ TEST_CASE("many senders and receivers: every value arrives exactly once") {
     rill::run([] {
         for (std::size_t cap : {0u, 1u, 64u}) {
             constexpr int senders = 8, receivers = 8;
-            const int per = 20000 / scale;
+            const int per = 20000 * stress / scale;
             chan<std::int64_t> c(cap);
             std::atomic<std::int64_t> sum{0}, count{0};
             chan<int> senders_done(senders);
@@ -572,11 +567,7 @@ TEST_CASE("prime sieve of chained filter goroutines") {
 
 TEST_CASE("a chain of 100k goroutines passes values along") {
     // Go's test/chan/goroutines.go and the whispers benchmark.
-#if defined(__SANITIZE_THREAD__)
-    const int n = 300; // each goroutine is a TSan fiber, and those are costly
-#else
-    const int n = 100000 / scale;
-#endif
+    constexpr int n = rill_test::by_build(100000, 25000, 300);
     rill::run([] {
         chan<int> head(0);
         rill::receiver<int> in = head;
@@ -646,7 +637,7 @@ TEST_CASE("thread to thread with no goroutine involved") {
 
 TEST_CASE("close racing with blocked senders and receivers loses nothing") {
     rill::run([] {
-        const int rounds = 200 / scale + 10;
+        const int rounds = 200 * stress / scale + 10;
         for (int round = 0; round < rounds; ++round) {
             chan<int> c(static_cast<std::size_t>(round % 3));
             std::atomic<int> sent{0}, refused{0}, received{0};
@@ -670,7 +661,7 @@ TEST_CASE("close racing with blocked senders and receivers loses nothing") {
                         ++received;
                     done.send(0);
                 });
-            yield_until([&] { return sent + refused >= 30; });
+            REQUIRE(rill_test::eventually([&] { return sent + refused >= 30; }));
             c.close();
             for (int i = 0; i < senders + receivers; ++i)
                 done.recv();

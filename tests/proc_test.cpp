@@ -121,7 +121,7 @@ TEST_CASE("each run is a new main goroutine") {
 }
 
 TEST_CASE("goroutines spawned from goroutines and from plain threads all run") {
-    const int n = by_build(2000, 1000, 500);
+    const int n = by_build(2000, 1000, 200);
     std::atomic<int> ran{0}, outside{0};
     auto body = [&](rill::wait_group& wg) {
         return [&] {
@@ -163,7 +163,7 @@ TEST_CASE("goroutines spawned from goroutines and from plain threads all run") {
 }
 
 TEST_CASE("goroutine ids are unique and nonzero") {
-    const int n = by_build(10000, 10000, 3000);
+    const int n = by_build(10000, 10000, 1000);
     std::vector<std::uint64_t> ids(static_cast<std::size_t>(n) + 1);
     rill::wait_group wg;
     wg.add(n);
@@ -575,7 +575,7 @@ TEST_CASE("a goroutine with a 1 MiB stack reserve can recurse deep") {
 }
 
 TEST_CASE("stats count goroutines as they come and go") {
-    const int n = by_build(1000, 1000, 500);
+    const int n = by_build(1000, 1000, 200);
     const auto before = rill::stats();
     std::uint64_t live_at_start = 0;
     rill::runtime_stats during{};

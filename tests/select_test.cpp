@@ -1,6 +1,7 @@
 // select and rill::selector against the Go spec, Go's test/chan programs
 // (select*, doubleselect, nonblock) and runtime/chan_test.go, written anew.
 #include "chan.hpp" // runtime internals: wait queues, to see who is blocked
+#include "test_util.hpp"
 
 #include <rill/chan.hpp>
 #include <rill/runtime.hpp>
@@ -29,13 +30,10 @@ using rill::on_timeout;
 
 namespace {
 
-#if defined(__SANITIZE_THREAD__)
-constexpr int scale = 20;
-#elif defined(__SANITIZE_ADDRESS__)
-constexpr int scale = 4;
-#else
-constexpr int scale = 1;
-#endif
+// Divides workload sizes: TSan fibers and ASan goroutines are dear.
+constexpr int scale = rill_test::by_build(1, 4, 20);
+// Multiplies the repetitions of race-hunting loops where time allows.
+constexpr int stress = rill_test::by_build(10, 1, 1);
 
 std::size_t queued(rill::detail::chan_core* c, rill::detail::waitq& q) {
     std::lock_guard<rill::detail::rt_lock> g(c->lock);
@@ -49,10 +47,6 @@ template <class T> std::size_t blocked_receivers(const chan<T>& c) {
 }
 template <class T> std::size_t blocked_senders(const chan<T>& c) {
     return queued(c.core(), c.core()->sendq);
-}
-template <class P> void yield_until(P done) {
-    while (!done())
-        rill::gosched();
 }
 
 // Each of k equally likely outcomes of n trials must land within 8 standard
@@ -249,7 +243,7 @@ TEST_CASE("a blocked select takes the first channel to become ready and withdraw
                 int idx = s.wait();
                 result.send(idx * 1000 + got);
             });
-            yield_until([&] { return blocked_receivers(cs[n - 1]) == 1; });
+            REQUIRE(rill_test::eventually([&] { return blocked_receivers(cs[n - 1]) == 1; }));
             cs[k].send(k + 100);
             REQUIRE(*result.recv() == k * 1000 + k + 100);
             for (auto& c : cs)
@@ -269,10 +263,11 @@ TEST_CASE("a channel in several cases of a waiting select keeps a consistent que
                          on_recv(d, ignore_value));
             e.send(9);
         });
-        yield_until([&] { return blocked_receivers(c) == 2 && blocked_receivers(d) == 1; });
+        REQUIRE(rill_test::eventually(
+            [&] { return blocked_receivers(c) == 2 && blocked_receivers(d) == 1; }));
         chan<int> b_got(1);
         rill::go([c, b_got]() mutable { b_got.send(*c.recv()); });
-        yield_until([&] { return blocked_receivers(c) == 3; });
+        REQUIRE(rill_test::eventually([&] { return blocked_receivers(c) == 3; }));
         d.send(7);
         REQUIRE(*e.recv() == 9);
         REQUIRE(blocked_receivers(c) == 1);
@@ -282,14 +277,14 @@ TEST_CASE("a channel in several cases of a waiting select keeps a consistent que
         // select6: the select is last in c1's queue behind a plain receiver.
         chan<bool> c1(0), c2(0), c3(0);
         rill::go([c1]() mutable { c1.recv(); });
-        yield_until([&] { return blocked_receivers(c1) == 1; });
+        REQUIRE(rill_test::eventually([&] { return blocked_receivers(c1) == 1; }));
         std::atomic<bool> wrong{false};
         rill::go([c1, c2, c3, &wrong]() mutable {
             rill::select(on_recv(c1, [&](auto) { wrong = true; }),
                          on_recv(c2, [&](auto) { c3.send(true); }));
             c1.recv();
         });
-        yield_until([&] { return blocked_receivers(c1) == 2; });
+        REQUIRE(rill_test::eventually([&] { return blocked_receivers(c1) == 2; }));
         rill::go([c2]() mutable { c2.send(true); });
         c3.recv();
         c1.send(true);
@@ -362,7 +357,7 @@ TEST_CASE("closed channels in select") {
                     outcome.send(2);
                 }
             });
-            yield_until([&] { return blocked_receivers(never) == 1; });
+            REQUIRE(rill_test::eventually([&] { return blocked_receivers(never) == 1; }));
             c.close();
             REQUIRE(*outcome.recv() == (send_case ? 2 : 0));
             REQUIRE(blocked_receivers(never) == 0);
@@ -377,7 +372,7 @@ TEST_CASE("closed channels in select") {
                 rill::select(on_recv(c, ignore_value), on_recv(never, ignore_value));
                 done.send(0);
             });
-        yield_until([&] { return blocked_receivers(c) == n; });
+        REQUIRE(rill_test::eventually([&] { return blocked_receivers(c) == n; }));
         c.close();
         for (int i = 0; i < n; ++i)
             done.recv();
@@ -389,7 +384,7 @@ TEST_CASE("closed channels in select") {
 TEST_CASE("non-blocking select sees one of two ready channels at any moment") {
     // runtime/chan_test.go TestNonblockSelectRace and TestNonblockSelectRace2.
     rill::run([] {
-        const int n = 4000 / scale;
+        const int n = 4000 * stress / scale;
         for (bool close_second : {false, true}) {
             int none_ready = 0;
             for (int i = 0; i < n; ++i) {
@@ -435,7 +430,7 @@ TEST_CASE("every pairing of send and receive forms meets") {
             +[](chan<int>& c, chan<int>& nv, int v) {
                 rill::select(on_send(c, v, nothing), on_recv(nv, ignore_value));
             }};
-        const int rounds = 200 / scale;
+        const int rounds = 200 * stress / scale;
         for (auto recv : recv_modes)
             for (auto send : send_modes)
                 for (int i = 0; i < rounds; ++i) {
@@ -456,17 +451,8 @@ TEST_CASE("selector over a run-time number of cases") {
         cs[5] = chan<int>(); // a nil case stays disabled
         rill::selector s;
         std::int64_t sum = 0;
-        // A case keeps its channel, so a closed one stays ready: count each
-        // channel's closing once and stop when every channel has closed.
-        std::vector<int> closings(n);
-        int open = n - 1;
         for (int i = 0; i < n; ++i)
-            s.recv(cs[i], [&sum, &open, &closings, i](std::optional<int> v) {
-                if (v)
-                    sum += *v;
-                else if (closings[i]++ == 0)
-                    --open;
-            });
+            s.recv(cs[i], [&sum](std::optional<int> v) { sum += v.value(); });
         int timeouts = 0;
         s.timeout(1h, [&] { ++timeouts; });
         for (int i = 0; i < n; ++i) {
@@ -474,11 +460,10 @@ TEST_CASE("selector over a run-time number of cases") {
             rill::go([c = cs[i], i]() mutable {
                 for (int k = 0; k < 10; ++k)
                     c.send(i * 10 + k);
-                c.close();
             });
         }
         cs.clear(); // the selector's cases keep the channels alive
-        while (open > 0) {
+        for (int k = 0; k < (n - 1) * 10; ++k) {
             int r = s.wait();
             REQUIRE(r >= 0);
             REQUIRE(r < n);
@@ -501,6 +486,14 @@ TEST_CASE("selector over a run-time number of cases") {
         t.otherwise([&] { defaulted = true; });
         REQUIRE(t.wait() == 2);
         REQUIRE(defaulted);
+
+        chan<int> closed(0);
+        closed.close();
+        std::optional<int> got = 1;
+        rill::selector z;
+        z.recv(closed, [&](std::optional<int> v) { got = v; });
+        REQUIRE(z.wait() == 0);
+        REQUIRE_FALSE(got.has_value());
     });
 }
 
@@ -509,7 +502,7 @@ TEST_CASE("doubleselect: selecting senders and receivers hand over every value o
     // select over two channels each.
     rill::run([] {
         constexpr int senders = 8;
-        const int per = 4000 / scale;
+        const int per = 4000 * stress / scale;
         const int total = senders * per;
         std::array<chan<int>, 4> cs{chan<int>(0), chan<int>(0), chan<int>(1), chan<int>(0)};
         chan<int> cmux(0), senders_done(senders), muxes_done(4);
@@ -557,7 +550,7 @@ TEST_CASE("doubleselect: selecting senders and receivers hand over every value o
 TEST_CASE("timeouts racing with senders and receivers lose no value") {
     rill::run([] {
         constexpr int senders = 4, receivers = 4;
-        const int per = 2000 / scale;
+        const int per = 2000 * stress / scale;
         chan<std::unique_ptr<int>> c(0);
         std::atomic<std::int64_t> sum{0};
         std::atomic<int> count{0}, lost{0}, timeouts{0};
@@ -609,7 +602,7 @@ TEST_CASE("select stress: goroutines select over send and receive cases with exa
     // runtime/chan_test.go TestSelectStress: channels are set to nil once a
     // goroutine is done with them.
     rill::run([] {
-        const int per = 3000 / scale;
+        const int per = 3000 * stress / scale;
         std::array<chan<int>, 4> cs{chan<int>(0), chan<int>(0), chan<int>(2), chan<int>(3)};
         std::atomic<std::int64_t> received{0};
         chan<int> done(4);
