@@ -30,15 +30,25 @@ void futex_wake(std::atomic<std::uint32_t>* addr, int n) noexcept {
 }
 
 void rt_lock::lock_slow() noexcept {
-    // Spin briefly: holders keep the lock for a few instructions, and a futex
-    // round trip costs far more than that.
-    for (int i = 0; i < 64; ++i) {
-        std::uint32_t s = state_.load(std::memory_order_relaxed);
-        if (s == 0 && state_.compare_exchange_weak(s, 1, std::memory_order_acquire,
-                                                   std::memory_order_relaxed))
-            return;
-        cpu_relax();
+    // Spin briefly, as Go's lock_futex does: holders keep the lock for a few
+    // instructions, and a futex round trip costs far more. Probing only every
+    // few dozen cycles keeps the waiters from stealing the cache line from
+    // the holder.
+    auto try_acquire = [this] {
+        for (std::uint32_t s = state_.load(std::memory_order_relaxed); s == 0;
+             s = state_.load(std::memory_order_relaxed))
+            if (state_.compare_exchange_weak(s, 1, std::memory_order_acquire,
+                                             std::memory_order_relaxed))
+                return true;
+        return false;
+    };
+    for (int i = 0; i < 4; ++i) {
+        if (try_acquire()) return;
+        for (int k = 0; k < 30; ++k)
+            cpu_relax();
     }
+    if (try_acquire()) return;
+    sched_yield();
     while (state_.exchange(2, std::memory_order_acquire) != 0)
         futex_wait(&state_, 2);
 }

@@ -42,7 +42,7 @@ constexpr std::uint32_t starving = 4; // hand the lock from waiter to waiter
 constexpr std::uint32_t handoff = 8;  // locked, and owed to whichever registered waiter takes it
 constexpr std::uint32_t one_waiter = 16;
 // A critical section is usually far shorter than a park and wake-up.
-constexpr int spin_limit = 100;
+constexpr int spin_limit = 8;
 constexpr std::int64_t starve_after_ns = 1'000'000;
 
 [[noreturn]] void throw_misuse(const char* what) { throw std::logic_error(what); }
@@ -98,8 +98,11 @@ void mutex::lock_slow() {
             continue;
         }
         if (!(s & starving) && spins < spin_limit) {
+            // Look again only every few dozen cycles (as Go's procyield does):
+            // probing the word steals its cache line from the holder.
             ++spins;
-            detail::cpu_relax();
+            for (int k = 0; k < 30; ++k)
+                detail::cpu_relax();
             continue;
         }
         std::uint32_t want = parked_at ? s & ~woken : s + one_waiter;
