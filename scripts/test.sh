@@ -66,6 +66,7 @@ configure_and_build() {
     local dir=$1 log=$2
     shift 2
     echo "building $dir (log: $log)"
+    local start=$SECONDS
     if ! {
         cmake -S "$1" -B "$dir" -G Ninja "${@:2}" && cmake --build "$dir" --parallel "$jobs"
     } >"$log" 2>&1 </dev/null; then
@@ -73,6 +74,7 @@ configure_and_build() {
         echo "error: build failed; full log: $log"
         return 1
     fi
+    echo "built in $((SECONDS - start))s"
 }
 
 # run_ctest STAGE DIR [WRAPPER...]: runs DIR's tests (under WRAPPER, if any)
@@ -102,12 +104,14 @@ run_ctest() {
 test_build_args=("$repo" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRILL_BUILD_TESTS=ON
     -DRILL_BUILD_BENCH=OFF -DRILL_BUILD_EXAMPLES=OFF)
 
+stage_normal_build() {
+    configure_and_build "$build_root/normal" "$log_dir/normal-build.log" "${test_build_args[@]}" \
+        -DRILL_TEST_TIMEOUT=120 -DRILL_SANITIZE= -DRILL_BUILD_BENCH=ON -DRILL_BUILD_EXAMPLES=ON
+}
+
 stage_normal() {
-    local dir=$build_root/normal
-    configure_and_build "$dir" "$log_dir/normal-build.log" "${test_build_args[@]}" \
-        -DRILL_TEST_TIMEOUT=120 -DRILL_SANITIZE= -DRILL_BUILD_BENCH=ON -DRILL_BUILD_EXAMPLES=ON ||
-        return 1
-    run_ctest normal "$dir"
+    stage_normal_build || return 1
+    run_ctest normal "$build_root/normal"
 }
 
 stage_asan() {
@@ -150,17 +154,16 @@ stage_aarch64() {
     run_ctest aarch64 "$dir"
 }
 
-# Installs the runtime from a Release build into a fresh prefix, then builds
-# tests/install against that prefix alone, as a user's project would.
+# Installs the runtime from the normal stage's build (building it first if
+# that stage did not run) into a fresh prefix, then builds tests/install
+# against that prefix alone, as a user's project would.
 stage_install() {
     local dir=$build_root/install
     local prefix=$dir/prefix
-    configure_and_build "$dir/build" "$log_dir/install-build.log" "$repo" \
-        -DCMAKE_BUILD_TYPE=Release -DRILL_SANITIZE= -DRILL_BUILD_TESTS=OFF \
-        -DRILL_BUILD_BENCH=OFF -DRILL_BUILD_EXAMPLES=OFF || return 1
+    stage_normal_build || return 1
     rm -rf "$prefix"
-    if ! cmake --install "$dir/build" --prefix "$prefix" >>"$log_dir/install-build.log" 2>&1; then
-        tail -n 30 "$log_dir/install-build.log"
+    if ! cmake --install "$build_root/normal" --prefix "$prefix" >"$log_dir/install.log" 2>&1; then
+        tail -n 30 "$log_dir/install.log"
         echo "error: cmake --install failed"
         return 1
     fi

@@ -2,6 +2,7 @@
 // nonblock, sieve, perm, zerosize, goroutines) and runtime/chan_test.go,
 // written anew for chan<T>, sender<T> and receiver<T>.
 #include "chan.hpp" // runtime internals: wait queues, to see who is blocked
+#include "chan_queues.hpp"
 #include "test_util.hpp"
 
 #include <rill/chan.hpp>
@@ -31,20 +32,8 @@ constexpr int scale = rill_test::by_build(1, 4, 20);
 // Multiplies the repetitions of race-hunting loops where time allows.
 constexpr int stress = rill_test::by_build(10, 1, 1);
 
-// Goroutines (or threads) blocked on c's receive / send queue.
-std::size_t queued(rill::detail::chan_core* c, rill::detail::waitq& q) {
-    std::lock_guard<rill::detail::rt_lock> g(c->lock);
-    std::size_t n = 0;
-    for (auto* w = q.front(); w; w = w->next)
-        ++n;
-    return n;
-}
-template <class T> std::size_t blocked_receivers(const chan<T>& c) {
-    return queued(c.core(), c.core()->recvq);
-}
-template <class T> std::size_t blocked_senders(const chan<T>& c) {
-    return queued(c.core(), c.core()->sendq);
-}
+using rill_test::blocked_receivers;
+using rill_test::blocked_senders;
 
 // Counts live instances, to check that buffered values are destroyed once.
 struct tracked {
