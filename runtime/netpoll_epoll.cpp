@@ -26,7 +26,8 @@ void netpoll_init() {
     epfd = epoll_create1(EPOLL_CLOEXEC);
     breakfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (epfd < 0 || breakfd < 0) {
-        runtime_log().critical("rill: cannot create the poller (epoll/eventfd): {}", std::strerror(errno));
+        runtime_log().critical("rill: cannot create the poller (epoll/eventfd): {}",
+                               std::strerror(errno));
         std::_Exit(2);
     }
     epoll_event ev{};

@@ -10,7 +10,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build_dir=${BUILD_DIR:-$repo/build-run}
 jobs=${JOBS:-$(nproc)}
 
-# shellcheck source=deps.sh
+# shellcheck source-path=SCRIPTDIR source=deps.sh
 source "$repo/scripts/deps.sh"
 require_packages cmake ninja-build g++ libspdlog-dev libfmt-dev
 

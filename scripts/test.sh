@@ -46,7 +46,7 @@ for arg in "$@"; do
 done
 ((${#stages[@]})) || stages=("${all_stages[@]}")
 
-# shellcheck source=deps.sh
+# shellcheck source-path=SCRIPTDIR source=deps.sh
 source "$repo/scripts/deps.sh"
 packages=(cmake ninja-build g++ libspdlog-dev libfmt-dev catch2)
 [[ " ${stages[*]} " == *" aarch64 "* ]] && packages+=(g++-aarch64-linux-gnu qemu-user)

@@ -142,7 +142,8 @@ TEST_CASE("stacks are reused by later goroutines") {
             seen.insert(lows.begin(), lows.end());
         }
     });
-    CHECK(most >= before + n);
+    // `before` may count goroutines of earlier tests that were still exiting.
+    CHECK(most >= static_cast<std::uint64_t>(n) + 1); // the parked ones and main
     // Without reuse every wave would bring n new stacks.
     CHECK(seen.size() < 2 * static_cast<std::size_t>(n));
     CHECK(rill_test::eventually([&] { return live_stacks() < before; }));
