@@ -136,7 +136,6 @@ void warn_unguarded(global_pool& gp) {
         gp.guarded_made, limit);
 }
 
-// Guards [at, at + guard_size); false if this kind of guard is unavailable.
 // Whether guard markers really fault here. Some environments (qemu-user)
 // accept MADV_GUARD_INSTALL and ignore it, so ask the kernel to read a marked
 // page: a real guard makes write(2) fail with EFAULT.
@@ -153,6 +152,7 @@ bool markers_work() {
     return ok;
 }
 
+// Guards [at, at + guard_size); false if this kind of guard is unavailable.
 bool guard(global_pool& gp, char* at, bool use_markers) {
     if (use_markers) {
         if (madvise(at, guard_size, MADV_GUARD_INSTALL) == 0) return true;
