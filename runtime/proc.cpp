@@ -515,12 +515,11 @@ __attribute__((noinline)) void mcall(M::action_t a) {
 
 // ---- scheduling ---------------------------------------------------------------
 
-void run_timers_if_due(P* p, std::int64_t& now, std::int64_t& poll_until) {
+void run_timers_if_due(M* m, P* p, std::int64_t& now, std::int64_t& poll_until) {
     std::int64_t next = p->timers.next.load(std::memory_order_acquire);
     if (next == INT64_MAX) return;
     if (now == 0) now = nanotime();
     if (next <= now) {
-        M* m = current_m();
         m->in_timers = true;
         next = timers_run(p->timers, now);
         m->in_timers = false;
@@ -538,7 +537,7 @@ G* steal_work(M* m, P* p, std::int64_t& now, std::int64_t& poll_until) {
             if (victim == p) continue;
             if (last) {
                 // Run the victim's due timers here: its M may be busy or gone.
-                run_timers_if_due(victim, now, poll_until);
+                run_timers_if_due(m, victim, now, poll_until);
                 if (G* g = runqget(p)) return g;
             }
             if (G* g = runqsteal(p, victim, last)) return g;
@@ -579,7 +578,7 @@ top:
         goto top;
     }
     std::int64_t now = 0, poll_until = INT64_MAX;
-    run_timers_if_due(p, now, poll_until);
+    run_timers_if_due(m, p, now, poll_until);
 
     if (p->schedtick % 61 == 0 && sched.runqsize.load(std::memory_order_relaxed) > 0) {
         sched.lock.lock();
@@ -625,22 +624,25 @@ top:
         m->spinning = false;
         sched.nmspinning.fetch_sub(1, std::memory_order_acq_rel);
     }
+    // Work readied by a plain thread lands on the global queue; by a
+    // goroutine, on its P's queue.
+    bool work_left = sched.runqsize.load(std::memory_order_acquire) > 0;
     int n = sched.nallp.load(std::memory_order_acquire);
-    for (int i = 0; i < n; ++i) {
+    for (int i = 0; i < n && !work_left; ++i) {
         P* p2 = sched.allp[i];
-        if (sched.runqsize.load() > 0 || (p2->status != P::dead && !runqempty(p2))) {
-            sched.lock.lock();
-            P* np = pidleget();
-            sched.lock.unlock();
-            if (np) {
-                acquirep(m, np);
-                if (was_spinning) {
-                    m->spinning = true;
-                    sched.nmspinning.fetch_add(1, std::memory_order_acq_rel);
-                }
-                goto top;
+        work_left = p2->status != P::dead && !runqempty(p2);
+    }
+    if (work_left) {
+        sched.lock.lock();
+        P* np = pidleget();
+        sched.lock.unlock();
+        if (np) {
+            acquirep(m, np);
+            if (was_spinning) {
+                m->spinning = true;
+                sched.nmspinning.fetch_add(1, std::memory_order_acq_rel);
             }
-            break;
+            goto top;
         }
     }
     for (int i = 0; i < n; ++i)
