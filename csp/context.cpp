@@ -22,6 +22,7 @@ constexpr std::int64_t no_deadline_ns = INT64_MAX;
 
 struct ctx_node : std::enable_shared_from_this<ctx_node> {
     std::shared_ptr<ctx_node> parent;
+    std::uint32_t depth = 0;       // 0 for a child of background
     ctx_node* canceller = nullptr; // this, an ancestor, or nullptr: never cancelled
     std::int64_t deadline = no_deadline_ns;
     const void* key = nullptr;
@@ -44,7 +45,13 @@ struct ctx_node : std::enable_shared_from_this<ctx_node> {
     ~ctx_node() {
         if (timer) timer->stop();
         unlink();
+        // Releasing the parent may destroy it, and its parent, and so on: in
+        // a long chain that recursion would overflow a goroutine's stack, so
+        // every so many levels the rest is released on a fresh goroutine.
+        if (parent && depth % release_stride == release_stride - 1)
+            rill::go([p = std::move(parent)]() mutable { p.reset(); }, {.name = "context release"});
     }
+    static constexpr std::uint32_t release_stride = 128;
 
     void unlink() {
         ctx_node* a = registered_with;
@@ -118,6 +125,7 @@ std::shared_ptr<ctx_node> derive(const std::shared_ptr<ctx_node>& parent) {
     if (parent) {
         n->canceller = parent->canceller;
         n->deadline = parent->deadline;
+        n->depth = parent->depth + 1;
     }
     return n;
 }
