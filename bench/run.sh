@@ -32,6 +32,9 @@ mutex    mutex    1000000  1000  ratio 1.0
 rss100k  rss      100000   1000  max   4.5 KiB/goroutine
 rss1m    rss      1000000  1000  max   4.5 KiB/goroutine
 timers   timers   100000   1000  max   5   ms
+pipeline3 pipeline3 10000000 10000 ratio 0.7
+fanin8   fanin8   10000000 10000 ratio 0.7
+pmap8    pmap8    2000000  10000 ratio 0.7
 "
 
 smoke=0

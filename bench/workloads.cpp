@@ -8,6 +8,7 @@
 // is timed, not the runtime's start-up, and every workload joins the
 // goroutines it started before it returns.
 #include <rill/chan.hpp>
+#include <rill/csp.hpp>
 #include <rill/runtime.hpp>
 #include <rill/select.hpp>
 #include <rill/sync.hpp>
@@ -291,15 +292,84 @@ result timers(i64 n) {
     return {static_cast<double>(*worst) / 1e6, "ms"};
 }
 
+// --- CSP layer: pipelines over rill::pipe, every stage channel of capacity
+// csp_buffer (the Go side uses the same capacity).
+constexpr std::size_t csp_buffer = 128;
+
+// A source and three map stages, then a consumer summing: 2 * (0 + .. + n-1).
+result pipeline3(i64 n) {
+    using namespace rill::pipe;
+    auto t0 = steady::now();
+    rill::pipeline p({}, {.buffer = csp_buffer});
+    auto out = iota(p, i64{0}, n) | map([](i64 x) { return x + 1; }) |
+               map([](i64 x) { return x * 2; }) | map([](i64 x) { return x - 2; });
+    i64 sum = 0;
+    for (i64 v : out)
+        sum += v;
+    if (auto e = p.wait()) std::rethrow_exception(e);
+    double ns = ns_since(t0);
+    check_eq(sum, 2 * triangle(n), "pipeline3 checksum");
+    return {ns / 1e6, "ms"};
+}
+
+// 8 producers, each a source of n/8 numbers, merged by fan_in into one consumer.
+result fanin8(i64 n) {
+    using namespace rill::pipe;
+    constexpr int producers = 8;
+    auto t0 = steady::now();
+    rill::pipeline p({}, {.buffer = csp_buffer});
+    std::vector<rill::stream<i64>> sources;
+    for (int k = 0; k < producers; ++k)
+        sources.push_back(generate(p, [v = i64{k}, n]() mutable -> std::optional<i64> {
+            if (v >= n) return std::nullopt;
+            i64 out = v;
+            v += producers;
+            return out;
+        }));
+    i64 sum = 0;
+    for (i64 v : fan_in(std::move(sources)))
+        sum += v;
+    if (auto e = p.wait()) std::rethrow_exception(e);
+    double ns = ns_since(t0);
+    check_eq(sum, triangle(n), "fanin8 checksum");
+    return {ns / 1e6, "ms"};
+}
+
+// splitmix64's finaliser: the per-item work of pmap8, also in bench/go/main.go.
+std::uint64_t mix(std::uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+// An ordered parallel map with 8 workers; the consumer checks every item
+// arrives in input order.
+result pmap8(i64 n) {
+    using namespace rill::pipe;
+    auto t0 = steady::now();
+    rill::pipeline p({}, {.buffer = csp_buffer});
+    auto out = iota(p, i64{0}, n) |
+               parallel_map(8, [](i64 x) { return mix(static_cast<std::uint64_t>(x)); });
+    i64 i = 0, misplaced = 0;
+    for (std::uint64_t v : out)
+        misplaced += v != mix(static_cast<std::uint64_t>(i++));
+    if (auto e = p.wait()) std::rethrow_exception(e);
+    double ns = ns_since(t0);
+    check_eq(i, n, "pmap8 count");
+    check_eq(misplaced, 0, "pmap8 items out of order");
+    return {ns / 1e6, "ms"};
+}
+
 struct workload {
     std::string_view name;
     result (*fn)(i64);
 };
 
 constexpr workload workloads[] = {
-    {"skynet", skynet}, {"spawn", spawn},    {"pingpong", pingpong}, {"spsc", spsc},
-    {"mpmc", mpmc},     {"select", select2}, {"ring", ring},         {"mutex", mutex},
-    {"rss", rss},       {"timers", timers},
+    {"skynet", skynet}, {"spawn", spawn},    {"pingpong", pingpong},   {"spsc", spsc},
+    {"mpmc", mpmc},     {"select", select2}, {"ring", ring},           {"mutex", mutex},
+    {"rss", rss},       {"timers", timers},  {"pipeline3", pipeline3}, {"fanin8", fanin8},
+    {"pmap8", pmap8},
 };
 
 int usage() {

@@ -21,16 +21,19 @@ import (
 type workload func(n int64) (value float64, unit string)
 
 var workloads = map[string]workload{
-	"skynet":   skynet,
-	"spawn":    spawn,
-	"pingpong": pingpong,
-	"spsc":     func(n int64) (float64, string) { return producersConsumers(n, 1, 1) },
-	"mpmc":     func(n int64) (float64, string) { return producersConsumers(n, 4, 4) },
-	"select":   select2,
-	"ring":     ring,
-	"mutex":    mutex,
-	"rss":      rss,
-	"timers":   timers,
+	"skynet":    skynet,
+	"spawn":     spawn,
+	"pingpong":  pingpong,
+	"spsc":      func(n int64) (float64, string) { return producersConsumers(n, 1, 1) },
+	"mpmc":      func(n int64) (float64, string) { return producersConsumers(n, 4, 4) },
+	"select":    select2,
+	"ring":      ring,
+	"mutex":     mutex,
+	"rss":       rss,
+	"timers":    timers,
+	"pipeline3": pipeline3,
+	"fanin8":    fanin8,
+	"pmap8":     pmap8,
 }
 
 func checkEq(got, want int64, what string) {
@@ -319,6 +322,203 @@ func timers(n int64) (float64, string) {
 		os.Exit(1)
 	}
 	return ms(late[len(late)-1]), "ms"
+}
+
+// --- CSP pipelines, written as in the Go blog's "Pipelines and cancellation":
+// each stage is a goroutine that owns and closes its output channel and
+// selects on done when it sends. Channels have capacity cspBuffer, as on the
+// rill side.
+const cspBuffer = 128
+
+func gen(done <-chan struct{}, first, last, step int64) <-chan int64 {
+	out := make(chan int64, cspBuffer)
+	go func() {
+		defer close(out)
+		for v := first; v < last; v += step {
+			select {
+			case out <- v:
+			case <-done:
+				return
+			}
+		}
+	}()
+	return out
+}
+
+func mapStage(done <-chan struct{}, in <-chan int64, f func(int64) int64) <-chan int64 {
+	out := make(chan int64, cspBuffer)
+	go func() {
+		defer close(out)
+		for v := range in {
+			select {
+			case out <- f(v):
+			case <-done:
+				return
+			}
+		}
+	}()
+	return out
+}
+
+// A source and three map stages, then a consumer summing: 2 * (0 + .. + n-1).
+func pipeline3(n int64) (float64, string) {
+	t0 := time.Now()
+	done := make(chan struct{})
+	defer close(done)
+	c := gen(done, 0, n, 1)
+	c = mapStage(done, c, func(x int64) int64 { return x + 1 })
+	c = mapStage(done, c, func(x int64) int64 { return x * 2 })
+	c = mapStage(done, c, func(x int64) int64 { return x - 2 })
+	var sum int64
+	for v := range c {
+		sum += v
+	}
+	d := time.Since(t0)
+	checkEq(sum, 2*triangle(n), "pipeline3 checksum")
+	return ms(d), "ms"
+}
+
+// merge from the Go blog: a goroutine per input copies into one output, which
+// is closed once they have all finished.
+func merge(done <-chan struct{}, cs ...<-chan int64) <-chan int64 {
+	var wg sync.WaitGroup
+	out := make(chan int64, cspBuffer)
+	wg.Add(len(cs))
+	for _, c := range cs {
+		go func(c <-chan int64) {
+			defer wg.Done()
+			for v := range c {
+				select {
+				case out <- v:
+				case <-done:
+					return
+				}
+			}
+		}(c)
+	}
+	go func() {
+		wg.Wait()
+		close(out)
+	}()
+	return out
+}
+
+// 8 producers, each a source of n/8 numbers, merged into one consumer.
+func fanin8(n int64) (float64, string) {
+	const producers = 8
+	t0 := time.Now()
+	done := make(chan struct{})
+	defer close(done)
+	sources := make([]<-chan int64, producers)
+	for k := range sources {
+		sources[k] = gen(done, int64(k), n, producers)
+	}
+	var sum int64
+	for v := range merge(done, sources...) {
+		sum += v
+	}
+	d := time.Since(t0)
+	checkEq(sum, triangle(n), "fanin8 checksum")
+	return ms(d), "ms"
+}
+
+// splitmix64's finaliser: the per-item work of pmap8, as in bench/workloads.cpp.
+func mix(z uint64) uint64 {
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+type indexed struct {
+	seq uint64
+	v   uint64
+}
+
+// An ordered parallel map with 8 workers: the dispatcher numbers the items and
+// takes a slot in a window of 4*workers (a buffered channel used as a
+// semaphore) for each, the workers compute, and the collector puts results
+// back in order in a ring, freeing a slot per item it passes on.
+func orderedMap(done <-chan struct{}, in <-chan int64, workers int, f func(int64) uint64) <-chan uint64 {
+	window := 4 * workers
+	slots := make(chan struct{}, window)
+	jobs := make(chan indexed, workers)
+	results := make(chan indexed, workers)
+	out := make(chan uint64, cspBuffer)
+	go func() {
+		defer close(jobs)
+		var seq uint64
+		for v := range in {
+			select {
+			case slots <- struct{}{}:
+			case <-done:
+				return
+			}
+			select {
+			case jobs <- indexed{seq, uint64(v)}:
+			case <-done:
+				return
+			}
+			seq++
+		}
+	}()
+	var wg sync.WaitGroup
+	wg.Add(workers)
+	for w := 0; w < workers; w++ {
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				select {
+				case results <- indexed{j.seq, f(int64(j.v))}:
+				case <-done:
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(results)
+	}()
+	go func() {
+		defer close(out)
+		ring := make([]uint64, window)
+		ready := make([]bool, window)
+		var next uint64
+		for r := range results {
+			i := r.seq % uint64(window)
+			ring[i], ready[i] = r.v, true
+			for k := next % uint64(window); ready[k]; k = next % uint64(window) {
+				select {
+				case out <- ring[k]:
+				case <-done:
+					return
+				}
+				ready[k] = false
+				next++
+				<-slots
+			}
+		}
+	}()
+	return out
+}
+
+// An ordered parallel map with 8 workers; the consumer checks every item
+// arrives in input order.
+func pmap8(n int64) (float64, string) {
+	t0 := time.Now()
+	done := make(chan struct{})
+	defer close(done)
+	var i, misplaced int64
+	for v := range orderedMap(done, gen(done, 0, n, 1), 8, func(x int64) uint64 { return mix(uint64(x)) }) {
+		if v != mix(uint64(i)) {
+			misplaced++
+		}
+		i++
+	}
+	d := time.Since(t0)
+	checkEq(i, n, "pmap8 count")
+	checkEq(misplaced, 0, "pmap8 items out of order")
+	return ms(d), "ms"
 }
 
 func main() {
