@@ -11,7 +11,7 @@
 
 namespace rill {
 
-namespace {
+namespace detail {
 
 // What after(), timer and ticker share: the channel and the timer feeding it.
 struct timed_chan {
@@ -32,6 +32,10 @@ struct timed_chan {
     }
 };
 
+} // namespace detail
+
+namespace {
+
 void check_period(std::chrono::nanoseconds period, const char* fn) {
     if (period.count() <= 0)
         throw std::invalid_argument(std::string(fn) + ": period must be positive, got " +
@@ -41,10 +45,10 @@ void check_period(std::chrono::nanoseconds period, const char* fn) {
 } // namespace
 
 receiver<time_point> after(std::chrono::nanoseconds d) {
-    struct once final : timed_chan {
+    struct once final : detail::timed_chan {
         once() : timed_chan(&once::fire_once) {}
         static void fire_once(void* self) {
-            auto* o = static_cast<once*>(static_cast<timed_chan*>(self));
+            auto* o = static_cast<once*>(static_cast<detail::timed_chan*>(self));
             fire(o);
             // The timer must outlive its callback, so freeing waits for a
             // goroutine (whose ~callback_timer waits for this to return).
@@ -57,13 +61,15 @@ receiver<time_point> after(std::chrono::nanoseconds d) {
     return rx;
 }
 
-struct timer::state : timed_chan {};
+namespace detail {
+timed_source::timed_source() : s_(std::make_unique<timed_chan>()) {}
+timed_source::timed_source(timed_source&&) noexcept = default;
+timed_source& timed_source::operator=(timed_source&&) noexcept = default;
+timed_source::~timed_source() = default;
+receiver<time_point> timed_source::c() const noexcept { return s_->rx; }
+} // namespace detail
 
-timer::timer(std::chrono::nanoseconds d) : s_(std::make_unique<state>()) { s_->t.start(d); }
-timer::timer(timer&&) noexcept = default;
-timer& timer::operator=(timer&&) noexcept = default;
-timer::~timer() = default;
-receiver<time_point> timer::c() const noexcept { return s_->rx; }
+timer::timer(std::chrono::nanoseconds d) { s_->t.start(d); }
 
 bool timer::stop() {
     std::lock_guard<mutex> g(s_->mu);
@@ -77,17 +83,10 @@ bool timer::reset(std::chrono::nanoseconds d) {
     return was;
 }
 
-struct ticker::state : timed_chan {};
-
 ticker::ticker(std::chrono::nanoseconds period) {
     check_period(period, "rill::ticker");
-    s_ = std::make_unique<state>();
     s_->t.start(period, period);
 }
-ticker::ticker(ticker&&) noexcept = default;
-ticker& ticker::operator=(ticker&&) noexcept = default;
-ticker::~ticker() = default;
-receiver<time_point> ticker::c() const noexcept { return s_->rx; }
 
 void ticker::stop() {
     std::lock_guard<mutex> g(s_->mu);

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <numeric>
 #include <random>
 #include <stdexcept>
@@ -26,6 +27,11 @@ std::vector<int> range(int first, int last) {
     std::vector<int> v(static_cast<std::size_t>(last - first));
     std::iota(v.begin(), v.end(), first);
     return v;
+}
+
+// 0, 1, 2, ... for ever (until the stage is stopped).
+rill::stream<int> naturals(const rill::pipeline& p) {
+    return generate(p, [i = 0]() mutable -> std::optional<int> { return i++; });
 }
 
 // Whether calling f throws std::invalid_argument whose message names fn.
@@ -143,8 +149,7 @@ TEST_CASE("a parent context's deadline stops the pipeline") {
     rill::run([] {
         auto [ctx, cancel] = rill::with_timeout(rill::background(), 2ms);
         rill::pipeline p(ctx);
-        auto out = generate(p, [i = 0]() mutable -> std::optional<int> { return i++; }) |
-                   rate_limit(100us);
+        auto out = naturals(p) | rate_limit(100us);
         std::size_t n = drain(out); // ends when the deadline cancels the stages
         REQUIRE(p.wait() == nullptr);
         REQUIRE(p.ctx().err() == rill::context_err::deadline_exceeded);
@@ -158,7 +163,7 @@ TEST_CASE("a panic in a stage is reported with the stage's name and stops the pi
         {
             rill::pipeline p;
             std::string seen_name;
-            auto out = generate(p, [i = 0]() mutable -> std::optional<int> { return i++; }) |
+            auto out = naturals(p) |
                        map(
                            [&](int x) {
                                if (x == 0) seen_name = rill::goroutine_name();
@@ -233,10 +238,15 @@ TEST_CASE("parallel_map keeps input order under random delays; unordered keeps e
         const int n = rill_test::by_build(2000, 1000, 300);
         {
             rill::pipeline p;
-            auto slow = [](int x) {
-                thread_local std::minstd_rand rng(std::random_device{}());
-                if (rng() % 4 == 0) rill::sleep(std::chrono::microseconds(rng() % 200));
-                for (unsigned k = rng() % 8; k > 0; --k)
+            // Each item's delay is drawn from a hash of the item and a seed
+            // picked per run (a thread_local engine would be shared by
+            // whichever goroutines run on a thread).
+            const std::uint64_t seed = std::random_device{}();
+            auto slow = [seed](int x) {
+                std::uint64_t r = (static_cast<std::uint64_t>(x) + seed) * 0x9e3779b97f4a7c15ULL;
+                r ^= r >> 29;
+                if (r % 4 == 0) rill::sleep(std::chrono::microseconds((r >> 8) % 200));
+                for (auto k = (r >> 16) % 8; k > 0; --k)
                     rill::gosched();
                 return x * 3;
             };
@@ -289,8 +299,7 @@ TEST_CASE("fan_out spreads one input over n workers; fan_in and merge join them"
         {
             // take after fan_in stops every input, and the workers behind them.
             rill::pipeline p;
-            auto endless = [] { return [i = 0]() mutable -> std::optional<int> { return i++; }; };
-            auto parts = fan_out(generate(p, endless()), 3, [](int x) { return x; });
+            auto parts = fan_out(naturals(p), 3, [](int x) { return x; });
             REQUIRE(collect(fan_in(parts) | take(50)).size() == 50);
             REQUIRE(p.wait() == nullptr);
         }
@@ -324,8 +333,7 @@ TEST_CASE("broadcast and tee give every output every item; a cancelled output is
         }
         {
             rill::pipeline p;
-            auto outs =
-                broadcast(generate(p, [i = 0]() mutable -> std::optional<int> { return i++; }), 2);
+            auto outs = broadcast(naturals(p), 2);
             outs[0].cancel();
             outs[1].cancel(); // both gone: the broadcast and its source stop
             drain(outs[0]);
@@ -354,8 +362,7 @@ TEST_CASE("drain counts, and a pipeline's destructor stops and joins its stages"
         }
         {
             rill::pipeline p; // left running: an endless source nobody reads
-            auto s = generate(p, [i = 0]() mutable -> std::optional<int> { return i++; }) |
-                     map([](int x) { return x; });
+            auto s = naturals(p) | map([](int x) { return x; });
         }
         REQUIRE(leaks.clean());
     });

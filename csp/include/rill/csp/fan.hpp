@@ -24,6 +24,17 @@ inline void check_workers(int n, const char* fn) {
         throw std::invalid_argument(std::string(fn) + ": n must be at least 1, got " +
                                     std::to_string(n));
 }
+// n outlets, and the streams their consumers read.
+template <class T> std::pair<std::vector<outlet<T>>, std::vector<stream<T>>>
+make_outlets(const pipeline_ptr& p, int n, const stage_options& o) {
+    std::vector<outlet<T>> outs;
+    std::vector<stream<T>> streams;
+    for (int i = 0; i < n; ++i) {
+        outs.emplace_back(p, o);
+        streams.push_back(outs.back().as_stream(p));
+    }
+    return {std::move(outs), std::move(streams)};
+}
 } // namespace detail
 
 // n workers take items from one input in turn and apply f; worker i sends on
@@ -34,12 +45,7 @@ fan_out(stream<T> in, int n, F f, stage_options o = {}) {
     detail::check_workers(n, "rill::pipe::fan_out");
     using U = std::invoke_result_t<F&, T>;
     const auto& p = in.state();
-    std::vector<detail::outlet<U>> outs;
-    std::vector<stream<U>> streams;
-    for (int i = 0; i < n; ++i) {
-        outs.emplace_back(p, o);
-        streams.push_back(outs.back().as_stream(p));
-    }
+    auto [outs, streams] = detail::make_outlets<U>(p, n, o);
     detail::spawn_workers(
         p, detail::stage_name(o, "fan_out"), n,
         [outs, rx = in.rx(), f = std::move(f)](int i) mutable {
@@ -86,12 +92,7 @@ template <class T, class... More> stream<T> merge(stream<T> first, More... more)
 template <class T> std::vector<stream<T>> broadcast(stream<T> in, int n, stage_options o = {}) {
     detail::check_workers(n, "rill::pipe::broadcast");
     const auto& p = in.state();
-    std::vector<detail::outlet<T>> outs;
-    std::vector<stream<T>> streams;
-    for (int i = 0; i < n; ++i) {
-        outs.emplace_back(p, o);
-        streams.push_back(outs.back().as_stream(p));
-    }
+    auto [outs, streams] = detail::make_outlets<T>(p, n, o);
     // The stage's own context, for the wait on the input: cancelled once the
     // last output is.
     auto [sctx, scancel] = with_cancel(p->ctx);

@@ -24,39 +24,39 @@ using time_point = std::chrono::steady_clock::time_point;
 // A channel that receives the current time once, after d (at once if d <= 0).
 receiver<time_point> after(std::chrono::nanoseconds d);
 
+namespace detail {
+struct timed_chan;
+// What timer and ticker share: a channel fed by a runtime timer.
+class timed_source {
+public:
+    timed_source(timed_source&&) noexcept;
+    timed_source& operator=(timed_source&&) noexcept;
+    ~timed_source();
+    receiver<time_point> c() const noexcept;
+
+protected:
+    timed_source();
+    std::unique_ptr<timed_chan> s_;
+};
+} // namespace detail
+
 // A one-shot timer (Go's time.Timer).
-class timer {
+class timer : public detail::timed_source {
 public:
     explicit timer(std::chrono::nanoseconds d);
-    timer(timer&&) noexcept;
-    timer& operator=(timer&&) noexcept;
-    ~timer();
-    receiver<time_point> c() const noexcept;
     // true if it stopped the timer before it fired.
     bool stop();
     // Re-arms it to fire after d; true if it had been armed.
     bool reset(std::chrono::nanoseconds d);
-
-private:
-    struct state;
-    std::unique_ptr<state> s_;
 };
 
 // Fires every period until stopped (Go's time.Ticker).
-class ticker {
+class ticker : public detail::timed_source {
 public:
     explicit ticker(std::chrono::nanoseconds period);
-    ticker(ticker&&) noexcept;
-    ticker& operator=(ticker&&) noexcept;
-    ~ticker();
-    receiver<time_point> c() const noexcept;
     void stop();
     // Restarts it with a new period; the next tick comes one period from now.
     void reset(std::chrono::nanoseconds period);
-
-private:
-    struct state;
-    std::unique_ptr<state> s_;
 };
 
 // A ticker with the given period (unlike Go's time.Tick, it stops when the
