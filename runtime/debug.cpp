@@ -1,0 +1,121 @@
+// Goroutine dumps and SIGQUIT (mirrors Go's runtime/traceback.go). See
+// debug.hpp. The dump reads the goroutines without stopping them: each line
+// is a consistent enough snapshot for a person, not for a program.
+#include "debug.hpp"
+
+#include "g.hpp"
+#include "log.hpp"
+#include "preempt.hpp"
+#include "sched.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <sstream>
+#include <vector>
+
+namespace rill::detail {
+
+namespace {
+
+int quit_fd = -1;
+
+void on_sigquit(int) {
+    int saved = errno;
+    std::uint64_t one = 1;
+    (void)!write(quit_fd, &one, sizeof one);
+    errno = saved;
+}
+
+const char* state_name(gstatus s) {
+    switch (s) {
+    case gstatus::runnable:
+        return "runnable";
+    case gstatus::running:
+        return "running";
+    case gstatus::waiting:
+        return "waiting";
+    case gstatus::idle:
+    case gstatus::dead:
+        break;
+    }
+    return "dead";
+}
+
+} // namespace
+
+void debug_init() {
+    quit_fd = eventfd(0, EFD_CLOEXEC);
+    if (quit_fd < 0) {
+        runtime_log().warn("rill: no SIGQUIT goroutine dump (eventfd: {})", std::strerror(errno));
+        return;
+    }
+    pthread_t th;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(
+        &th, &attr,
+        [](void*) -> void* {
+            preempt_block_signals();
+            for (;;) {
+                std::uint64_t v;
+                if (read(quit_fd, &v, sizeof v) != sizeof v) continue;
+                std::ostringstream out;
+                rill::dump_goroutines(out);
+                std::string s = out.str();
+                (void)!write(STDERR_FILENO, s.data(), s.size());
+            }
+        },
+        nullptr);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        runtime_log().warn("rill: no SIGQUIT goroutine dump (thread: {})", std::strerror(rc));
+        return;
+    }
+    struct sigaction sa {};
+    sa.sa_handler = on_sigquit;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGQUIT, &sa, nullptr);
+}
+
+} // namespace rill::detail
+
+namespace rill {
+
+void dump_goroutines(std::ostream& out) {
+    using namespace detail;
+    std::vector<G*> gs;
+    sched.allglock.lock();
+    gs = sched.allgs;
+    sched.allglock.unlock();
+    std::int64_t now = coarse_nanotime();
+    auto st = stats();
+    out << "rill: " << st.goroutines_live << " goroutines, " << st.processors << " processors, "
+        << st.threads << " threads\n";
+    for (G* g : gs) {
+        gstatus s = g->status.load(std::memory_order_acquire);
+        if (s == gstatus::idle || s == gstatus::dead) continue;
+        out << "goroutine " << g->id;
+        if (!g->name.empty()) out << " \"" << g->name << '"';
+        out << " [";
+        if (s == gstatus::running && g->reason == wait_reason::blocking_call) {
+            out << "blocking call, " << (now - g->wait_since) / 1'000'000 << " ms";
+        } else {
+            out << state_name(s);
+            if (s == gstatus::waiting)
+                out << ", " << to_string(g->reason) << ", " << (now - g->wait_since) / 1'000'000
+                    << " ms";
+        }
+        if (g->lockedm) out << ", locked to thread";
+        out << "]\n";
+    }
+}
+
+} // namespace rill
