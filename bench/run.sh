@@ -32,6 +32,8 @@ mutex    mutex    1000000  1000  ratio 1.0
 rss100k  rss      100000   1000  max   4.5 KiB/goroutine
 rss1m    rss      1000000  1000  max   4.5 KiB/goroutine
 timers   timers   100000   1000  max   5   ms
+preempt  preempt  200      20    max   15  ms
+blockcall blockcall 300000000 100000 ratio 1.0
 "
 
 smoke=0

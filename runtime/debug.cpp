@@ -13,6 +13,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -24,6 +25,7 @@ namespace rill::detail {
 namespace {
 
 int quit_fd = -1;
+std::atomic<unsigned long> dumps_written{0};
 
 void on_sigquit(int) {
     int saved = errno;
@@ -70,6 +72,7 @@ void debug_init() {
                 rill::dump_goroutines(out);
                 std::string s = out.str();
                 (void)!write(STDERR_FILENO, s.data(), s.size());
+                dumps_written.fetch_add(1);
             }
         },
         nullptr);
@@ -84,6 +87,8 @@ void debug_init() {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGQUIT, &sa, nullptr);
 }
+
+unsigned long quit_dumps_written() noexcept { return dumps_written.load(); }
 
 } // namespace rill::detail
 
@@ -105,15 +110,15 @@ void dump_goroutines(std::ostream& out) {
         out << "goroutine " << g->id;
         if (!g->name.empty()) out << " \"" << g->name << '"';
         out << " [";
-        if (s == gstatus::running && g->reason == wait_reason::blocking_call) {
-            out << "blocking call, " << (now - g->wait_since) / 1'000'000 << " ms";
+        wait_reason why = g->reason.load(std::memory_order_relaxed);
+        std::int64_t waited_ms = (now - g->wait_since.load(std::memory_order_relaxed)) / 1'000'000;
+        if (s == gstatus::running && why == wait_reason::blocking_call) {
+            out << "blocking call, " << waited_ms << " ms";
         } else {
             out << state_name(s);
-            if (s == gstatus::waiting)
-                out << ", " << to_string(g->reason) << ", " << (now - g->wait_since) / 1'000'000
-                    << " ms";
+            if (s == gstatus::waiting) out << ", " << to_string(why) << ", " << waited_ms << " ms";
         }
-        if (g->lockedm) out << ", locked to thread";
+        if (g->lockedm.load(std::memory_order_relaxed)) out << ", locked to thread";
         out << "]\n";
     }
 }

@@ -7,5 +7,7 @@ namespace rill::detail {
 
 // Starts the thread that prints the dump when SIGQUIT arrives.
 void debug_init();
+// How many SIGQUIT dumps have been written (tests wait for one).
+unsigned long quit_dumps_written() noexcept;
 
 } // namespace rill::detail

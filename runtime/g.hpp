@@ -53,17 +53,18 @@ struct G {
     // (a waker, or the timeout); the loser leaves the G alone.
     std::atomic<std::uint32_t> claim{claim_waiting};
     void* param = nullptr; // handed over by the waker (select: the winning case)
-    wait_reason reason = wait_reason::none;
-    std::int64_t wait_since = 0;
+    // Written by the goroutine, read by goroutine dumps.
+    std::atomic<wait_reason> reason{wait_reason::none};
+    std::atomic<std::int64_t> wait_since{0};
     std::uint64_t id = 0;
     std::string name;
     go_func fn;
     // Set by sysmon when the goroutine has run too long; honoured by the
     // SIGURG handler at a safe point, else at the next preempt check.
     std::atomic<bool> preempt{false};
-    int nopreempt = 0;    // depth of no_preempt sections
-    M* lockedm = nullptr; // lock_os_thread
-    int lockdepth = 0;    // nested lock_os_thread calls
+    int nopreempt = 0;                // depth of no_preempt sections
+    std::atomic<M*> lockedm{nullptr}; // lock_os_thread
+    int lockdepth = 0;                // nested lock_os_thread calls
     std::size_t stack_reserve = 0;
     bool is_thread = false;                    // the stand-in G of a plain OS thread
     std::atomic<std::uint32_t> thread_wake{0}; // plain threads block on it

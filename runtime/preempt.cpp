@@ -202,8 +202,9 @@ std::uintptr_t context_sp(const ucontext_t* uc) {
 }
 
 bool at_safe_point(M* m, G* g, const ucontext_t* uc) {
-    if (!m->p || m->blocked || rt_locks_held != 0) return false;
-    if (g->nopreempt > 0 || g->lockedm || g->is_thread) return false;
+    if (!m->p || m->blocked || rt_locks_held() != 0) return false;
+    if (g->nopreempt > 0 || g->lockedm.load(std::memory_order_relaxed) || g->is_thread)
+        return false;
     if (g->status.load(std::memory_order_relaxed) != gstatus::running) return false;
     auto sp = context_sp(uc);
     if (sp <= reinterpret_cast<std::uintptr_t>(g->stk.lo) ||
@@ -219,7 +220,7 @@ void on_sigurg(int, siginfo_t*, void* ctx) {
     G* g = m ? m->curg.load(std::memory_order_relaxed) : nullptr;
     if (g && g->preempt.load(std::memory_order_relaxed) && at_safe_point(m, g, uc)) {
         g->preempt.store(false, std::memory_order_relaxed);
-        g->reason = wait_reason::preempted;
+        g->reason.store(wait_reason::preempted, std::memory_order_relaxed);
         sched.preempts_async.fetch_add(1, std::memory_order_relaxed);
         preempt_yield();
         // Resumed, perhaps on another thread. sigreturn reinstalls the

@@ -700,9 +700,9 @@ void handle_switch_back(M* m, G* g) {
         break;
     case M::act_exit:
         g->status.store(gstatus::dead, std::memory_order_relaxed);
-        if (g->lockedm) {
+        if (g->lockedm.load(std::memory_order_relaxed)) {
             m->lockedg = nullptr;
-            g->lockedm = nullptr;
+            g->lockedm.store(nullptr, std::memory_order_relaxed);
             g->lockdepth = 0;
         }
 #if defined(RILL_SANITIZE_THREAD)
@@ -751,7 +751,7 @@ void stoplockedm(M* m) {
 // Go's startlockedm: g may run only on its locked M, which is waiting in
 // stoplockedm; hand it this M's P (it runs g next) and go idle.
 void startlockedm(M* m, G* g) {
-    M* lm = g->lockedm;
+    M* lm = g->lockedm.load(std::memory_order_relaxed);
     lm->nextp = releasep(m);
     notewakeup(lm);
     stopm(m);
@@ -766,7 +766,7 @@ void startlockedm(M* m, G* g) {
         }
         G* g = findrunnable(m);
         if (m->spinning) resetspinning(m);
-        if (g->lockedm && g->lockedm != m) {
+        if (M* lm = g->lockedm.load(std::memory_order_relaxed); lm && lm != m) {
             startlockedm(m, g);
             continue;
         }
@@ -930,8 +930,8 @@ void park(void (*unlock)(void*), void* arg, wait_reason why) {
         thread_park(g, unlock, arg, INT64_MAX);
         return;
     }
-    g->reason = why;
-    g->wait_since = coarse_nanotime();
+    g->reason.store(why, std::memory_order_relaxed);
+    g->wait_since.store(coarse_nanotime(), std::memory_order_relaxed);
     g->unlockf = unlock;
     g->unlock_arg = arg;
     g->park_timer = nullptr;
@@ -949,8 +949,8 @@ bool park_until(void (*unlock)(void*), void* arg, wait_reason why, std::int64_t 
     t.when = deadline;
     t.f = park_timeout;
     t.arg = g;
-    g->reason = why;
-    g->wait_since = coarse_nanotime();
+    g->reason.store(why, std::memory_order_relaxed);
+    g->wait_since.store(coarse_nanotime(), std::memory_order_relaxed);
     g->unlockf = unlock;
     g->unlock_arg = arg;
     g->park_timer = &t;
@@ -995,8 +995,8 @@ bool enter_blocking() noexcept {
     while (G* g = timerq_get(p))
         runqput(p, g, false);
     G* g = m->curg.load(std::memory_order_relaxed);
-    g->reason = wait_reason::blocking_call;
-    g->wait_since = coarse_nanotime();
+    g->reason.store(wait_reason::blocking_call, std::memory_order_relaxed);
+    g->wait_since.store(coarse_nanotime(), std::memory_order_relaxed);
     m->blocked = true;
     m->oldp = releasep(m);
     p->syscalltick.store(p->syscalltick.load(std::memory_order_relaxed) + 1,
@@ -1010,7 +1010,8 @@ void exit_blocking() noexcept {
     M* m = current_m();
     P* p = std::exchange(m->oldp, nullptr);
     m->blocked = false;
-    m->curg.load(std::memory_order_relaxed)->reason = wait_reason::none;
+    m->curg.load(std::memory_order_relaxed)
+        ->reason.store(wait_reason::none, std::memory_order_relaxed);
     // Fast path: sysmon did not take the P (Go's exitsyscallfast).
     P::status_t s = P::syscall;
     if (p->id < sched.gomaxprocs.load(std::memory_order_acquire) &&
@@ -1108,7 +1109,7 @@ void spawn(go_func&& f, const go_options& opts) {
     g->stack_reserve = opts.stack_reserve;
     g->claim.store(claim_waiting, std::memory_order_relaxed);
     g->param = nullptr;
-    g->reason = wait_reason::none;
+    g->reason.store(wait_reason::none, std::memory_order_relaxed);
     g->eh_caught = nullptr;
     g->eh_uncaught = 0;
     g->status.store(gstatus::runnable, std::memory_order_relaxed);
@@ -1214,7 +1215,7 @@ void lock_os_thread() {
     if (g->is_thread) return;
     if (g->lockdepth++ == 0) {
         M* m = current_m();
-        g->lockedm = m;
+        g->lockedm.store(m, std::memory_order_relaxed);
         m->lockedg = g;
     }
 }
@@ -1223,8 +1224,8 @@ void unlock_os_thread() {
     G* g = getg();
     if (g->is_thread || g->lockdepth == 0) return;
     if (--g->lockdepth == 0) {
-        g->lockedm->lockedg = nullptr;
-        g->lockedm = nullptr;
+        g->lockedm.load(std::memory_order_relaxed)->lockedg = nullptr;
+        g->lockedm.store(nullptr, std::memory_order_relaxed);
     }
 }
 

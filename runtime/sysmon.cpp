@@ -44,14 +44,6 @@ void wake() {
     futex_wake(&wake_word, 1);
 }
 
-void preemptone(P* p) {
-    M* m = p->m.load(std::memory_order_acquire);
-    G* g = m ? m->curg.load(std::memory_order_acquire) : nullptr;
-    if (!g) return;
-    g->preempt.store(true, std::memory_order_release);
-    signal_preempt(m);
-}
-
 // Returns true if it retook a P from a blocking call; lowers next_timer to
 // the earliest timer of a P whose goroutine is running.
 bool retake(std::int64_t now, std::int64_t& next_timer) {
@@ -145,6 +137,14 @@ bool all_idle() { return sched.npidle.load() == sched.gomaxprocs.load(); }
 }
 
 } // namespace
+
+void preemptone(P* p) {
+    M* m = p->m.load(std::memory_order_acquire);
+    G* g = m ? m->curg.load(std::memory_order_acquire) : nullptr;
+    if (!g) return;
+    g->preempt.store(true, std::memory_order_release);
+    signal_preempt(m);
+}
 
 void sysmon_start() {
     pthread_t th;

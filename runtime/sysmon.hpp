@@ -11,7 +11,13 @@
 
 namespace rill::detail {
 
+struct P;
+
 void sysmon_start();
+// Asks the goroutine running on p to yield: sets its preempt flag and
+// signals its M. What sysmon does to a goroutine past its time slice; tests
+// call it to preempt at will.
+void preemptone(P* p);
 // A goroutine entered a blocking call: cut sysmon's sleep short if it has
 // backed off, so that the P is retaken within about 20 µs.
 void sysmon_blocking_started() noexcept;
