@@ -17,6 +17,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <map>
+#include <mutex>
 #include <sstream>
 #include <vector>
 
@@ -25,6 +27,18 @@ namespace rill::detail {
 namespace {
 
 int quit_fd = -1;
+
+// Dump sections of upper layers. A plain mutex: dumps are rare, and the
+// sections run outside any goroutine's hot path.
+struct sections_t {
+    std::mutex mu;
+    std::uint64_t next = 1;
+    std::map<std::uint64_t, std::function<void(std::ostream&)>> fns;
+};
+sections_t& sections() {
+    static auto* s = new sections_t; // outlives static destruction: dumps may come late
+    return *s;
+}
 std::atomic<unsigned long> dumps_written{0};
 
 void on_sigquit(int) {
@@ -121,6 +135,21 @@ void dump_goroutines(std::ostream& out) {
         if (g->lockedm.load(std::memory_order_relaxed)) out << ", locked to thread";
         out << "]\n";
     }
+    std::lock_guard lk(sections().mu);
+    for (auto& [handle, f] : sections().fns)
+        f(out);
+}
+
+std::uint64_t add_dump_section(std::function<void(std::ostream&)> f) {
+    std::lock_guard lk(detail::sections().mu);
+    std::uint64_t id = detail::sections().next++;
+    detail::sections().fns.emplace(id, std::move(f));
+    return id;
+}
+
+void remove_dump_section(std::uint64_t handle) {
+    std::lock_guard lk(detail::sections().mu);
+    detail::sections().fns.erase(handle);
 }
 
 } // namespace rill

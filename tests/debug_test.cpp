@@ -118,6 +118,13 @@ TEST_CASE("SIGQUIT prints every goroutine to stderr and the program goes on") {
     CHECK(r.output.find("went on after SIGQUIT") != std::string::npos);
 }
 
+TEST_CASE("dump sections of upper layers follow the goroutines until removed") {
+    auto h = rill::add_dump_section([](std::ostream& out) { out << "section: supervisors\n"; });
+    CHECK(dump().find("section: supervisors") != std::string::npos);
+    rill::remove_dump_section(h);
+    CHECK(dump().find("section: supervisors") == std::string::npos);
+}
+
 TEST_CASE("counters: processors, threads, parks") {
     rill::run([] {
         auto before = rill::stats();

@@ -199,6 +199,13 @@ public:
 // waited) to out, as SIGQUIT does to stderr; the program goes on.
 void dump_goroutines(std::ostream& out);
 
+// Adds a section that every goroutine dump prints after the goroutines (for
+// upper layers: a supervisor tree, say). f runs on the thread that dumps (a
+// runtime thread for SIGQUIT) and must not block for long. Returns a handle
+// for remove_dump_section; once that returns, f is not running nor called.
+std::uint64_t add_dump_section(std::function<void(std::ostream&)> f);
+void remove_dump_section(std::uint64_t handle);
+
 // Number of processors (Ps) running goroutines. Initially RILL_MAXPROCS, else
 // GOMAXPROCS, else the number of CPUs. set_maxprocs returns the previous value.
 // Once it has lowered the count, no goroutine starts or resumes on a surplus
