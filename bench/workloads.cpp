@@ -13,6 +13,7 @@
 #include <rill/select.hpp>
 #include <rill/sync.hpp>
 
+#include <ctime>
 #include <unistd.h>
 
 #include <algorithm>
@@ -292,6 +293,72 @@ result timers(i64 n) {
     return {static_cast<double>(*worst) / 1e6, "ms"};
 }
 
+// One goroutine per processor spins in a call-free loop while another wakes
+// every 1 ms for n ticks: the worst lateness of a tick in ms. Only
+// preemption gives the ticker a processor.
+result preempt(i64 n) {
+    std::atomic<bool> stop{false};
+    rill::wait_group spinners;
+    for (int i = 0; i < rill::maxprocs(); ++i)
+        go_counted(spinners, [&stop] {
+            while (!stop.load(std::memory_order_relaxed)) {
+            }
+        });
+    i64 worst = 0;
+    rill::chan<int> done(1);
+    rill::go([&] {
+        auto start = steady::now();
+        for (i64 k = 1; k <= n; ++k) {
+            auto due = start + std::chrono::milliseconds(k);
+            rill::sleep_until(due);
+            worst = std::max<i64>(worst, (steady::now() - due).count());
+        }
+        done.send(1);
+    });
+    done.recv();
+    stop = true;
+    spinners.wait();
+    return {static_cast<double>(worst) / 1e6, "ms"};
+}
+
+// The compute half of blockcall: a xorshift64 walk of n steps from seed.
+std::uint64_t xorshift_walk(std::uint64_t seed, i64 n) {
+    std::uint64_t x = seed, sum = 0;
+    for (i64 i = 0; i < n; ++i) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        sum += x;
+    }
+    return sum;
+}
+
+// Four goroutines make 50 us blocking calls (nanosleep) back to back while
+// one goroutine per processor computes n xorshift steps: the compute time in
+// ms. A blocked thread that kept its processor would stall the computation.
+result blockcall(i64 n) {
+    std::atomic<bool> stop{false};
+    rill::wait_group blockers, workers;
+    for (int i = 0; i < 4; ++i)
+        go_counted(blockers, [&stop] {
+            while (!stop.load(std::memory_order_relaxed))
+                rill::blocking([] {
+                    timespec ts{0, 50'000};
+                    nanosleep(&ts, nullptr);
+                });
+        });
+    int procs = rill::maxprocs();
+    std::vector<std::uint64_t> sums(static_cast<std::size_t>(procs));
+    auto t0 = steady::now();
+    for (int i = 0; i < procs; ++i)
+        go_counted(workers, [&sums, i, n] { sums[i] = xorshift_walk(i + 1, n); });
+    workers.wait();
+    double ns = ns_since(t0);
+    stop = true;
+    blockers.wait();
+    for (int i = 0; i < procs; ++i)
+        check_eq(static_cast<i64>(sums[i]), static_cast<i64>(xorshift_walk(i + 1, n)),
+                 "blockcall checksum");
 // --- CSP layer: pipelines over rill::pipe, every stage channel of capacity
 // csp_buffer (the Go side uses the same capacity).
 constexpr std::size_t csp_buffer = 128;
@@ -366,10 +433,11 @@ struct workload {
 };
 
 constexpr workload workloads[] = {
-    {"skynet", skynet}, {"spawn", spawn},    {"pingpong", pingpong},   {"spsc", spsc},
-    {"mpmc", mpmc},     {"select", select2}, {"ring", ring},           {"mutex", mutex},
-    {"rss", rss},       {"timers", timers},  {"pipeline3", pipeline3}, {"fanin8", fanin8},
-    {"pmap8", pmap8},
+    {"skynet", skynet},       {"spawn", spawn},         {"pingpong", pingpong},
+    {"spsc", spsc},           {"mpmc", mpmc},           {"select", select2},
+    {"ring", ring},           {"mutex", mutex},         {"rss", rss},
+    {"timers", timers},       {"preempt", preempt},     {"blockcall", blockcall},
+    {"pipeline3", pipeline3}, {"fanin8", fanin8},       {"pmap8", pmap8},
 };
 
 int usage() {

@@ -51,6 +51,7 @@ void chan_release(chan_core* c) noexcept {
 }
 
 bool chan_send(chan_core* c, void* src, bool block) {
+    preempt_check();
     if (!c) {
         if (!block) return false;
         park_forever(wait_reason::chan_nil);
@@ -83,6 +84,7 @@ bool chan_send(chan_core* c, void* src, bool block) {
 }
 
 recv_result chan_recv(chan_core* c, void* dst, bool block) {
+    preempt_check();
     if (!c) {
         if (!block) return {false, false};
         park_forever(wait_reason::chan_nil);

@@ -30,6 +30,10 @@ enum class wait_reason : std::uint8_t {
     sync_once,
     sync_semaphore,
     run_main,
+    io_read,
+    io_write,
+    blocking_call,
+    preempted,
 };
 const char* to_string(wait_reason r) noexcept;
 
@@ -49,11 +53,18 @@ struct G {
     // (a waker, or the timeout); the loser leaves the G alone.
     std::atomic<std::uint32_t> claim{claim_waiting};
     void* param = nullptr; // handed over by the waker (select: the winning case)
-    wait_reason reason = wait_reason::none;
-    std::int64_t wait_since = 0;
+    // Written by the goroutine, read by goroutine dumps.
+    std::atomic<wait_reason> reason{wait_reason::none};
+    std::atomic<std::int64_t> wait_since{0};
     std::uint64_t id = 0;
     std::string name;
     go_func fn;
+    // Set by sysmon when the goroutine has run too long; honoured by the
+    // SIGURG handler at a safe point, else at the next preempt check.
+    std::atomic<bool> preempt{false};
+    int nopreempt = 0;                // depth of no_preempt sections
+    std::atomic<M*> lockedm{nullptr}; // lock_os_thread
+    int lockdepth = 0;                // nested lock_os_thread calls
     std::size_t stack_reserve = 0;
     bool is_thread = false;                    // the stand-in G of a plain OS thread
     std::atomic<std::uint32_t> thread_wake{0}; // plain threads block on it
@@ -91,6 +102,13 @@ void park(void (*unlock)(void*), void* arg, wait_reason why);
 bool park_until(void (*unlock)(void*), void* arg, wait_reason why, std::int64_t deadline);
 // Makes a parked G runnable.
 void ready(G* g);
+// Yields the processor as a preemption (counted as such).
+void preempt_yield();
+// A cooperative preemption point (channel operations, spawning,
+// rill::preempt_point): yields if sysmon asked the current goroutine to.
+inline void preempt_check() {
+    if (getg()->preempt.load(std::memory_order_relaxed)) preempt_yield();
+}
 // Claims and readies g if its wait is still open; false if someone else ended it.
 inline bool try_wake(G* g) {
     std::uint32_t w = claim_waiting;

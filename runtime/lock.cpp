@@ -29,6 +29,20 @@ void futex_wake(std::atomic<std::uint32_t>* addr, int n) noexcept {
             nullptr, 0);
 }
 
+namespace {
+thread_local int locks_held = 0;
+} // namespace
+
+__attribute__((noinline)) void rt_locks_add(int delta) noexcept {
+    locks_held += delta;
+    asm volatile("" ::: "memory");
+}
+
+__attribute__((noinline)) int rt_locks_held() noexcept {
+    asm volatile("" ::: "memory");
+    return locks_held;
+}
+
 void rt_lock::lock_slow() noexcept {
     // Spin briefly, as Go's lock_futex does: holders keep the lock for a few
     // instructions, and a futex round trip costs far more. Probing only every

@@ -1,7 +1,7 @@
 // Runtime lock (mirrors Go's lock_futex.go): guards runtime and channel state
 // for a few instructions at a time. It blocks the OS thread, never parks the
 // goroutine, so it may be taken on the scheduler stack and in timer callbacks.
-// While held, the M counts it (no async preemption may land; see issue 3).
+// While held, the thread counts it: no async preemption may land then.
 #pragma once
 
 #include <atomic>
@@ -21,9 +21,19 @@ void futex_wait(std::atomic<std::uint32_t>* addr, std::uint32_t expected,
                 std::int64_t timeout_ns = -1) noexcept;
 void futex_wake(std::atomic<std::uint32_t>* addr, int n) noexcept;
 
+// Counts the runtime locks the calling thread holds. A goroutine never parks
+// holding one (park hands the unlock to its M's scheduler stack), so lock and
+// unlock happen on one thread. Out of line on purpose: a compiler may keep a
+// thread_local's address across a park that moved the goroutine to another
+// thread, and a call it cannot see into recomputes it.
+void rt_locks_add(int delta) noexcept;
+// The count, for the preemption signal handler (same thread).
+int rt_locks_held() noexcept;
+
 class rt_lock {
 public:
     void lock() noexcept {
+        rt_locks_add(1);
         std::uint32_t z = 0;
         if (!state_.compare_exchange_strong(z, 1, std::memory_order_acquire,
                                             std::memory_order_relaxed))
@@ -31,11 +41,14 @@ public:
     }
     bool try_lock() noexcept {
         std::uint32_t z = 0;
-        return state_.compare_exchange_strong(z, 1, std::memory_order_acquire,
-                                              std::memory_order_relaxed);
+        bool ok = state_.compare_exchange_strong(z, 1, std::memory_order_acquire,
+                                                 std::memory_order_relaxed);
+        if (ok) rt_locks_add(1);
+        return ok;
     }
     void unlock() noexcept {
         if (state_.exchange(0, std::memory_order_release) == 2) futex_wake(&state_, 1);
+        rt_locks_add(-1);
     }
 
 private:

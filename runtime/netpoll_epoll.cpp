@@ -20,6 +20,7 @@ int epfd = -1;
 int breakfd = -1;
 // Set while a break is pending, so that a burst of breaks writes once.
 std::atomic<bool> break_pending{false};
+std::atomic<int> io_waiters{0};
 } // namespace
 
 void netpoll_init() {
@@ -36,7 +37,9 @@ void netpoll_init() {
     epoll_ctl(epfd, EPOLL_CTL_ADD, breakfd, &ev);
 }
 
-void netpoll_wait(std::int64_t delay_ns) {
+bool netpoll_has_waiters() noexcept { return io_waiters.load(std::memory_order_acquire) > 0; }
+
+int netpoll(std::int64_t delay_ns) {
     epoll_event evs[8];
     int n;
     // epoll_pwait2 (Linux 5.11) takes nanoseconds; plain epoll_wait rounds
@@ -52,6 +55,7 @@ void netpoll_wait(std::int64_t delay_ns) {
             delay_ns < 0 ? -1 : std::min<std::int64_t>((delay_ns + 999'999) / 1'000'000, INT32_MAX);
         n = epoll_wait(epfd, evs, 8, static_cast<int>(ms));
     }
+    int readied = 0;
     for (int i = 0; i < n; ++i) {
         if (evs[i].data.ptr == nullptr) {
             std::uint64_t v;
@@ -59,6 +63,7 @@ void netpoll_wait(std::int64_t delay_ns) {
             break_pending.store(false, std::memory_order_release);
         }
     }
+    return readied;
 }
 
 void netpoll_break() {

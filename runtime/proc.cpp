@@ -8,9 +8,13 @@
 // the goroutine parked under, frees its stack) — only after the goroutine's
 // context is saved, so no waker can run it early.
 #include "context.hpp"
+#include "debug.hpp"
 #include "g.hpp"
 #include "netpoll.hpp"
+#include "preempt.hpp"
+#include "sched.hpp"
 #include "stack.hpp"
+#include "sysmon.hpp"
 #include "time.hpp"
 
 #include <rill/detail/chan_core.hpp>
@@ -34,88 +38,17 @@
 #include <sanitizer/tsan_interface.h>
 #endif
 
-// libstdc++'s per-thread exception state. Declared here without the const
-// attribute <cxxabi.h> gives it: its result changes when a goroutine moves.
-struct rill_eh_globals {
-    void* caught;
-    unsigned int uncaught;
-};
 extern "C" rill_eh_globals* __cxa_get_globals() noexcept;
 
 namespace rill::detail {
 
-constexpr int max_procs = 256;
-constexpr std::uint32_t runq_size = 256;
-
-struct P {
-    int id = 0;
-    enum status_t { idle, running, dead };
-    std::atomic<status_t> status{idle}; // changed under sched.lock
-    std::atomic<std::uint32_t> runqhead{0};
-    std::atomic<std::uint32_t> runqtail{0};
-    std::atomic<G*> runq[runq_size]{};
-    std::atomic<G*> runnext{nullptr};
-    // Goroutines readied by timers this P ran, run before anything else so
-    // that a backlog of new goroutines cannot make sleepers late. Owner only;
-    // a P never goes idle with it non-empty.
-    G* timerq_head = nullptr;
-    G* timerq_tail = nullptr;
-    P* link = nullptr; // idle list
-    std::uint32_t schedtick = 0;
-    G* gfree = nullptr;
-    int ngfree = 0;
-    stack_cache stacks;
-    timer_heap timers;
-    std::uint64_t goid_next = 0, goid_end = 0;
-    // Written by the owner only; read by stats().
-    std::atomic<std::uint64_t> created{0}, exited{0}, steals{0}, parks{0};
-};
-
-struct M {
-    void* g0_sp = nullptr;
-    G* curg = nullptr;
-    P* p = nullptr;
-    P* nextp = nullptr;
-    M* schedlink = nullptr;
-    bool spinning = false;
-    std::atomic<std::uint32_t> park{0};
-    std::uint64_t id = 0;
-    std::uint64_t rand = 0;
-    bool in_timers = false; // running timer callbacks: ready() uses p->timerq
-    enum action_t { act_none, act_park, act_yield, act_exit } action = act_none;
-    void* asan_fake_stack = nullptr;
-    const void* g0_stack_lo = nullptr;
-    std::size_t g0_stack_size = 0;
-    void* tsan_g0 = nullptr;
-    rill_eh_globals* eh = nullptr; // this thread's exception state
-};
+sched_t& sched = *new sched_t; // never destroyed: goroutines may outlive main
 
 namespace {
 
-struct sched_t {
-    rt_lock lock;
-    G* runq_head = nullptr;
-    G* runq_tail = nullptr;
-    std::atomic<std::int32_t> runqsize{0};
-    P* pidle = nullptr;
-    std::atomic<std::int32_t> npidle{0};
-    M* midle = nullptr;
-    std::atomic<std::int32_t> nmspinning{0};
-    std::atomic<std::int32_t> gomaxprocs{0};
-    std::atomic<int> nallp{0};
-    P* allp[max_procs]{};
-    rt_lock gflock;
-    std::atomic<G*> gfree{nullptr}; // changed under gflock; peeked without it
-    std::atomic<bool> polling{false};
-    std::atomic<std::int64_t> poll_until{0};
-    std::atomic<std::uint64_t> goid_gen{0};
-    std::atomic<std::uint64_t> mcount{0};
-    std::atomic<std::uint64_t> thread_created{0}; // goroutines spawned by plain threads
-};
-
-sched_t& sched = *new sched_t; // never destroyed: goroutines may outlive main
-
 thread_local M* tls_m = nullptr;
+
+} // namespace
 
 // The asm barrier keeps the compiler from deeming this pure and reusing one
 // thread's answer after a switch that moved the goroutine to another thread.
@@ -124,6 +57,8 @@ __attribute__((noinline)) M* current_m() noexcept {
     asm volatile("" ::: "memory");
     return m;
 }
+
+namespace {
 
 G* thread_g() {
     struct stand_in {
@@ -225,11 +160,15 @@ G* runqget(P* p) {
     }
 }
 
+} // namespace
+
 bool runqempty(P* p) {
     std::uint32_t h = p->runqhead.load(std::memory_order_acquire);
     std::uint32_t t = p->runqtail.load(std::memory_order_acquire);
     return h == t && !p->runnext.load(std::memory_order_acquire);
 }
+
+namespace {
 
 // Takes half of p's queue into batch (a ring) starting at batch_head.
 std::uint32_t runqgrab(P* p, std::atomic<G*>* batch, std::uint32_t batch_head, bool steal_next) {
@@ -324,12 +263,15 @@ P* pidleget() {
 
 void acquirep(M* m, P* p) {
     m->p = p;
+    p->m.store(m, std::memory_order_relaxed);
     p->status = P::running;
+    sysmon_work_started();
 }
 
 P* releasep(M* m) {
     P* p = m->p;
     m->p = nullptr;
+    p->m.store(nullptr, std::memory_order_relaxed);
     return p;
 }
 
@@ -411,6 +353,40 @@ void resetspinning(M* m) {
     m->spinning = false;
     if (sched.nmspinning.fetch_sub(1, std::memory_order_acq_rel) == 1) wakep();
 }
+
+} // namespace
+
+int poll_io(std::int64_t delay_ns) {
+    int n = netpoll(delay_ns);
+    sched.lastpoll.store(nanotime(), std::memory_order_relaxed);
+    if (n > 0)
+        sched.netpoll_wakeups.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
+    return n;
+}
+
+void handoffp(P* p) {
+    if (!runqempty(p) || p->timerq_head || sched.runqsize.load(std::memory_order_relaxed) > 0)
+        return startm(p, false);
+    // No work of its own; look for some elsewhere only if nobody else is.
+    std::int32_t z = 0;
+    if (sched.nmspinning.load(std::memory_order_relaxed) +
+                sched.npidle.load(std::memory_order_relaxed) ==
+            0 &&
+        sched.nmspinning.compare_exchange_strong(z, 1, std::memory_order_acq_rel))
+        return startm(p, true);
+    sched.lock.lock();
+    if (sched.runqsize.load(std::memory_order_relaxed) > 0) {
+        sched.lock.unlock();
+        return startm(p, false);
+    }
+    pidleput(p);
+    sched.lock.unlock();
+    // Its timers still need a poller to wait for them.
+    std::int64_t next = p->timers.next.load(std::memory_order_acquire);
+    if (next != INT64_MAX) timers_changed(next);
+}
+
+namespace {
 
 // ---- free G cache ---------------------------------------------------------
 
@@ -497,7 +473,7 @@ void switch_to_g(M* m, G* g) {
 // is resumed, possibly on another M.
 __attribute__((noinline)) void mcall(M::action_t a) {
     M* m = current_m();
-    G* g = m->curg;
+    G* g = m->curg.load(std::memory_order_relaxed);
     m->action = a;
     eh_save(m, g);
 #if defined(RILL_SANITIZE_ADDRESS)
@@ -580,7 +556,8 @@ top:
     std::int64_t now = 0, poll_until = INT64_MAX;
     run_timers_if_due(m, p, now, poll_until);
 
-    if (p->schedtick % 61 == 0 && sched.runqsize.load(std::memory_order_relaxed) > 0) {
+    if (p->schedtick.load(std::memory_order_relaxed) % 61 == 0 &&
+        sched.runqsize.load(std::memory_order_relaxed) > 0) {
         sched.lock.lock();
         G* g = globrunqget(p, 1);
         sched.lock.unlock();
@@ -592,6 +569,13 @@ top:
         G* g = globrunqget(p, 0);
         sched.lock.unlock();
         if (g) return g;
+    }
+
+    // I/O that became ready while every M was busy: its goroutines land on
+    // this P's queue. Skipped while an M blocks in the poller, which will see
+    // the same events.
+    if (netpoll_has_waiters() && !sched.polling.load(std::memory_order_relaxed)) {
+        if (poll_io(0) > 0) goto top;
     }
 
     int procs = sched.gomaxprocs.load(std::memory_order_relaxed);
@@ -649,11 +633,15 @@ top:
         poll_until =
             std::min(poll_until, sched.allp[i]->timers.next.load(std::memory_order_acquire));
 
-    // One M waits in the poller until the next timer; the others sleep.
-    if (poll_until != INT64_MAX && !sched.polling.exchange(true, std::memory_order_acq_rel)) {
+    // One M waits in the poller until the next timer or I/O event; the
+    // others sleep.
+    if ((poll_until != INT64_MAX || netpoll_has_waiters()) &&
+        !sched.polling.exchange(true, std::memory_order_acq_rel)) {
         sched.poll_until.store(poll_until, std::memory_order_release);
-        std::int64_t delay = poll_until - nanotime();
-        if (delay > 0) netpoll_wait(delay);
+        std::int64_t delay =
+            poll_until == INT64_MAX ? -1 : std::max<std::int64_t>(poll_until - nanotime(), 0);
+        // Goroutines it readies go to the global queue: this M holds no P.
+        poll_io(delay);
         sched.poll_until.store(0, std::memory_order_release);
         sched.polling.store(false, std::memory_order_release);
         sched.lock.lock();
@@ -687,14 +675,36 @@ void handle_switch_back(M* m, G* g) {
         unlock(arg);
         break;
     }
+    case M::act_preempt:
+        p->preempts.store(p->preempts.load(std::memory_order_relaxed) + 1,
+                          std::memory_order_relaxed);
+        [[fallthrough]];
     case M::act_yield:
         g->status.store(gstatus::runnable, std::memory_order_relaxed);
         sched.lock.lock();
         globrunqput(g);
         sched.lock.unlock();
         break;
+    case M::act_block_exit:
+        // Back from a blocking call with every P taken: wait in the queue.
+        g->status.store(gstatus::runnable, std::memory_order_relaxed);
+        sched.lock.lock();
+        if (P* np = pidleget()) {
+            acquirep(m, np);
+            sched.lock.unlock();
+            runqput(np, g, false);
+        } else {
+            globrunqput(g);
+            sched.lock.unlock();
+        }
+        break;
     case M::act_exit:
         g->status.store(gstatus::dead, std::memory_order_relaxed);
+        if (g->lockedm.load(std::memory_order_relaxed)) {
+            m->lockedg = nullptr;
+            g->lockedm.store(nullptr, std::memory_order_relaxed);
+            g->lockdepth = 0;
+        }
 #if defined(RILL_SANITIZE_THREAD)
         __tsan_destroy_fiber(g->tsan_fiber);
         g->tsan_fiber = nullptr;
@@ -719,17 +729,47 @@ void execute(M* m, G* g) {
         g->sp = make_context(g->stk.hi, g);
     }
     g->status.store(gstatus::running, std::memory_order_relaxed);
-    m->curg = g;
-    ++p->schedtick;
+    g->preempt.store(false, std::memory_order_relaxed); // a stale request
+    m->curg.store(g, std::memory_order_relaxed);
+    p->schedtick.store(p->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     switch_to_g(m, g);
-    m->curg = nullptr;
+    m->curg.store(nullptr, std::memory_order_relaxed);
     handle_switch_back(m, g);
+}
+
+// Go's stoplockedm: the M's locked goroutine is not runnable, so its P goes
+// to other work until startlockedm hands the M a P to run it with.
+void stoplockedm(M* m) {
+    if (m->p) handoffp(releasep(m));
+    while (m->park.load(std::memory_order_acquire) == 0)
+        futex_wait(&m->park, 0);
+    m->park.store(0, std::memory_order_relaxed);
+    acquirep(m, m->nextp);
+    m->nextp = nullptr;
+}
+
+// Go's startlockedm: g may run only on its locked M, which is waiting in
+// stoplockedm; hand it this M's P (it runs g next) and go idle.
+void startlockedm(M* m, G* g) {
+    M* lm = g->lockedm.load(std::memory_order_relaxed);
+    lm->nextp = releasep(m);
+    notewakeup(lm);
+    stopm(m);
 }
 
 [[noreturn]] void schedule(M* m) {
     for (;;) {
+        if (m->lockedg) {
+            stoplockedm(m);
+            execute(m, m->lockedg);
+            continue;
+        }
         G* g = findrunnable(m);
         if (m->spinning) resetspinning(m);
+        if (M* lm = g->lockedm.load(std::memory_order_relaxed); lm && lm != m) {
+            startlockedm(m, g);
+            continue;
+        }
         if (m->p->id >= sched.gomaxprocs.load(std::memory_order_acquire)) {
             // set_maxprocs retired this P while we looked for work: nothing
             // starts on it any more.
@@ -744,6 +784,7 @@ void execute(M* m, G* g) {
 
 void mstart(M* m) {
     tls_m = m;
+    m->thread = pthread_self();
     m->eh = __cxa_get_globals();
     stack_thread_init();
 #if defined(RILL_SANITIZE_THREAD)
@@ -795,12 +836,15 @@ void start_runtime() {
         int n = procs_from_env();
         stack_install_overflow_handler();
         netpoll_init();
+        preempt_init();
+        debug_init();
         sched.lock.lock();
         grow_allp(n);
         sched.gomaxprocs.store(n, std::memory_order_release);
         for (int i = n - 1; i >= 0; --i)
             pidleput(sched.allp[i]);
         sched.lock.unlock();
+        sysmon_start();
     });
 }
 
@@ -865,23 +909,20 @@ bool thread_park(G* g, void (*unlock)(void*), void* arg, std::int64_t deadline) 
     return true;
 }
 
-std::int64_t coarse_now() {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
-}
-
 } // namespace
 
 // ---- internal API (g.hpp, time.hpp) ------------------------------------------------
 
 G* getg() noexcept {
     M* m = current_m();
-    if (m && m->curg) return m->curg;
+    if (m && !m->blocked)
+        if (G* g = m->curg.load(std::memory_order_relaxed)) return g;
     return thread_g();
 }
 
-G* current_g_for_signal() noexcept { return tls_m ? tls_m->curg : nullptr; }
+G* current_g_for_signal() noexcept {
+    return tls_m ? tls_m->curg.load(std::memory_order_relaxed) : nullptr;
+}
 
 void park(void (*unlock)(void*), void* arg, wait_reason why) {
     G* g = getg();
@@ -889,8 +930,8 @@ void park(void (*unlock)(void*), void* arg, wait_reason why) {
         thread_park(g, unlock, arg, INT64_MAX);
         return;
     }
-    g->reason = why;
-    g->wait_since = coarse_now();
+    g->reason.store(why, std::memory_order_relaxed);
+    g->wait_since.store(coarse_nanotime(), std::memory_order_relaxed);
     g->unlockf = unlock;
     g->unlock_arg = arg;
     g->park_timer = nullptr;
@@ -908,8 +949,8 @@ bool park_until(void (*unlock)(void*), void* arg, wait_reason why, std::int64_t 
     t.when = deadline;
     t.f = park_timeout;
     t.arg = g;
-    g->reason = why;
-    g->wait_since = coarse_now();
+    g->reason.store(why, std::memory_order_relaxed);
+    g->wait_since.store(coarse_nanotime(), std::memory_order_relaxed);
     g->unlockf = unlock;
     g->unlock_arg = arg;
     g->park_timer = &t;
@@ -937,6 +978,55 @@ void ready(G* g) {
         sched.lock.unlock();
     }
     wakep();
+}
+
+void preempt_yield() {
+    G* g = getg();
+    if (g->is_thread || g->nopreempt > 0) return;
+    mcall(M::act_preempt);
+}
+
+bool enter_blocking() noexcept {
+    M* m = current_m();
+    if (!m || m->blocked || !m->curg.load(std::memory_order_relaxed)) return false;
+    P* p = m->p;
+    // Goroutines readied by timers may wait only on a running P: whoever
+    // takes this one must see them as ordinary work.
+    while (G* g = timerq_get(p))
+        runqput(p, g, false);
+    G* g = m->curg.load(std::memory_order_relaxed);
+    g->reason.store(wait_reason::blocking_call, std::memory_order_relaxed);
+    g->wait_since.store(coarse_nanotime(), std::memory_order_relaxed);
+    m->blocked = true;
+    m->oldp = releasep(m);
+    p->syscalltick.store(p->syscalltick.load(std::memory_order_relaxed) + 1,
+                         std::memory_order_relaxed);
+    p->status.store(P::syscall, std::memory_order_release);
+    sysmon_blocking_started();
+    return true;
+}
+
+void exit_blocking() noexcept {
+    M* m = current_m();
+    P* p = std::exchange(m->oldp, nullptr);
+    m->blocked = false;
+    m->curg.load(std::memory_order_relaxed)
+        ->reason.store(wait_reason::none, std::memory_order_relaxed);
+    // Fast path: sysmon did not take the P (Go's exitsyscallfast).
+    P::status_t s = P::syscall;
+    if (p->id < sched.gomaxprocs.load(std::memory_order_acquire) &&
+        p->status.compare_exchange_strong(s, P::running, std::memory_order_acq_rel)) {
+        acquirep(m, p);
+        return;
+    }
+    sched.lock.lock();
+    P* np = pidleget();
+    sched.lock.unlock();
+    if (np) {
+        acquirep(m, np);
+        return;
+    }
+    mcall(M::act_block_exit);
 }
 
 timer_heap& current_timer_heap() {
@@ -985,6 +1075,14 @@ const char* to_string(wait_reason r) noexcept {
         return "semaphore";
     case wait_reason::run_main:
         return "run";
+    case wait_reason::io_read:
+        return "IO wait (read)";
+    case wait_reason::io_write:
+        return "IO wait (write)";
+    case wait_reason::blocking_call:
+        return "blocking call";
+    case wait_reason::preempted:
+        return "preempted";
     }
     return "?";
 }
@@ -999,14 +1097,19 @@ void spawn(go_func&& f, const go_options& opts) {
         g = sched.gfree.load(std::memory_order_relaxed);
         if (g) sched.gfree.store(g->schedlink, std::memory_order_relaxed);
         sched.gflock.unlock();
-        if (!g) g = new G;
+        if (!g) {
+            g = new G;
+            sched.allglock.lock();
+            sched.allgs.push_back(g);
+            sched.allglock.unlock();
+        }
     }
     g->fn = std::move(f);
     g->name.assign(opts.name.data(), opts.name.size());
     g->stack_reserve = opts.stack_reserve;
     g->claim.store(claim_waiting, std::memory_order_relaxed);
     g->param = nullptr;
-    g->reason = wait_reason::none;
+    g->reason.store(wait_reason::none, std::memory_order_relaxed);
     g->eh_caught = nullptr;
     g->eh_uncaught = 0;
     g->status.store(gstatus::runnable, std::memory_order_relaxed);
@@ -1026,6 +1129,7 @@ void spawn(go_func&& f, const go_options& opts) {
         sched.lock.unlock();
     }
     wakep();
+    preempt_check();
 }
 
 std::exception_ptr run_main(go_func&& f) {
@@ -1090,7 +1194,7 @@ panic_handler set_panic_handler(panic_handler h) {
 }
 
 void gosched() {
-    if (!in_goroutine()) return std::this_thread::yield();
+    if (getg()->is_thread) return std::this_thread::yield();
     mcall(M::act_yield);
 }
 
@@ -1106,19 +1210,49 @@ void sleep(std::chrono::nanoseconds d) {
     park_until(noop_unlock, nullptr, wait_reason::sleep, deadline_after(d));
 }
 
+void lock_os_thread() {
+    G* g = getg();
+    if (g->is_thread) return;
+    if (g->lockdepth++ == 0) {
+        M* m = current_m();
+        g->lockedm.store(m, std::memory_order_relaxed);
+        m->lockedg = g;
+    }
+}
+
+void unlock_os_thread() {
+    G* g = getg();
+    if (g->is_thread || g->lockdepth == 0) return;
+    if (--g->lockdepth == 0) {
+        g->lockedm.load(std::memory_order_relaxed)->lockedg = nullptr;
+        g->lockedm.store(nullptr, std::memory_order_relaxed);
+    }
+}
+
+void preempt_point() { preempt_check(); }
+
+no_preempt::no_preempt() noexcept { ++getg()->nopreempt; }
+
+no_preempt::~no_preempt() {
+    G* g = getg();
+    if (--g->nopreempt == 0) preempt_check();
+}
+
 std::uint64_t goroutine_id() noexcept {
     M* m = current_m();
-    return m && m->curg ? m->curg->id : 0;
+    G* g = m ? m->curg.load(std::memory_order_relaxed) : nullptr;
+    return g ? g->id : 0;
 }
 
 std::string_view goroutine_name() noexcept {
     M* m = current_m();
-    return m && m->curg ? std::string_view(m->curg->name) : std::string_view();
+    G* g = m ? m->curg.load(std::memory_order_relaxed) : nullptr;
+    return g ? std::string_view(g->name) : std::string_view();
 }
 
 bool in_goroutine() noexcept {
     M* m = current_m();
-    return m && m->curg;
+    return m && m->curg.load(std::memory_order_relaxed);
 }
 
 int maxprocs() noexcept {
@@ -1167,7 +1301,13 @@ runtime_stats stats() noexcept {
         exited += p->exited.load(std::memory_order_relaxed);
         s.steals += p->steals.load(std::memory_order_relaxed);
         s.parks += p->parks.load(std::memory_order_relaxed);
+        s.preempts_coop += p->preempts.load(std::memory_order_relaxed);
     }
+    s.preempts_async = sched.preempts_async.load(std::memory_order_relaxed);
+    s.preempts_coop -= std::min(s.preempts_coop, s.preempts_async);
+    s.blocking_retakes = sched.blocking_retakes.load(std::memory_order_relaxed);
+    s.netpoll_wakeups = sched.netpoll_wakeups.load(std::memory_order_relaxed);
+    s.processors = static_cast<std::uint64_t>(sched.gomaxprocs.load(std::memory_order_relaxed));
     s.goroutines_created += sched.thread_created.load(std::memory_order_relaxed);
     s.goroutines_live = s.goroutines_created - exited;
     s.threads = sched.mcount.load(std::memory_order_relaxed);

@@ -99,6 +99,7 @@ bool try_case(select_case& sc) {
 } // namespace
 
 int select_go(select_case* cases, int n, bool block, std::int64_t deadline) {
+    preempt_check();
     // Go compiles a select of one case and a default to a non-blocking operation.
     if (!block && n == 1) return try_case(cases[0]) ? 0 : -1;
 

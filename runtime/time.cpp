@@ -67,11 +67,17 @@ void remove_at(timer_heap& th, int i) {
 
 } // namespace
 
-std::int64_t nanotime() noexcept {
+namespace {
+std::int64_t clock_ns(clockid_t clock) noexcept {
     timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock, &ts);
     return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
 }
+} // namespace
+
+std::int64_t nanotime() noexcept { return clock_ns(CLOCK_MONOTONIC); }
+
+std::int64_t coarse_nanotime() noexcept { return clock_ns(CLOCK_MONOTONIC_COARSE); }
 
 void timer_add(timer* t) {
     timer_heap& th = current_timer_heap();

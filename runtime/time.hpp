@@ -39,6 +39,8 @@ struct timer_heap {
 };
 
 std::int64_t nanotime() noexcept;
+// A cheaper, tick-grained clock for "waiting since" stamps in dumps.
+std::int64_t coarse_nanotime() noexcept;
 // Arms t (t->when, t->f, t->arg set by the caller) on the current P's heap.
 // t must not be armed already.
 void timer_add(timer* t);

@@ -11,14 +11,18 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <map>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -64,6 +68,38 @@ template <class Pred> bool eventually(Pred pred) {
         rill::gosched(); // std::this_thread::yield on a plain thread
     return pred();
 }
+
+// Ends the process with a message if it is still alive after `limit`: for
+// tests whose failure is a hang (a goroutine starved for ever), so that
+// they fail promptly and say why instead of waiting for ctest's timeout.
+class watchdog {
+public:
+    watchdog(std::string what, std::chrono::seconds limit)
+        : thread_([this, what = std::move(what), limit] {
+              std::unique_lock lk(mu_);
+              if (!cv_.wait_for(lk, limit, [this] { return done_; })) {
+                  std::cerr << "watchdog: " << what << ": still running after " << limit.count()
+                            << " s" << std::endl;
+                  std::_Exit(3);
+              }
+          }) {}
+    watchdog(const watchdog&) = delete;
+    watchdog& operator=(const watchdog&) = delete;
+    ~watchdog() {
+        {
+            std::lock_guard lk(mu_);
+            done_ = true;
+        }
+        cv_.notify_one();
+        thread_.join();
+    }
+
+private:
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool done_ = false;
+    std::thread thread_;
+};
 
 struct child_result {
     int status = 0;     // as waitpid reports it

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <iosfwd>
 #include <memory>
 #include <new>
 #include <optional>
@@ -108,6 +109,11 @@ private:
 };
 
 void spawn(go_func&& f, const go_options& opts);
+// Hands the calling goroutine's processor over for a blocking call (Go's
+// entersyscall); false, doing nothing, outside a goroutine or when nested.
+bool enter_blocking() noexcept;
+// Takes a processor back (Go's exitsyscall), waiting for one if need be.
+void exit_blocking() noexcept;
 // Runs f as a goroutine and blocks the calling OS thread until it returns.
 // Exceptions escaping f are returned, not handed to the panic handler.
 std::exception_ptr run_main(go_func&& f);
@@ -135,6 +141,23 @@ template <class F> std::invoke_result_t<F&> run(F&& f) {
     }
 }
 
+// Runs f, which may block its OS thread (a blocking system call, a library
+// that waits), and returns what f returns. While f runs, the goroutine's
+// processor may be handed to another thread, so other goroutines keep running
+// on every processor; afterwards the goroutine takes a processor back, waiting
+// for one if all are busy. Inside f the goroutine behaves like a plain thread:
+// channel operations, sleeps and locks block the thread, not the goroutine.
+// On a plain thread, or nested, it just calls f.
+template <class F> decltype(auto) blocking(F&& f) {
+    struct leave {
+        bool entered;
+        ~leave() {
+            if (entered) detail::exit_blocking();
+        }
+    } l{detail::enter_blocking()};
+    return std::forward<F>(f)();
+}
+
 // Yields the processor; the goroutine stays runnable. On a plain thread: std::this_thread::yield.
 void gosched();
 
@@ -146,6 +169,42 @@ void sleep_until(std::chrono::steady_clock::time_point t);
 std::uint64_t goroutine_id() noexcept;
 std::string_view goroutine_name() noexcept;
 bool in_goroutine() noexcept;
+
+// Wires the calling goroutine to its current OS thread until as many
+// unlock_os_thread calls (Go's runtime.LockOSThread): it runs only there, and
+// the thread runs nothing else, so thread_local state and thread-affine
+// libraries see one thread. A locked goroutine is never preempted
+// asynchronously. No-ops on a plain thread. A goroutine that exits locked
+// releases its thread.
+void lock_os_thread();
+void unlock_os_thread();
+
+// A cooperative preemption point: yields if the runtime has asked this
+// goroutine to give up its processor (it ran for over 10 ms). Channel
+// operations, spawning and gosched are preemption points too; a loop that
+// reaches none of them is preempted by signal where that is safe (see README).
+void preempt_point();
+
+// While alive, the current goroutine is not preempted (neither by signal nor
+// at preemption points); it may still block. Nestable.
+class no_preempt {
+public:
+    no_preempt() noexcept;
+    ~no_preempt();
+    no_preempt(const no_preempt&) = delete;
+    no_preempt& operator=(const no_preempt&) = delete;
+};
+
+// Writes every goroutine (id, name, state, wait reason, how long it has
+// waited) to out, as SIGQUIT does to stderr; the program goes on.
+void dump_goroutines(std::ostream& out);
+
+// Adds a section that every goroutine dump prints after the goroutines (for
+// upper layers: a supervisor tree, say). f runs on the thread that dumps (a
+// runtime thread for SIGQUIT) and must not block for long. Returns a handle
+// for remove_dump_section; once that returns, f is not running nor called.
+std::uint64_t add_dump_section(std::function<void(std::ostream&)> f);
+void remove_dump_section(std::uint64_t handle);
 
 // Number of processors (Ps) running goroutines. Initially RILL_MAXPROCS, else
 // GOMAXPROCS, else the number of CPUs. set_maxprocs returns the previous value.
@@ -162,6 +221,11 @@ struct runtime_stats {
     std::uint64_t threads; // Ms
     std::uint64_t steals;
     std::uint64_t parks;
+    std::uint64_t processors;       // Ps (maxprocs)
+    std::uint64_t preempts_async;   // goroutines stopped by SIGURG at a safe point
+    std::uint64_t preempts_coop;    // goroutines that yielded at a preemption point when asked
+    std::uint64_t blocking_retakes; // Ps sysmon took from goroutines in blocking calls
+    std::uint64_t netpoll_wakeups;  // goroutines readied by I/O readiness
     std::uint64_t stacks_guarded;   // live stacks protected by a guard page
     std::uint64_t stacks_unguarded; // live stacks past the map-count budget (canary-checked)
 };

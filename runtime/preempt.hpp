@@ -1,0 +1,41 @@
+// Asynchronous preemption (mirrors Go's runtime/preempt.go and the SIGURG
+// half of signal_unix.go). sysmon flags a goroutine that ran too long and
+// signals its M; the SIGURG handler stops the goroutine right there only at a
+// safe point, else the flag waits for the next preempt_check().
+//
+// Safe point: the M holds its P and no runtime lock, the goroutine is not in
+// a no_preempt section nor locked to its thread, and the interrupted
+// instruction lies in the executable's own code outside the runtime (and its
+// logging libraries), so never in libc, the loader or libstdc++, which keep
+// thread-tied state (locks, errno, TLS addresses) that must not move threads.
+//
+// The handler runs on the goroutine's own stack (not the alternate signal
+// stack), so the kernel's signal frame is the injected frame: it lies below
+// the x86-64 red zone and holds every general-purpose, vector and flags
+// register. The handler switches away from inside itself; when the goroutine
+// is resumed, possibly on another M, it returns and sigreturn restores the
+// interrupted state exactly.
+#pragma once
+
+#include <cstdint>
+
+namespace rill::detail {
+
+struct M;
+
+// Installs the SIGURG handler and reads the executable's symbol table to
+// tell user code from runtime code. Async preemption is off (cooperative
+// only) where that cannot be done: under TSan (it defers signals to its own
+// safe points), with RILL_ASYNC_PREEMPT=0, or for an executable without a
+// symbol table.
+void preempt_init();
+bool async_preempt_enabled() noexcept;
+// Sends SIGURG to m's thread if async preemption is on.
+void signal_preempt(M* m);
+// For the runtime's own threads: block the signals the Ms handle.
+void preempt_block_signals();
+// Whether an interruption at pc may be turned into a preemption (exposed for
+// tests).
+bool pc_is_preemptible(std::uintptr_t pc) noexcept;
+
+} // namespace rill::detail

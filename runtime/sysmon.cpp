@@ -1,0 +1,178 @@
+// sysmon and retake (mirrors Go's runtime/proc.go). See sysmon.hpp.
+#include "sysmon.hpp"
+
+#include "log.hpp"
+#include "netpoll.hpp"
+#include "preempt.hpp"
+#include "sched.hpp"
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+namespace rill::detail {
+
+namespace {
+
+constexpr std::int64_t min_sleep_ns = 20'000;
+constexpr std::int64_t max_sleep_ns = 10'000'000;
+// A goroutine holding its P this long is asked to yield (Go's forcePreemptNS).
+constexpr std::int64_t force_preempt_ns = 10'000'000;
+// A goroutine that has run this long yields early to an overdue timer of its
+// P: timers run only when their P schedules, and a sleeper must not wait for
+// a whole time slice.
+constexpr std::int64_t timer_preempt_ns = 1'000'000;
+constexpr std::int64_t poll_interval_ns = 10'000'000;
+
+// sysmon's view of each P at its previous look (sysmon's own; Go's sysmontick).
+struct observation {
+    std::uint32_t schedtick = 0;
+    std::int64_t schedwhen = 0;
+    std::uint32_t syscalltick = 0;
+    std::int64_t syscallwhen = 0;
+};
+observation obs[max_procs];
+
+// How long sysmon is sleeping: 0 while awake, -1 until woken.
+std::atomic<std::int64_t> sleeping{0};
+std::atomic<std::uint32_t> wake_word{0};
+
+void wake() {
+    wake_word.store(1, std::memory_order_release);
+    futex_wake(&wake_word, 1);
+}
+
+// Returns true if it retook a P from a blocking call; lowers next_timer to
+// the earliest timer of a P whose goroutine is running.
+bool retake(std::int64_t now, std::int64_t& next_timer) {
+    bool retook = false;
+    int n = sched.nallp.load(std::memory_order_acquire);
+    for (int i = 0; i < n; ++i) {
+        P* p = sched.allp[i];
+        observation& o = obs[i];
+        P::status_t s = p->status.load(std::memory_order_acquire);
+        if (s == P::running) {
+            std::uint32_t t = p->schedtick.load(std::memory_order_relaxed);
+            if (o.schedtick != t) {
+                o.schedtick = t;
+                o.schedwhen = now;
+            }
+            std::int64_t ran = now - o.schedwhen;
+            std::int64_t timer = p->timers.next.load(std::memory_order_acquire);
+            if (ran >= force_preempt_ns || (timer <= now && ran >= timer_preempt_ns)) {
+                preemptone(p);
+                o.schedwhen = now; // ask again in a full slice, not every tick
+            } else if (timer != INT64_MAX) {
+                next_timer = std::min(next_timer, std::max(timer, o.schedwhen + timer_preempt_ns));
+            }
+        } else if (s == P::syscall) {
+            std::uint32_t t = p->syscalltick.load(std::memory_order_relaxed);
+            if (o.syscalltick != t) {
+                o.syscalltick = t;
+                o.syscallwhen = now;
+                continue;
+            }
+            // Nothing for it to run and other Ms free to take new work:
+            // leave it to its M a while, which saves a hand-off per call.
+            if (runqempty(p) &&
+                sched.nmspinning.load(std::memory_order_relaxed) +
+                        sched.npidle.load(std::memory_order_relaxed) >
+                    0 &&
+                now - o.syscallwhen < force_preempt_ns)
+                continue;
+            P::status_t expect = P::syscall;
+            if (p->status.compare_exchange_strong(expect, P::idle, std::memory_order_acq_rel)) {
+                sched.blocking_retakes.fetch_add(1, std::memory_order_relaxed);
+                handoffp(p);
+                retook = true;
+            }
+        }
+    }
+    return retook;
+}
+
+bool all_idle() { return sched.npidle.load() == sched.gomaxprocs.load(); }
+
+[[noreturn]] void sysmon_loop() {
+    std::int64_t delay = min_sleep_ns;
+    int idle = 0; // rounds in a row with nothing done
+    for (;;) {
+        std::int64_t sleep_ns = delay;
+        if (all_idle()) {
+            // Nothing runs, so nothing to preempt or retake; the poller M
+            // waits for timers and I/O. Sleep until a P is taken.
+            sleeping.store(-1);
+            if (!all_idle()) sleeping.store(0);
+        }
+        if (sleeping.load() < 0) {
+            futex_wait(&wake_word, 0);
+            delay = min_sleep_ns;
+            idle = 0;
+        } else {
+            sleeping.store(sleep_ns, std::memory_order_relaxed);
+            futex_wait(&wake_word, 0, sleep_ns);
+        }
+        sleeping.store(0, std::memory_order_relaxed);
+        wake_word.store(0, std::memory_order_relaxed);
+
+        std::int64_t now = nanotime();
+        bool acted = false;
+        if (netpoll_has_waiters() && !sched.polling.load(std::memory_order_relaxed) &&
+            now - sched.lastpoll.load(std::memory_order_relaxed) >= poll_interval_ns)
+            acted |= poll_io(0) > 0; // readied goroutines go to the global queue
+        std::int64_t next_timer = INT64_MAX;
+        acted |= retake(now, next_timer);
+        idle = acted ? 0 : idle + 1;
+        // Go's back-off: 20 µs while things happen, doubling after 1 ms of
+        // nothing, up to 10 ms.
+        if (idle == 0)
+            delay = min_sleep_ns;
+        else if (idle > 50)
+            delay = std::min(delay * 2, max_sleep_ns);
+        if (next_timer != INT64_MAX)
+            delay = std::clamp(next_timer - nanotime(), min_sleep_ns, delay);
+    }
+}
+
+} // namespace
+
+void preemptone(P* p) {
+    M* m = p->m.load(std::memory_order_acquire);
+    G* g = m ? m->curg.load(std::memory_order_acquire) : nullptr;
+    if (!g) return;
+    g->preempt.store(true, std::memory_order_release);
+    signal_preempt(m);
+}
+
+void sysmon_start() {
+    pthread_t th;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(
+        &th, &attr,
+        [](void*) -> void* {
+            // SIGURG and SIGQUIT are for the Ms and the dump thread, not here.
+            preempt_block_signals();
+            sysmon_loop();
+        },
+        nullptr);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        runtime_log().critical("rill: cannot start the sysmon thread: {}", std::strerror(rc));
+        std::_Exit(2);
+    }
+}
+
+void sysmon_blocking_started() noexcept {
+    std::int64_t s = sleeping.load(std::memory_order_relaxed);
+    if (s < 0 || s > min_sleep_ns) wake();
+}
+
+void sysmon_work_started() noexcept {
+    if (sleeping.load() < 0) wake();
+}
+
+} // namespace rill::detail

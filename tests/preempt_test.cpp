@@ -1,0 +1,435 @@
+// Preemption (Go's runtime/preempt_test.go and proc_test.go's
+// TestPreemption*): goroutines in call-free loops cannot starve others, the
+// SIGURG frame preserves every register (the x86-64 red zone, flags, vector
+// and floating-point state), only safe code is interrupted, cooperative
+// preemption points, no_preempt, and lock_os_thread.
+#include "test_util.hpp"
+
+#include "preempt.hpp"
+#include "sched.hpp"
+#include "sysmon.hpp"
+
+#include <rill/chan.hpp>
+#include <rill/runtime.hpp>
+#include <rill/sync.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cfenv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <set>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+using rill_test::by_build;
+using rill_test::maxprocs_scope;
+using rill_test::under_tsan;
+using rill_test::watchdog;
+
+// A leaf function that keeps live values in the red zone below the stack
+// pointer, in the flags (CF, set from bit 0 of the counter) and in a vector
+// register across a spin, `rounds` times; returns how many rounds found a
+// value changed. Plain assembly so that no compiler choice hides a clobber.
+extern "C" long test_register_spin(long rounds);
+#if defined(__x86_64__)
+asm(R"(
+    .text
+    .globl test_register_spin
+    .type test_register_spin, @function
+test_register_spin:
+    xor %eax, %eax
+    mov %rdi, %rcx
+1:
+    mov %rcx, -8(%rsp)
+    mov %rcx, %rdx
+    not %rdx
+    mov %rdx, -72(%rsp)
+    lea 7(%rcx), %rdx
+    mov %rdx, -128(%rsp)
+    movq %rcx, %xmm0
+    pshufd $0x44, %xmm0, %xmm0
+    bt $0, %rcx
+    mov $3000, %r8d
+2:
+    dec %r8d
+    jnz 2b
+    setc %dl
+    movzbl %dl, %edx
+    mov %rcx, %r9
+    and $1, %r9
+    cmp %r9, %rdx
+    jne 3f
+    cmp %rcx, -8(%rsp)
+    jne 3f
+    mov %rcx, %rdx
+    not %rdx
+    cmp %rdx, -72(%rsp)
+    jne 3f
+    lea 7(%rcx), %rdx
+    cmp %rdx, -128(%rsp)
+    jne 3f
+    movq %xmm0, %rdx
+    cmp %rcx, %rdx
+    jne 3f
+    pshufd $0xee, %xmm0, %xmm1
+    movq %xmm1, %rdx
+    cmp %rcx, %rdx
+    jne 3f
+    jmp 4f
+3:
+    inc %rax
+4:
+    dec %rcx
+    jnz 1b
+    ret
+    .size test_register_spin, .-test_register_spin
+)");
+#elif defined(__aarch64__)
+// AArch64 Linux has no red zone; the same check on general, flag (Z) and
+// vector registers.
+asm(R"(
+    .text
+    .globl test_register_spin
+    .type test_register_spin, %function
+test_register_spin:
+    mov x1, x0
+    mov x0, #0
+1:
+    mov x9, x1
+    mvn x10, x1
+    add x11, x1, #7
+    dup v16.2d, x1
+    tst x1, #1
+    mov w12, #3000
+2:
+    sub w12, w12, #1
+    cbnz w12, 2b
+    cset x13, eq
+    and x14, x1, #1
+    eor x14, x14, #1
+    cmp x13, x14
+    b.ne 3f
+    cmp x9, x1
+    b.ne 3f
+    mvn x15, x1
+    cmp x10, x15
+    b.ne 3f
+    add x15, x1, #7
+    cmp x11, x15
+    b.ne 3f
+    mov x15, v16.d[0]
+    cmp x15, x1
+    b.ne 3f
+    mov x15, v16.d[1]
+    cmp x15, x1
+    b.ne 3f
+    b 4f
+3:
+    add x0, x0, #1
+4:
+    subs x1, x1, #1
+    b.ne 1b
+    ret
+    .size test_register_spin, .-test_register_spin
+)");
+#endif
+
+namespace {
+
+std::uint64_t async_preempts() { return rill::stats().preempts_async; }
+
+// A plain thread that asks every running goroutine to yield, over and over,
+// the way sysmon does after a time slice: thousands of preemptions a second.
+class preempt_storm {
+public:
+    preempt_storm()
+        : thread_([this] {
+              using namespace rill::detail;
+              while (!stop_.load()) {
+                  int n = sched.nallp.load();
+                  for (int i = 0; i < n; ++i)
+                      if (sched.allp[i]->status.load() == P::running) preemptone(sched.allp[i]);
+                  std::this_thread::sleep_for(50us);
+              }
+          }) {}
+    preempt_storm(const preempt_storm&) = delete;
+    preempt_storm& operator=(const preempt_storm&) = delete;
+    ~preempt_storm() {
+        stop_.store(true);
+        thread_.join();
+    }
+
+private:
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
+
+// Async preemption needs signals delivered where they land; TSan defers
+// them to its own interceptors, so the runtime preempts only cooperatively
+// there (see preempt.hpp).
+bool async_preemption_testable() {
+    if (under_tsan) {
+        WARN("TSan build: asynchronous preemption is off, nothing to test here");
+        return false;
+    }
+    rill::maxprocs(); // starts the runtime
+    REQUIRE(rill::detail::async_preempt_enabled());
+    return true;
+}
+
+// A call-free loop: nothing in it is a preemption point.
+void spin_until(const std::atomic<bool>& stop) {
+    while (!stop.load(std::memory_order_relaxed)) {
+    }
+}
+
+} // namespace
+
+TEST_CASE("goroutines spinning without calls cannot starve the others") {
+    if (!async_preemption_testable()) return;
+    watchdog dog("spinning goroutines starved the others", 60s);
+    rill::run([] {
+        maxprocs_scope procs(2);
+        auto before = async_preempts();
+        std::atomic<bool> stop{false};
+        rill::wait_group wg;
+        constexpr int spinners = 4; // more than processors: every P is taken
+        wg.add(spinners);
+        for (int i = 0; i < spinners; ++i)
+            rill::go([&] {
+                spin_until(stop);
+                wg.done();
+            });
+        // The main goroutine needs a processor to wake from each sleep, and
+        // gets one only by preempting a spinner.
+        for (int i = 0; i < 20; ++i)
+            rill::sleep(1ms);
+        // And a goroutine that yields, going to the back of the queue behind
+        // the spinners each time, gets through too.
+        rill::chan<int> finished(1);
+        rill::go([&] {
+            for (int i = 0; i < 10; ++i)
+                rill::gosched();
+            finished.send(1);
+        });
+        CHECK(finished.recv() == 1);
+        stop.store(true);
+        wg.wait();
+        CHECK(async_preempts() > before);
+    });
+}
+
+TEST_CASE("registers, flags and the red zone survive thousands of preemptions") {
+    if (!async_preemption_testable()) return;
+    watchdog dog("too few preemptions landed", 120s);
+    rill::run([] {
+        maxprocs_scope procs(2);
+        const auto until = async_preempts() + 2000;
+        preempt_storm storm;
+        constexpr int workers = 4;
+        std::atomic<long> bad{0};
+        rill::wait_group wg;
+        wg.add(workers);
+        for (int i = 0; i < workers; ++i)
+            rill::go([&] {
+                while (async_preempts() < until)
+                    bad += test_register_spin(1000);
+                wg.done();
+            });
+        wg.wait();
+        CHECK(bad.load() == 0);
+    });
+}
+
+TEST_CASE("floating-point results and rounding modes survive preemption") {
+    if (!async_preemption_testable()) return;
+    // Each goroutine computes under its own rounding mode; the same
+    // computation on a plain thread is the reference.
+    auto compute = [](int mode) {
+        std::fesetround(mode);
+        volatile double seed = 0.1;
+        double acc = seed;
+        for (int i = 0; i < by_build(20'000'000, 4'000'000, 1'000'000); ++i)
+            acc = acc * 1.0000001 + seed;
+        std::fesetround(FE_TONEAREST);
+        return acc;
+    };
+    const int modes[] = {FE_TONEAREST, FE_UPWARD, FE_DOWNWARD, FE_TOWARDZERO};
+    std::vector<double> expected;
+    for (int mode : modes) {
+        double r = 0;
+        std::thread([&] { r = compute(mode); }).join();
+        expected.push_back(r);
+    }
+    REQUIRE(expected[1] != expected[2]); // the modes do differ
+    rill::run([&] {
+        maxprocs_scope procs(2);
+        auto before = async_preempts();
+        preempt_storm storm;
+        std::vector<double> got(std::size(modes));
+        rill::wait_group wg;
+        wg.add(static_cast<int>(std::size(modes)));
+        for (std::size_t i = 0; i < std::size(modes); ++i)
+            rill::go([&, i] {
+                got[i] = compute(modes[i]);
+                wg.done();
+            });
+        wg.wait();
+        CHECK(got == expected);
+        CHECK(async_preempts() > before);
+    });
+}
+
+TEST_CASE("only the program's own code is interrupted, never libc or the runtime") {
+    using rill::detail::pc_is_preemptible;
+    if (!async_preemption_testable()) return;
+    auto pc = [](auto* f) { return reinterpret_cast<std::uintptr_t>(f); };
+    CHECK(pc_is_preemptible(pc(&test_register_spin)));
+    CHECK(pc_is_preemptible(pc(&spin_until)));
+    CHECK_FALSE(pc_is_preemptible(pc(dlsym(RTLD_DEFAULT, "malloc"))));
+    CHECK_FALSE(pc_is_preemptible(pc(dlsym(RTLD_DEFAULT, "memcpy"))));
+    CHECK_FALSE(pc_is_preemptible(pc(dlsym(RTLD_DEFAULT, "__cxa_throw"))));
+    CHECK_FALSE(pc_is_preemptible(pc(&rill::gosched)));
+    CHECK_FALSE(pc_is_preemptible(pc(&rill::detail::ready)));
+    CHECK_FALSE(pc_is_preemptible(pc(&rill::detail::preempt_yield)));
+    CHECK_FALSE(pc_is_preemptible(pc(&rill::stats)));
+
+    // Goroutines hammering libc (the allocator's arena locks, stdio's
+    // buffers) while being preempted as often as possible: a preemption
+    // inside libc would move its thread-tied state to another thread.
+    rill::run([] {
+        maxprocs_scope procs(2);
+        auto before = async_preempts();
+        preempt_storm storm;
+        constexpr int workers = 4;
+        std::atomic<long> bad{0};
+        rill::wait_group wg;
+        wg.add(workers);
+        for (int w = 0; w < workers; ++w)
+            rill::go([&, w] {
+                for (int i = 0; i < by_build(300'000, 50'000, 10'000); ++i) {
+                    auto* p = static_cast<char*>(std::malloc(16 + i % 512));
+                    int n = std::snprintf(p, 16, "%d-%d", w, i % 1000);
+                    if (n <= 0 || std::strtol(p + (w >= 10 ? 3 : 2), nullptr, 10) != i % 1000)
+                        ++bad;
+                    std::free(p);
+                }
+                wg.done();
+            });
+        wg.wait();
+        CHECK(bad.load() == 0);
+        CHECK(async_preempts() > before);
+    });
+}
+
+TEST_CASE("preemption points honour a pending request; no_preempt defers it") {
+    rill::run([] {
+        // Flag the running goroutine as sysmon does, without a signal, and
+        // count the yields that answer it.
+        auto request = [] { rill::detail::getg()->preempt.store(true); };
+        auto yields = [] { return rill::stats().preempts_coop; };
+        auto before = yields();
+        {
+            rill::no_preempt np;
+            request();
+            rill::preempt_point(); // deferred: the section is still open
+            CHECK(yields() == before);
+        } // closing the section honours the request
+        CHECK(yields() == before + 1);
+
+        request();
+        rill::preempt_point();
+        CHECK(yields() == before + 2);
+
+        // Channel operations and spawning are preemption points too.
+        rill::chan<int> c(1);
+        request();
+        c.send(1);
+        CHECK(yields() == before + 3);
+        request();
+        rill::go([] {});
+        CHECK(yields() == before + 4);
+        // Nothing was pending: no yield.
+        rill::preempt_point();
+        CHECK(yields() == before + 4);
+    });
+}
+
+TEST_CASE("no_preempt keeps a spinning goroutine on its processor") {
+    if (!async_preemption_testable()) return;
+    rill::run([] {
+        maxprocs_scope procs(1);
+        rill::gosched(); // off a processor the lowered count retired
+        std::atomic<bool> other_ran{false};
+        rill::go([&] { other_ran = true; });
+        {
+            rill::no_preempt np;
+            preempt_storm storm;
+            auto until = std::chrono::steady_clock::now() + 30ms;
+            while (std::chrono::steady_clock::now() < until)
+                CHECK_FALSE(other_ran.load(std::memory_order_relaxed));
+        }
+        CHECK(rill_test::eventually([&] { return other_ran.load(); }));
+    });
+}
+
+namespace {
+__attribute__((noinline)) pid_t current_tid() {
+    asm volatile("" ::: "memory");
+    return gettid();
+}
+} // namespace
+
+TEST_CASE("lock_os_thread keeps a goroutine on its thread, and the thread to it") {
+    rill::run([] {
+        maxprocs_scope procs(2);
+        std::atomic<bool> locked_done{false};
+        std::mutex seen_mu;
+        std::set<pid_t> others_seen;
+        rill::wait_group wg;
+        constexpr int others = 8;
+        wg.add(others);
+        // Goroutines that park and move about, noting every thread they run on.
+        for (int i = 0; i < others; ++i)
+            rill::go([&, i] {
+                while (!locked_done.load()) {
+                    {
+                        std::lock_guard lk(seen_mu);
+                        others_seen.insert(current_tid());
+                    }
+                    rill::sleep(10us * (i + 1));
+                }
+                wg.done();
+            });
+        pid_t locked_tid = 0;
+        bool stayed = true;
+        rill::chan<int> done(1);
+        rill::go([&] {
+            rill::lock_os_thread();
+            locked_tid = current_tid();
+            for (int i = 0; i < by_build(2000, 1000, 300); ++i) {
+                if (i % 2)
+                    rill::sleep(5us);
+                else
+                    rill::gosched();
+                stayed = stayed && current_tid() == locked_tid;
+            }
+            std::lock_guard lk(seen_mu);
+            CHECK(others_seen.count(locked_tid) == 0);
+            rill::unlock_os_thread();
+            locked_done = true;
+            done.send(1);
+        });
+        done.recv();
+        wg.wait();
+        CHECK(stayed);
+    });
+}
