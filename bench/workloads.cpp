@@ -359,6 +359,9 @@ result blockcall(i64 n) {
     for (int i = 0; i < procs; ++i)
         check_eq(static_cast<i64>(sums[i]), static_cast<i64>(xorshift_walk(i + 1, n)),
                  "blockcall checksum");
+    return {ns / 1e6, "ms"};
+}
+
 // --- CSP layer: pipelines over rill::pipe, every stage channel of capacity
 // csp_buffer (the Go side uses the same capacity).
 constexpr std::size_t csp_buffer = 128;
@@ -433,11 +436,11 @@ struct workload {
 };
 
 constexpr workload workloads[] = {
-    {"skynet", skynet},       {"spawn", spawn},         {"pingpong", pingpong},
-    {"spsc", spsc},           {"mpmc", mpmc},           {"select", select2},
-    {"ring", ring},           {"mutex", mutex},         {"rss", rss},
-    {"timers", timers},       {"preempt", preempt},     {"blockcall", blockcall},
-    {"pipeline3", pipeline3}, {"fanin8", fanin8},       {"pmap8", pmap8},
+    {"skynet", skynet},       {"spawn", spawn},     {"pingpong", pingpong},
+    {"spsc", spsc},           {"mpmc", mpmc},       {"select", select2},
+    {"ring", ring},           {"mutex", mutex},     {"rss", rss},
+    {"timers", timers},       {"preempt", preempt}, {"blockcall", blockcall},
+    {"pipeline3", pipeline3}, {"fanin8", fanin8},   {"pmap8", pmap8},
 };
 
 int usage() {
