@@ -1,6 +1,7 @@
 // Channel operations (mirrors Go's runtime/chan.go): make, send, receive,
 // close, len and cap over the type-erased chan_core of chan.hpp.
 #include "chan.hpp"
+#include "sched.hpp"
 
 #include <algorithm>
 #include <limits>

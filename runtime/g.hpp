@@ -102,13 +102,9 @@ void park(void (*unlock)(void*), void* arg, wait_reason why);
 bool park_until(void (*unlock)(void*), void* arg, wait_reason why, std::int64_t deadline);
 // Makes a parked G runnable.
 void ready(G* g);
-// Yields the processor as a preemption (counted as such).
+// Yields the processor as a preemption (counted as such). preempt_check
+// (sched.hpp) calls it when sysmon asked.
 void preempt_yield();
-// A cooperative preemption point (channel operations, spawning,
-// rill::preempt_point): yields if sysmon asked the current goroutine to.
-inline void preempt_check() {
-    if (getg()->preempt.load(std::memory_order_relaxed)) preempt_yield();
-}
 // Claims and readies g if its wait is still open; false if someone else ended it.
 inline bool try_wake(G* g) {
     std::uint32_t w = claim_waiting;

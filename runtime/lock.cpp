@@ -9,6 +9,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+extern "C" {
+thread_local int rill_rt_locks_held = 0;
+}
+
 namespace rill::detail {
 
 void futex_wait(std::atomic<std::uint32_t>* addr, std::uint32_t expected,
@@ -27,20 +31,6 @@ void futex_wait(std::atomic<std::uint32_t>* addr, std::uint32_t expected,
 void futex_wake(std::atomic<std::uint32_t>* addr, int n) noexcept {
     syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(addr), FUTEX_WAKE_PRIVATE, n, nullptr,
             nullptr, 0);
-}
-
-namespace {
-thread_local int locks_held = 0;
-} // namespace
-
-__attribute__((noinline)) void rt_locks_add(int delta) noexcept {
-    locks_held += delta;
-    asm volatile("" ::: "memory");
-}
-
-__attribute__((noinline)) int rt_locks_held() noexcept {
-    asm volatile("" ::: "memory");
-    return locks_held;
 }
 
 void rt_lock::lock_slow() noexcept {

@@ -4,6 +4,8 @@
 // While held, the thread counts it: no async preemption may land then.
 #pragma once
 
+#include "tls.hpp"
+
 #include <atomic>
 #include <cstdint>
 
@@ -21,14 +23,18 @@ void futex_wait(std::atomic<std::uint32_t>* addr, std::uint32_t expected,
                 std::int64_t timeout_ns = -1) noexcept;
 void futex_wake(std::atomic<std::uint32_t>* addr, int n) noexcept;
 
-// Counts the runtime locks the calling thread holds. A goroutine never parks
-// holding one (park hands the unlock to its M's scheduler stack), so lock and
-// unlock happen on one thread. Out of line on purpose: a compiler may keep a
-// thread_local's address across a park that moved the goroutine to another
-// thread, and a call it cannot see into recomputes it.
-void rt_locks_add(int delta) noexcept;
-// The count, for the preemption signal handler (same thread).
-int rt_locks_held() noexcept;
+} // namespace rill::detail
+
+// The runtime locks the calling thread holds. A goroutine never parks holding
+// one (park hands the unlock to its M's scheduler stack), so lock and unlock
+// happen on one thread.
+extern "C" thread_local int rill_rt_locks_held;
+
+namespace rill::detail {
+
+RILL_TLS_ACCESSOR(int, rt_locks_slot, rill_rt_locks_held)
+inline void rt_locks_add(int delta) noexcept { *rt_locks_slot() += delta; }
+inline int rt_locks_held() noexcept { return *rt_locks_slot(); }
 
 class rt_lock {
 public:

@@ -40,23 +40,13 @@
 
 extern "C" rill_eh_globals* __cxa_get_globals() noexcept;
 
+extern "C" {
+thread_local rill::detail::M* rill_tls_m = nullptr;
+}
+
 namespace rill::detail {
 
 sched_t& sched = *new sched_t; // never destroyed: goroutines may outlive main
-
-namespace {
-
-thread_local M* tls_m = nullptr;
-
-} // namespace
-
-// The asm barrier keeps the compiler from deeming this pure and reusing one
-// thread's answer after a switch that moved the goroutine to another thread.
-__attribute__((noinline)) M* current_m() noexcept {
-    M* m = tls_m;
-    asm volatile("" ::: "memory");
-    return m;
-}
 
 namespace {
 
@@ -783,7 +773,7 @@ void startlockedm(M* m, G* g) {
 }
 
 void mstart(M* m) {
-    tls_m = m;
+    rill_tls_m = m;
     m->thread = pthread_self();
     m->eh = __cxa_get_globals();
     stack_thread_init();
@@ -921,7 +911,8 @@ G* getg() noexcept {
 }
 
 G* current_g_for_signal() noexcept {
-    return tls_m ? tls_m->curg.load(std::memory_order_relaxed) : nullptr;
+    M* m = current_m();
+    return m ? m->curg.load(std::memory_order_relaxed) : nullptr;
 }
 
 void park(void (*unlock)(void*), void* arg, wait_reason why) {

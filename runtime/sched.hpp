@@ -5,6 +5,7 @@
 #pragma once
 
 #include "g.hpp"
+#include "tls.hpp"
 
 #include <pthread.h>
 
@@ -118,9 +119,26 @@ struct sched_t {
 
 extern sched_t& sched;
 
-// The M running on this thread (null on plain threads). Opaque to the
-// compiler, so a goroutine that moved threads never reuses a stale answer.
-M* current_m() noexcept;
+} // namespace rill::detail
+
+// The M running on this thread (null on plain threads).
+extern "C" thread_local rill::detail::M* rill_tls_m;
+
+namespace rill::detail {
+
+RILL_TLS_ACCESSOR(M*, tls_m_slot, rill_tls_m)
+
+// The M running on this thread (null on plain threads); never a stale answer
+// from before a park that moved the goroutine (see tls.hpp).
+inline M* current_m() noexcept { return *tls_m_slot(); }
+
+// A cooperative preemption point (channel operations, spawning,
+// rill::preempt_point): yields if sysmon asked the current goroutine to.
+inline void preempt_check() {
+    M* m = current_m();
+    G* g = m && !m->blocked ? m->curg.load(std::memory_order_relaxed) : nullptr;
+    if (g && g->preempt.load(std::memory_order_relaxed)) preempt_yield();
+}
 
 // Finds work for a P whose M stopped running goroutines (sysmon retaking it
 // from a blocking call): an M to run its queue, or the idle list.

@@ -9,6 +9,7 @@
 // claim (a channel operation, a close or the deadline) ends the wait, and
 // pass 3 dequeues the waiters that lost.
 #include "chan.hpp"
+#include "sched.hpp"
 
 #include <algorithm>
 #include <cstdint>
