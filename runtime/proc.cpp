@@ -1028,6 +1028,8 @@ timer_heap& current_timer_heap() {
 }
 
 void timers_changed(std::int64_t when) {
+    // With every P busy, only a preemption runs the timer in time.
+    if (sched.npidle.load(std::memory_order_relaxed) == 0) sysmon_timer_added(when);
     if (sched.polling.load(std::memory_order_acquire)) {
         std::int64_t until = sched.poll_until.load(std::memory_order_acquire);
         if (until == 0 || when < until) netpoll_break();

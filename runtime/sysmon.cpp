@@ -35,8 +35,9 @@ struct observation {
 };
 observation obs[max_procs];
 
-// How long sysmon is sleeping: 0 while awake, -1 until woken.
+// How long sysmon is sleeping: 0 while awake, -1 until woken; and until when.
 std::atomic<std::int64_t> sleeping{0};
+std::atomic<std::int64_t> wake_at{0};
 std::atomic<std::uint32_t> wake_word{0};
 
 void wake() {
@@ -64,6 +65,9 @@ bool retake(std::int64_t now, std::int64_t& next_timer) {
             if (ran >= force_preempt_ns || (timer <= now && ran >= timer_preempt_ns)) {
                 preemptone(p);
                 o.schedwhen = now; // ask again in a full slice, not every tick
+                // The goroutines the timer readies will sleep again soon:
+                // look at this P's next timer then, not after a long sleep.
+                if (timer <= now) next_timer = std::min(next_timer, now + timer_preempt_ns);
             } else if (timer != INT64_MAX) {
                 next_timer = std::min(next_timer, std::max(timer, o.schedwhen + timer_preempt_ns));
             }
@@ -107,14 +111,17 @@ bool all_idle() { return sched.npidle.load() == sched.gomaxprocs.load(); }
             if (!all_idle()) sleeping.store(0);
         }
         if (sleeping.load() < 0) {
+            wake_at.store(INT64_MAX, std::memory_order_relaxed);
             futex_wait(&wake_word, 0);
             delay = min_sleep_ns;
             idle = 0;
         } else {
             sleeping.store(sleep_ns, std::memory_order_relaxed);
+            wake_at.store(nanotime() + sleep_ns, std::memory_order_relaxed);
             futex_wait(&wake_word, 0, sleep_ns);
         }
         sleeping.store(0, std::memory_order_relaxed);
+        wake_at.store(0, std::memory_order_relaxed);
         wake_word.store(0, std::memory_order_relaxed);
 
         std::int64_t now = nanotime();
@@ -169,6 +176,11 @@ void sysmon_start() {
 void sysmon_blocking_started() noexcept {
     std::int64_t s = sleeping.load(std::memory_order_relaxed);
     if (s < 0 || s > min_sleep_ns) wake();
+}
+
+void sysmon_timer_added(std::int64_t when) noexcept {
+    // Awake (wake_at 0), or due to look within a slice of `when`: nothing to do.
+    if (when < wake_at.load(std::memory_order_relaxed) - timer_preempt_ns) wake();
 }
 
 void sysmon_work_started() noexcept {

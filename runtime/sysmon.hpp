@@ -9,6 +9,8 @@
 // - polls the network when no M has for 10 ms.
 #pragma once
 
+#include <cstdint>
+
 namespace rill::detail {
 
 struct P;
@@ -23,5 +25,8 @@ void preemptone(P* p);
 void sysmon_blocking_started() noexcept;
 // Work appeared while every P was idle: wake sysmon from its deep sleep.
 void sysmon_work_started() noexcept;
+// A timer due at `when` was armed while every P is busy: make sure sysmon
+// looks by then, to preempt the goroutine keeping the timer's P.
+void sysmon_timer_added(std::int64_t when) noexcept;
 
 } // namespace rill::detail
