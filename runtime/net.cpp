@@ -159,7 +159,8 @@ address socket::local_address() const {
     return or_throw("getsockname", "", [&](std::error_code& ec) { return local_address(ec); });
 }
 
-long socket::io_loop(int how, long (*op)(void*), void* arg, std::error_code& ec) const {
+long socket::io_loop(int how, long (*op)(void*), void* arg, std::error_code& ec,
+                     std::size_t want) const {
     auto* pd = static_cast<detail::poll_desc*>(pd_);
     if (!pd || !detail::pd_acquire(pd, gen_)) {
         ec = net_errc::closed;
@@ -168,10 +169,12 @@ long socket::io_loop(int how, long (*op)(void*), void* arg, std::error_code& ec)
     auto mode = static_cast<detail::pd_mode>(how);
     long r = -1;
     ec = how ? wait_error(detail::pd_check(pd, mode)) : std::error_code{};
+    // Edge triggered: after a draining read, new data brings a new event.
+    if (!ec && want && detail::pd_take_drained(pd)) ec = wait_error(detail::pd_wait(pd, mode));
     while (!ec) {
         r = op(arg);
         if (r >= 0) {
-            ec.clear();
+            if (want && static_cast<std::size_t>(r) < want && r > 0) detail::pd_set_drained(pd);
             break;
         }
         if (r == -EINTR) continue;
@@ -179,7 +182,7 @@ long socket::io_loop(int how, long (*op)(void*), void* arg, std::error_code& ec)
             ec = sys_error(static_cast<int>(-r));
             break;
         }
-        if ((ec = wait_error(detail::pd_wait(pd, mode)))) break;
+        ec = wait_error(detail::pd_wait(pd, mode));
     }
     detail::pd_release(pd);
     return ec ? -1 : r;
@@ -199,8 +202,9 @@ std::error_code socket::wait_ready(bool write, deadline d) const {
 // ---- stream ------------------------------------------------------------------------------
 
 std::size_t stream::read(std::span<std::byte> buf, std::error_code& ec) {
-    long n = io(
-        false, [&] { return sys_result(::read(native_handle(), buf.data(), buf.size())); }, ec);
+    long n = stream_read(
+        buf.size(), [&] { return sys_result(::read(native_handle(), buf.data(), buf.size())); },
+        ec);
     return n < 0 ? 0 : static_cast<std::size_t>(n);
 }
 

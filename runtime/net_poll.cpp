@@ -88,6 +88,7 @@ struct poll_desc {
     int fd = -1;
     bool own_fd = true;
     std::atomic<bool> closing{false};
+    std::atomic<bool> drained{false}; // see pd_set_drained
     direction rd, wr;
     std::atomic<std::uint64_t> state{0};
     poll_desc* next_free = nullptr;
@@ -135,6 +136,16 @@ void destroy(poll_desc* pd) noexcept {
 
 void unlock_pd(void* arg) { static_cast<poll_desc*>(arg)->lock.unlock(); }
 
+// A waiter that timed out unlinks itself, ordered after any waker that saw
+// it. Out of line: rt_lock counts locks in a thread_local, and inlined
+// after park the compiler may reuse that variable's address from before the
+// park, which belongs to the thread the goroutine ran on then.
+[[gnu::noinline]] void unlink_timed_out(poll_desc* pd, direction& d, waiter& w) noexcept {
+    pd->lock.lock();
+    if (w.linked) d.remove(&w);
+    pd->lock.unlock();
+}
+
 // A plain thread has no scheduler to park in and may run while no M polls,
 // so it asks the kernel directly. It looks at closing between slices, which
 // bounds how late a close from elsewhere is noticed.
@@ -160,6 +171,7 @@ poll_desc* pd_open(int fd, bool own_fd, std::uint32_t* gen) noexcept {
     pd->fd = fd;
     pd->own_fd = own_fd;
     pd->closing.store(false, std::memory_order_relaxed);
+    pd->drained.store(false, std::memory_order_relaxed);
     std::uint64_t s = pd->state.load(std::memory_order_relaxed) & ~(closed_bit | ref_mask);
     *gen = static_cast<std::uint32_t>(s >> 32);
     pd->state.store(s | 1, std::memory_order_release);
@@ -218,6 +230,13 @@ int pd_ready_list(G* list) noexcept {
     return n;
 }
 
+void pd_set_drained(poll_desc* pd) noexcept { pd->drained.store(true, std::memory_order_relaxed); }
+
+bool pd_take_drained(poll_desc* pd) noexcept {
+    return pd->drained.load(std::memory_order_relaxed) &&
+           pd->drained.exchange(false, std::memory_order_relaxed);
+}
+
 pd_result pd_check(poll_desc* pd, pd_mode mode) noexcept {
     if (pd->closing.load(std::memory_order_acquire)) return pd_result::closed;
     std::int64_t deadline = pd->dir(mode).deadline.load(std::memory_order_relaxed);
@@ -253,9 +272,7 @@ pd_result pd_wait(poll_desc* pd, pd_mode mode) noexcept {
     netpoll_add_waiters(-1);
     if (woken)
         return pd->closing.load(std::memory_order_acquire) ? pd_result::closed : pd_result::ready;
-    pd->lock.lock();
-    if (w.linked) d.remove(&w);
-    pd->lock.unlock();
+    unlink_timed_out(pd, d, w);
     return pd_result::timed_out;
 }
 
