@@ -68,11 +68,31 @@ std::error_code wait_error(pd_result r) {
     return {};
 }
 
-// Runs f(ec); throws std::system_error naming what and a when it failed.
-template <class F> auto or_throw(const char* what, const std::string& a, F&& f) {
+// Where an operation failed, for its error message: an address, a path, a
+// socket's own address, or nothing; formatted only when the operation failed.
+struct where {
+    const address* a = nullptr;
+    const socket* self = nullptr;
+    std::string_view text{};
+    where(const address& addr) : a(&addr) {}
+    where(const socket& s) : self(&s) {}
+    where(std::string_view t) : text(t) {}
+    where(const char* t) : text(t) {}
+    std::string str() const {
+        std::error_code ec;
+        if (self) return self->local_address(ec).to_string();
+        return a ? a->to_string() : std::string(text);
+    }
+};
+
+// Runs f(ec); throws std::system_error naming what and w when it failed.
+template <class F> auto or_throw(const char* what, where w, F&& f) {
     std::error_code ec;
     auto r = f(ec);
-    if (ec) throw std::system_error(ec, a.empty() ? std::string(what) : what + (" " + a));
+    if (ec) {
+        std::string at = w.str();
+        throw std::system_error(ec, at.empty() ? std::string(what) : what + (" " + at));
+    }
     return r;
 }
 
@@ -209,7 +229,7 @@ std::size_t stream::read(std::span<std::byte> buf, std::error_code& ec) {
 }
 
 std::size_t stream::read(std::span<std::byte> buf) {
-    return or_throw("read", peer_.to_string(), [&](std::error_code& ec) { return read(buf, ec); });
+    return or_throw("read", peer_, [&](std::error_code& ec) { return read(buf, ec); });
 }
 
 std::size_t stream::read_exact(std::span<std::byte> buf, std::error_code& ec) {
@@ -228,8 +248,7 @@ std::size_t stream::read_exact(std::span<std::byte> buf, std::error_code& ec) {
 }
 
 std::size_t stream::read_exact(std::span<std::byte> buf) {
-    return or_throw("read", peer_.to_string(),
-                    [&](std::error_code& ec) { return read_exact(buf, ec); });
+    return or_throw("read", peer_, [&](std::error_code& ec) { return read_exact(buf, ec); });
 }
 
 std::size_t stream::write(std::span<const std::byte> buf, std::error_code& ec) {
@@ -241,8 +260,7 @@ std::size_t stream::write(std::span<const std::byte> buf, std::error_code& ec) {
 }
 
 std::size_t stream::write(std::span<const std::byte> buf) {
-    return or_throw("write", peer_.to_string(),
-                    [&](std::error_code& ec) { return write(buf, ec); });
+    return or_throw("write", peer_, [&](std::error_code& ec) { return write(buf, ec); });
 }
 
 std::size_t stream::write_all(std::span<const std::byte> buf, std::error_code& ec) {
@@ -256,8 +274,7 @@ std::size_t stream::write_all(std::span<const std::byte> buf, std::error_code& e
 }
 
 std::size_t stream::write_all(std::span<const std::byte> buf) {
-    return or_throw("write", peer_.to_string(),
-                    [&](std::error_code& ec) { return write_all(buf, ec); });
+    return or_throw("write", peer_, [&](std::error_code& ec) { return write_all(buf, ec); });
 }
 
 void stream::shutdown(int how, std::error_code& ec) {
@@ -265,7 +282,7 @@ void stream::shutdown(int how, std::error_code& ec) {
 }
 
 void stream::shutdown(int how) {
-    or_throw("shutdown", peer_.to_string(), [&](std::error_code& ec) {
+    or_throw("shutdown", peer_, [&](std::error_code& ec) {
         shutdown(how, ec);
         return 0;
     });
@@ -367,8 +384,7 @@ tcp_stream tcp_stream::connect(const address& a, std::error_code& ec, deadline d
 }
 
 tcp_stream tcp_stream::connect(const address& a, deadline d) {
-    return or_throw("connect", a.to_string(),
-                    [&](std::error_code& ec) { return connect(a, ec, d); });
+    return or_throw("connect", a, [&](std::error_code& ec) { return connect(a, ec, d); });
 }
 
 namespace {
@@ -404,7 +420,7 @@ tcp_stream tcp_stream::connect(std::string_view host_port, std::error_code& ec, 
 }
 
 tcp_stream tcp_stream::connect(std::string_view host_port, deadline d) {
-    return or_throw("connect", std::string(host_port),
+    return or_throw("connect", host_port,
                     [&](std::error_code& ec) { return connect(host_port, ec, d); });
 }
 
@@ -419,7 +435,7 @@ void tcp_stream::set_nodelay(bool on, std::error_code& ec) {
 }
 
 void tcp_stream::set_nodelay(bool on) {
-    or_throw("setsockopt TCP_NODELAY", peer_.to_string(), [&](std::error_code& ec) {
+    or_throw("setsockopt TCP_NODELAY", peer_, [&](std::error_code& ec) {
         set_nodelay(on, ec);
         return 0;
     });
@@ -431,8 +447,7 @@ unix_stream unix_stream::connect(std::string_view path, std::error_code& ec, dea
 }
 
 unix_stream unix_stream::connect(std::string_view path, deadline d) {
-    return or_throw("connect", std::string(path),
-                    [&](std::error_code& ec) { return connect(path, ec, d); });
+    return or_throw("connect", path, [&](std::error_code& ec) { return connect(path, ec, d); });
 }
 
 std::pair<unix_stream, unix_stream> unix_stream::pair(std::error_code& ec) {
@@ -462,8 +477,7 @@ tcp_listener tcp_listener::bind(const address& a, std::error_code& ec, int backl
 }
 
 tcp_listener tcp_listener::bind(const address& a, int backlog) {
-    return or_throw("listen", a.to_string(),
-                    [&](std::error_code& ec) { return bind(a, ec, backlog); });
+    return or_throw("listen", a, [&](std::error_code& ec) { return bind(a, ec, backlog); });
 }
 
 tcp_listener tcp_listener::bind(std::string_view host_port, std::error_code& ec, int backlog) {
@@ -473,7 +487,7 @@ tcp_listener tcp_listener::bind(std::string_view host_port, std::error_code& ec,
 }
 
 tcp_listener tcp_listener::bind(std::string_view host_port, int backlog) {
-    return or_throw("listen", std::string(host_port),
+    return or_throw("listen", host_port,
                     [&](std::error_code& ec) { return bind(host_port, ec, backlog); });
 }
 
@@ -484,16 +498,17 @@ tcp_stream tcp_listener::accept(std::error_code& ec) {
 }
 
 tcp_stream tcp_listener::accept() {
-    return or_throw("accept", local_address().to_string(),
-                    [&](std::error_code& ec) { return accept(ec); });
+    return or_throw("accept", *this, [&](std::error_code& ec) { return accept(ec); });
 }
+
+unix_listener::unix_listener(unix_listener&& o) noexcept
+    : socket(std::move(o)), path_(std::exchange(o.path_, {})) {}
 
 unix_listener& unix_listener::operator=(unix_listener&& o) noexcept {
     if (this != &o) {
         unlink_path();
         socket::operator=(std::move(o));
-        path_ = std::move(o.path_);
-        o.path_.clear();
+        path_ = std::exchange(o.path_, {});
     }
     return *this;
 }
@@ -515,8 +530,7 @@ unix_listener unix_listener::bind(std::string_view path, std::error_code& ec, in
 }
 
 unix_listener unix_listener::bind(std::string_view path, int backlog) {
-    return or_throw("listen", std::string(path),
-                    [&](std::error_code& ec) { return bind(path, ec, backlog); });
+    return or_throw("listen", path, [&](std::error_code& ec) { return bind(path, ec, backlog); });
 }
 
 unix_stream unix_listener::accept(std::error_code& ec) {
@@ -524,7 +538,8 @@ unix_stream unix_listener::accept(std::error_code& ec) {
 }
 
 unix_stream unix_listener::accept() {
-    return or_throw("accept", path_, [&](std::error_code& ec) { return accept(ec); });
+    return or_throw("accept", std::string_view(path_),
+                    [&](std::error_code& ec) { return accept(ec); });
 }
 
 // ---- udp ---------------------------------------------------------------------------------
@@ -534,7 +549,7 @@ udp_socket udp_socket::bind(const address& a, std::error_code& ec) {
 }
 
 udp_socket udp_socket::bind(const address& a) {
-    return or_throw("listen", a.to_string(), [&](std::error_code& ec) { return bind(a, ec); });
+    return or_throw("listen", a, [&](std::error_code& ec) { return bind(a, ec); });
 }
 
 udp_socket udp_socket::bind(std::string_view host_port, std::error_code& ec) {
@@ -544,8 +559,7 @@ udp_socket udp_socket::bind(std::string_view host_port, std::error_code& ec) {
 }
 
 udp_socket udp_socket::bind(std::string_view host_port) {
-    return or_throw("listen", std::string(host_port),
-                    [&](std::error_code& ec) { return bind(host_port, ec); });
+    return or_throw("listen", host_port, [&](std::error_code& ec) { return bind(host_port, ec); });
 }
 
 std::size_t udp_socket::send_to(std::span<const std::byte> buf, const address& to,
@@ -561,8 +575,7 @@ std::size_t udp_socket::send_to(std::span<const std::byte> buf, const address& t
 }
 
 std::size_t udp_socket::send_to(std::span<const std::byte> buf, const address& to) {
-    return or_throw("write", to.to_string(),
-                    [&](std::error_code& ec) { return send_to(buf, to, ec); });
+    return or_throw("write", to, [&](std::error_code& ec) { return send_to(buf, to, ec); });
 }
 
 std::size_t udp_socket::recv_from(std::span<std::byte> buf, address& from, std::error_code& ec) {
@@ -582,8 +595,7 @@ std::size_t udp_socket::recv_from(std::span<std::byte> buf, address& from, std::
 }
 
 std::size_t udp_socket::recv_from(std::span<std::byte> buf, address& from) {
-    return or_throw("read", local_address().to_string(),
-                    [&](std::error_code& ec) { return recv_from(buf, from, ec); });
+    return or_throw("read", *this, [&](std::error_code& ec) { return recv_from(buf, from, ec); });
 }
 
 // ---- any fd -------------------------------------------------------------------------------

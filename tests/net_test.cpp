@@ -90,6 +90,20 @@ bool parked_on_io(int n) {
     return eventually([n] { return rill::detail::netpoll_waiters() >= n; });
 }
 
+// Starts a goroutine that reads from s and sends the read's error on the
+// channel returned; returns once `parked` goroutines wait for I/O.
+rill::chan<std::error_code> parked_read(net::stream& s, int parked = 1) {
+    rill::chan<std::error_code> result(1);
+    rill::go([&s, result]() mutable {
+        std::byte buf[16];
+        std::error_code ec;
+        s.read(buf, ec);
+        result.send(ec);
+    });
+    REQUIRE(parked_on_io(parked));
+    return result;
+}
+
 } // namespace
 
 TEST_CASE("tcp: echo round trips, addresses") {
@@ -186,14 +200,7 @@ TEST_CASE("tcp: a read deadline times out and the socket stays usable") {
 TEST_CASE("tcp: moving a deadline wakes a parked reader") {
     rill::run([] {
         auto [c, s] = tcp_pair();
-        rill::chan<std::error_code> result(1);
-        rill::go([&c = c, result]() mutable {
-            std::byte buf[16];
-            std::error_code ec;
-            c.read(buf, ec);
-            result.send(ec);
-        });
-        REQUIRE(parked_on_io(1));
+        auto result = parked_read(c);
         c.set_read_deadline(steady::now() - 1s);
         CHECK(*result.recv() == std::errc::timed_out);
     });
@@ -225,14 +232,7 @@ TEST_CASE("tcp: a reset peer gives connection_reset, not a hang") {
         };
         SECTION("a parked reader") {
             auto [c, s] = tcp_pair();
-            rill::chan<std::error_code> result(1);
-            rill::go([&c = c, result]() mutable {
-                std::byte buf[16];
-                std::error_code ec;
-                c.read(buf, ec);
-                result.send(ec);
-            });
-            REQUIRE(parked_on_io(1));
+            auto result = parked_read(c);
             reset(s);
             CHECK(*result.recv() == std::errc::connection_reset);
         }
@@ -297,23 +297,17 @@ TEST_CASE("close from another goroutine wakes a parked reader and acceptor") {
     rill::run([] {
         auto [c, s] = tcp_pair();
         auto l = loopback_listener();
-        rill::chan<std::error_code> result(2);
-        rill::go([&c = c, result]() mutable {
-            std::byte buf[16];
-            std::error_code ec;
-            c.read(buf, ec);
-            result.send(ec);
-        });
-        rill::go([&l, result]() mutable {
+        auto read_result = parked_read(c);
+        rill::chan<std::error_code> accept_result(1);
+        rill::go([&l, accept_result]() mutable {
             std::error_code ec;
             l.accept(ec);
-            result.send(ec);
+            accept_result.send(ec);
         });
         REQUIRE(parked_on_io(2));
         c.close();
         l.close();
-        for (int i = 0; i < 2; ++i) {
-            auto ec = *result.recv();
+        for (auto ec : {*read_result.recv(), *accept_result.recv()}) {
             CHECK(ec == net::net_errc::closed);
             CHECK(ec == std::errc::operation_canceled);
         }
@@ -323,6 +317,7 @@ TEST_CASE("close from another goroutine wakes a parked reader and acceptor") {
         c.read(buf, ec);
         CHECK(ec == net::net_errc::closed);
         c.close(); // idempotent
+        CHECK_THROWS_WITH(l.accept(), Catch::Contains("accept") && Catch::Contains("closed"));
     });
 }
 

@@ -243,7 +243,7 @@ public:
 class unix_listener : public socket {
 public:
     unix_listener() noexcept = default;
-    unix_listener(unix_listener&&) noexcept = default;
+    unix_listener(unix_listener&& o) noexcept;
     unix_listener& operator=(unix_listener&& o) noexcept;
     // Removes the socket file it created (not an abstract name), as Go does.
     ~unix_listener();
