@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The TCP echo benchmark: a rill echo server (bench_echo_server) and a Go one
 # (go/echo), each driven over loopback by the same load generator
-# (go/echoload), run alternately RUNS times; prints the medians and rill/Go.
+# (go/echoload), run alternately RUNS times; prints the medians and rill/Go,
+# and the servers' CPU time per echoed message (from /proc/PID/stat).
 # See bench/README.md.
 #
 # usage: bench/echo.sh [--smoke]
@@ -61,10 +62,15 @@ fi
 declare -A server_of=([rill]=$build_dir/bench/bench_echo_server [go]=$build_dir/go_echo)
 load=$build_dir/go_echoload
 
+clk_tck=$(getconf CLK_TCK)
+# cpu_ticks PID: the user and system time PID has used, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
 # run_side SIDE: starts SIDE's server, runs the echo and the accept load
-# against it, prints "MSGS_PER_S CONNS_PER_S" (or "ERROR reason").
+# against it, prints "MSGS_PER_S CONNS_PER_S SERVER_CPU_US_PER_MSG" (or
+# "ERROR reason").
 run_side() {
-    local side=$1 out=$log_dir/echo-$side.out pid addr echo_line accept_line
+    local side=$1 out=$log_dir/echo-$side.out pid addr echo_line accept_line t0 t1
     : >"$out"
     RILL_MAXPROCS=$maxprocs GOMAXPROCS=$maxprocs "${server_of[$side]}" 127.0.0.1:0 \
         >"$out" 2>>"$log_dir/echo-$side.log" </dev/null &
@@ -81,25 +87,28 @@ run_side() {
         echo "ERROR server did not start"
         return
     fi
+    t0=$(cpu_ticks "$pid")
     echo_line=$(timeout 120 "$load" -addr "$addr" -mode echo -conns "$conns" -size "$size" \
         -duration "$duration" 2>>"$log_dir/echo-$side.log")
+    t1=$(cpu_ticks "$pid")
     accept_line=$(timeout 120 "$load" -addr "$addr" -mode accept -n "$accepts" \
         2>>"$log_dir/echo-$side.log")
     kill "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
-    local e a
+    local e a cpu
     e=$(awk '$1 == "echo" { print $2 }' <<<"$echo_line")
     a=$(awk '$1 == "accept" { print $2 }' <<<"$accept_line")
     if [[ -z $e || -z $a ]]; then
         echo "ERROR load generator failed (see $log_dir/echo-$side.log)"
         return
     fi
-    echo "$e $a"
+    cpu=$(awk -v d=$((t1 - t0)) -v hz="$clk_tck" '$1 == "echo" && $4 > 0 { printf "%.3f", d / hz * 1e6 / $4 }' <<<"$echo_line")
+    echo "$e $a ${cpu:-0}"
 }
 
 median() { sort -g | awk 'NF { v[++n] = $1 } END { print (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }'; }
 
-declare -A msgs_of=([rill]="" [go]="") accs_of=([rill]="" [go]="")
+declare -A msgs_of=([rill]="" [go]="") accs_of=([rill]="" [go]="") cpus_of=([rill]="" [go]="")
 failed=0
 for ((r = 1; r <= runs; r++)); do
     for side in rill go; do
@@ -109,9 +118,10 @@ for ((r = 1; r <= runs; r++)); do
             failed=1
             continue
         fi
-        read -r m a <<<"$res"
+        read -r m a c <<<"$res"
         msgs_of[$side]+="$m"$'\n'
         accs_of[$side]+="$a"$'\n'
+        cpus_of[$side]+="$c"$'\n'
     done
 done
 ((failed)) && {
@@ -121,6 +131,7 @@ done
 
 rill_m=$(median <<<"${msgs_of[rill]}") go_m=$(median <<<"${msgs_of[go]}")
 rill_a=$(median <<<"${accs_of[rill]}") go_a=$(median <<<"${accs_of[go]}")
+rill_c=$(median <<<"${cpus_of[rill]}") go_c=$(median <<<"${cpus_of[go]}")
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
 echo
 echo "TCP echo over loopback: $conns connections, $size-byte messages, servers at" \
@@ -134,3 +145,5 @@ printf '| %-22s | %12.0f | %12.0f | %7s | %-14s |\n' "echo msgs/s" "$rill_m" "$g
     "$(ratio "$rill_m" "$go_m")" "$target"
 printf '| %-22s | %12.0f | %12.0f | %7s | %-14s |\n' "accepted conns/s" "$rill_a" "$go_a" \
     "$(ratio "$rill_a" "$go_a")" ""
+printf '| %-22s | %12.2f | %12.2f | %7s | %-14s |\n' "server CPU us/msg" "$rill_c" "$go_c" \
+    "$(ratio "$rill_c" "$go_c")" "(lower better)"

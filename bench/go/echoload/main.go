@@ -77,7 +77,7 @@ func echo(addr string, conns, size int, duration time.Duration) {
 	stop.Store(true)
 	elapsed := time.Since(t0)
 	wg.Wait()
-	fmt.Printf("echo %.0f msgs/s\n", float64(total.Load())/elapsed.Seconds())
+	fmt.Printf("echo %.0f msgs/s %d msgs\n", float64(total.Load())/elapsed.Seconds(), total.Load())
 }
 
 func accept(addr string, n, conns int) {
