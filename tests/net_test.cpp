@@ -64,6 +64,18 @@ void serve_echo(net::tcp_listener& l, int n) {
     wg.wait();
 }
 
+// Runs f on a goroutine; the channel returned yields once f has returned.
+// Tests join their servers so that none is left parked on I/O for the next
+// test's parked_on_io to count.
+template <class F> rill::chan<int> spawn(F f) {
+    rill::chan<int> done(1);
+    rill::go([f = std::move(f), done]() mutable {
+        f();
+        done.send(1);
+    });
+    return done;
+}
+
 net::tcp_listener loopback_listener() { return net::tcp_listener::bind("127.0.0.1:0"); }
 
 std::string addr_of(const net::socket& l) { return l.local_address().to_string(); }
@@ -112,7 +124,7 @@ TEST_CASE("tcp: echo round trips, addresses") {
         auto local = l.local_address();
         CHECK(local.family() == AF_INET);
         CHECK(local.port() != 0);
-        rill::go([&l] { serve_echo(l, 1); });
+        auto server = spawn([&l] { serve_echo(l, 1); });
         auto c = net::tcp_stream::connect(local.to_string());
         CHECK(c.peer_address() == local);
         CHECK(c.local_address().port() != local.port());
@@ -134,6 +146,7 @@ TEST_CASE("tcp: echo round trips, addresses") {
         c.shutdown(SHUT_WR);
         std::byte b[1];
         CHECK(c.read(b) == 0); // the server saw EOF and closed
+        server.recv();
     });
 }
 
@@ -145,7 +158,7 @@ TEST_CASE("tcp: thousands of concurrent connections") {
     rill::run([&] {
         auto l = loopback_listener();
         std::string where = addr_of(l);
-        rill::go([&l, conns] { serve_echo(l, conns); });
+        auto server = spawn([&l, conns] { serve_echo(l, conns); });
         std::atomic<int> ok{0};
         rill::wait_group wg;
         wg.add(conns);
@@ -166,6 +179,7 @@ TEST_CASE("tcp: thousands of concurrent connections") {
         }
         wg.wait();
         CHECK(ok == conns);
+        server.recv();
     });
 }
 
@@ -387,7 +401,7 @@ TEST_CASE("unix-domain stream sockets") {
             {
                 auto l = net::unix_listener::bind(path);
                 CHECK(access(path.c_str(), F_OK) == 0);
-                rill::go([&l] {
+                auto server = spawn([&l] {
                     auto s = l.accept();
                     echo(s);
                 });
@@ -396,6 +410,8 @@ TEST_CASE("unix-domain stream sockets") {
                 std::string back(9, '\0');
                 c.read_exact(bytes(back));
                 CHECK(back == "over unix");
+                c.close();
+                server.recv();
             }
             CHECK(access(path.c_str(), F_OK) != 0); // the listener removed its file
         }
@@ -403,7 +419,7 @@ TEST_CASE("unix-domain stream sockets") {
             std::string name = "@rill-net-test-" + std::to_string(getpid());
             auto l = net::unix_listener::bind(name);
             CHECK(l.local_address().to_string() == name);
-            rill::go([&l] {
+            auto server = spawn([&l] {
                 auto s = l.accept();
                 s.write_all("hi");
             });
@@ -411,14 +427,17 @@ TEST_CASE("unix-domain stream sockets") {
             std::string back(2, '\0');
             c.read_exact(bytes(back));
             CHECK(back == "hi");
+            server.recv();
         }
         SECTION("pair") {
             auto [a, b] = net::unix_stream::pair();
-            rill::go([&b = b] { echo(b); });
+            auto server = spawn([&b = b] { echo(b); });
             a.write_all("paired");
             std::string back(6, '\0');
             a.read_exact(bytes(back));
             CHECK(back == "paired");
+            a.close();
+            server.recv();
         }
         std::error_code ec;
         net::unix_stream::connect("/tmp/net-test-no-such.sock", ec);
@@ -466,18 +485,20 @@ TEST_CASE("resolve: numeric addresses and localhost") {
         }
         // connect by name tries each address in turn.
         auto l = net::tcp_listener::bind("127.0.0.1:0");
-        rill::go([&l] { serve_echo(l, 1); });
+        auto server = spawn([&l] { serve_echo(l, 1); });
         auto c = net::tcp_stream::connect("localhost:" + std::to_string(l.local_address().port()));
         c.write_all("by name");
         std::string back(7, '\0');
         c.read_exact(bytes(back));
         CHECK(back == "by name");
+        c.close();
+        server.recv();
     });
 }
 
 TEST_CASE("sockets work from a plain thread") {
     auto l = loopback_listener();
-    rill::go([&l] { serve_echo(l, 1); });
+    auto server = spawn([&l] { serve_echo(l, 1); });
     std::string back(5, '\0');
     std::thread t([&] {
         auto c = net::tcp_stream::connect(addr_of(l));
@@ -486,4 +507,5 @@ TEST_CASE("sockets work from a plain thread") {
     });
     t.join();
     CHECK(back == "plain");
+    server.recv(); // a plain thread blocks on the channel
 }
