@@ -9,9 +9,12 @@ namespace rill::detail {
 
 void netpoll_init();
 // Waits up to delay_ns (< 0: until an event or a break; 0: not at all) and
-// makes the goroutines whose descriptors became ready runnable (ready()).
-// Returns how many it readied. Safe to call from several threads at once.
-int netpoll(std::int64_t delay_ns);
+// returns the goroutines whose descriptors became ready, their waits claimed
+// (claim_woken) but not yet readied, linked through schedlink: the scheduler
+// queues them in one batch (Go's injectglist). Safe to call from several
+// threads at once.
+struct G;
+G* netpoll(std::int64_t delay_ns);
 // Makes a current or the next blocking netpoll return at once.
 void netpoll_break();
 // True while some goroutine waits for I/O: the scheduler must then poll even

@@ -82,7 +82,7 @@ int netpoll_waiters() noexcept { return io_waiters.load(std::memory_order_acquir
 
 bool netpoll_has_waiters() noexcept { return io_waiters.load(std::memory_order_acquire) > 0; }
 
-int netpoll(std::int64_t delay_ns) {
+G* netpoll(std::int64_t delay_ns) {
     epoll_event evs[max_events];
     int n;
     // epoll_pwait2 (Linux 5.11) takes nanoseconds; plain epoll_wait rounds
@@ -120,7 +120,7 @@ int netpoll(std::int64_t delay_ns) {
 #endif
         pd_ready(pd, modes, &list);
     }
-    return pd_ready_list(list);
+    return list;
 }
 
 void netpoll_break() {

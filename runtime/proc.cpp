@@ -253,7 +253,7 @@ P* pidleget() {
 
 void acquirep(M* m, P* p) {
     m->p = p;
-    p->m.store(m, std::memory_order_relaxed);
+    p->m.store(m, std::memory_order_release);
     p->status = P::running;
     sysmon_work_started();
 }
@@ -346,12 +346,41 @@ void resetspinning(M* m) {
 
 } // namespace
 
-int poll_io(std::int64_t delay_ns) {
-    int n = netpoll(delay_ns);
+G* poll_io(std::int64_t delay_ns) {
+    G* list = netpoll(delay_ns);
     sched.lastpoll.store(nanotime(), std::memory_order_relaxed);
-    if (n > 0)
-        sched.netpoll_wakeups.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
-    return n;
+    std::uint64_t n = 0;
+    for (G* g = list; g; g = g->schedlink, ++n)
+        g->status.store(gstatus::runnable, std::memory_order_relaxed);
+    if (n) sched.netpoll_wakeups.fetch_add(n, std::memory_order_relaxed);
+    return list;
+}
+
+G* inject_glist(G* list, P* p) {
+    if (!list) return nullptr;
+    if (p) {
+        G* first = list;
+        for (G* g = first->schedlink; g;) {
+            G* next = g->schedlink;
+            runqput(p, g, false);
+            g = next;
+        }
+        // One more M is enough: if it finds work it wakes the next in turn
+        // (resetspinning), rather than one thread per goroutine.
+        if (first->schedlink) wakep();
+        first->schedlink = nullptr;
+        return first;
+    }
+    G* tail = list;
+    int n = 1;
+    for (; tail->schedlink; tail = tail->schedlink)
+        ++n;
+    sched.lock.lock();
+    globrunqput_batch(list, tail, n);
+    sched.lock.unlock();
+    for (int i = 0; i < n && sched.npidle.load(std::memory_order_acquire) > 0; ++i)
+        startm(nullptr, false);
+    return nullptr;
 }
 
 void handoffp(P* p) {
@@ -565,7 +594,7 @@ top:
     // this P's queue. Skipped while an M blocks in the poller, which will see
     // the same events.
     if (netpoll_has_waiters() && !sched.polling.load(std::memory_order_relaxed)) {
-        if (poll_io(0) > 0) goto top;
+        if (G* g = inject_glist(poll_io(0), p)) return g;
     }
 
     int procs = sched.gomaxprocs.load(std::memory_order_relaxed);
@@ -630,13 +659,17 @@ top:
         sched.poll_until.store(poll_until, std::memory_order_release);
         std::int64_t delay =
             poll_until == INT64_MAX ? -1 : std::max<std::int64_t>(poll_until - nanotime(), 0);
-        // Goroutines it readies go to the global queue: this M holds no P.
-        poll_io(delay);
+        G* polled = poll_io(delay);
         sched.poll_until.store(0, std::memory_order_release);
         sched.polling.store(false, std::memory_order_release);
         sched.lock.lock();
         P* np = pidleget();
         sched.lock.unlock();
+        // The first polled goroutine runs here, on the P just taken.
+        if (G* g = inject_glist(polled, np)) {
+            acquirep(m, np);
+            return g;
+        }
         if (np) {
             acquirep(m, np);
             // Timers may be due on any idle P: look as a spinning M does.
@@ -720,7 +753,7 @@ void execute(M* m, G* g) {
     }
     g->status.store(gstatus::running, std::memory_order_relaxed);
     g->preempt.store(false, std::memory_order_relaxed); // a stale request
-    m->curg.store(g, std::memory_order_relaxed);
+    m->curg.store(g, std::memory_order_release);        // sysmon reads g through it
     p->schedtick.store(p->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     switch_to_g(m, g);
     m->curg.store(nullptr, std::memory_order_relaxed);

@@ -144,7 +144,13 @@ inline void preempt_check() {
 // from a blocking call): an M to run its queue, or the idle list.
 void handoffp(P* p);
 bool runqempty(P* p);
-// netpoll, counting the goroutines it readies and when it last ran.
-int poll_io(std::int64_t delay_ns);
+// netpoll, counting the goroutines it found ready and when it last ran;
+// returns them (runnable, linked through schedlink) for inject_glist.
+G* poll_io(std::int64_t delay_ns);
+// Queues a list from poll_io (Go's injectglist). With p (held by the caller):
+// returns the first goroutine for the caller to run, puts the rest on p's
+// queue and wakes one idle M to share them. Without: everything goes on the
+// global queue and idle Ms are started for it; returns null.
+G* inject_glist(G* list, P* p);
 
 } // namespace rill::detail

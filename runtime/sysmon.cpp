@@ -127,8 +127,12 @@ bool all_idle() { return sched.npidle.load() == sched.gomaxprocs.load(); }
         std::int64_t now = nanotime();
         bool acted = false;
         if (netpoll_has_waiters() && !sched.polling.load(std::memory_order_relaxed) &&
-            now - sched.lastpoll.load(std::memory_order_relaxed) >= poll_interval_ns)
-            acted |= poll_io(0) > 0; // readied goroutines go to the global queue
+            now - sched.lastpoll.load(std::memory_order_relaxed) >= poll_interval_ns) {
+            if (G* polled = poll_io(0)) {
+                inject_glist(polled, nullptr);
+                acted = true;
+            }
+        }
         std::int64_t next_timer = INT64_MAX;
         acted |= retake(now, next_timer);
         idle = acted ? 0 : idle + 1;
