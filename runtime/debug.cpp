@@ -8,7 +8,6 @@
 #include "preempt.hpp"
 #include "sched.hpp"
 
-#include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -71,12 +70,7 @@ void debug_init() {
         runtime_log().warn("rill: no SIGQUIT goroutine dump (eventfd: {})", std::strerror(errno));
         return;
     }
-    pthread_t th;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    int rc = pthread_create(
-        &th, &attr,
+    bool started = start_thread(
         [](void*) -> void* {
             preempt_block_signals();
             for (;;) {
@@ -89,12 +83,8 @@ void debug_init() {
                 dumps_written.fetch_add(1);
             }
         },
-        nullptr);
-    pthread_attr_destroy(&attr);
-    if (rc != 0) {
-        runtime_log().warn("rill: no SIGQUIT goroutine dump (thread: {})", std::strerror(rc));
-        return;
-    }
+        nullptr, "the SIGQUIT goroutine-dump thread", false);
+    if (!started) return;
     struct sigaction sa {};
     sa.sa_handler = on_sigquit;
     sa.sa_flags = SA_RESTART;

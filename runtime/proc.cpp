@@ -278,22 +278,12 @@ void newm(P* p, bool spinning) {
     m->rand = 0x9E3779B97F4A7C15ULL ^ (m->id * 0xBF58476D1CE4E5B9ULL);
     m->nextp = p;
     m->spinning = spinning;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_t th;
-    int rc = pthread_create(
-        &th, &attr,
+    start_thread(
         [](void* arg) -> void* {
             mstart(static_cast<M*>(arg));
             return nullptr;
         },
-        m);
-    pthread_attr_destroy(&attr);
-    if (rc != 0) {
-        runtime_log().critical("rill: cannot start a scheduler thread: {}", std::strerror(rc));
-        std::_Exit(2);
-    }
+        m, "a scheduler thread", true);
 }
 
 // Runs p on some M: an idle one, or a new one.
@@ -381,6 +371,22 @@ G* inject_glist(G* list, P* p) {
     for (int i = 0; i < n && sched.npidle.load(std::memory_order_acquire) > 0; ++i)
         startm(nullptr, false);
     return nullptr;
+}
+
+bool start_thread(void* (*fn)(void*), void* arg, const char* what, bool fatal) {
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t th;
+    int rc = pthread_create(&th, &attr, fn, arg);
+    pthread_attr_destroy(&attr);
+    if (rc == 0) return true;
+    if (!fatal) {
+        runtime_log().warn("rill: cannot start {}: {}", what, std::strerror(rc));
+        return false;
+    }
+    runtime_log().critical("rill: cannot start {}: {}", what, std::strerror(rc));
+    std::_Exit(2);
 }
 
 void handoffp(P* p) {

@@ -144,6 +144,10 @@ inline void preempt_check() {
 // from a blocking call): an M to run its queue, or the idle list.
 void handoffp(P* p);
 bool runqempty(P* p);
+// Starts a detached runtime thread running fn(arg). If it cannot: with fatal
+// the process ends (the runtime cannot work without it), else a warning is
+// logged and it returns false. `what` names the thread in the message.
+bool start_thread(void* (*fn)(void*), void* arg, const char* what, bool fatal);
 // netpoll, counting the goroutines it found ready and when it last ran;
 // returns them (runnable, linked through schedlink) for inject_glist.
 G* poll_io(std::int64_t delay_ns);

@@ -1,16 +1,12 @@
 // sysmon and retake (mirrors Go's runtime/proc.go). See sysmon.hpp.
 #include "sysmon.hpp"
 
-#include "log.hpp"
 #include "netpoll.hpp"
 #include "preempt.hpp"
 #include "sched.hpp"
 
-#include <pthread.h>
 
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
 
 namespace rill::detail {
 
@@ -158,23 +154,13 @@ void preemptone(P* p) {
 }
 
 void sysmon_start() {
-    pthread_t th;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    int rc = pthread_create(
-        &th, &attr,
+    start_thread(
         [](void*) -> void* {
             // SIGURG and SIGQUIT are for the Ms and the dump thread, not here.
             preempt_block_signals();
             sysmon_loop();
         },
-        nullptr);
-    pthread_attr_destroy(&attr);
-    if (rc != 0) {
-        runtime_log().critical("rill: cannot start the sysmon thread: {}", std::strerror(rc));
-        std::_Exit(2);
-    }
+        nullptr, "the sysmon thread", true);
 }
 
 void sysmon_blocking_started() noexcept {
