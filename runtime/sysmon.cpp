@@ -5,7 +5,6 @@
 #include "preempt.hpp"
 #include "sched.hpp"
 
-
 #include <algorithm>
 
 namespace rill::detail {
