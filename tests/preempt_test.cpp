@@ -185,6 +185,20 @@ bool async_preemption_testable() {
     return true;
 }
 
+// Runs f(0) .. f(n-1) in n goroutines and returns the sum of their results.
+template <class F> long sum_over_workers(int n, F f) {
+    std::atomic<long> sum{0};
+    rill::wait_group wg;
+    wg.add(n);
+    for (int i = 0; i < n; ++i)
+        rill::go([&, i] {
+            sum += f(i);
+            wg.done();
+        });
+    wg.wait();
+    return sum.load();
+}
+
 // A call-free loop: nothing in it is a preemption point.
 void spin_until(const std::atomic<bool>& stop) {
     while (!stop.load(std::memory_order_relaxed)) {
@@ -234,18 +248,12 @@ TEST_CASE("registers, flags and the red zone survive thousands of preemptions") 
         maxprocs_scope procs(2);
         const auto until = async_preempts() + 2000;
         preempt_storm storm;
-        constexpr int workers = 4;
-        std::atomic<long> bad{0};
-        rill::wait_group wg;
-        wg.add(workers);
-        for (int i = 0; i < workers; ++i)
-            rill::go([&] {
-                while (async_preempts() < until)
-                    bad += test_register_spin(1000);
-                wg.done();
-            });
-        wg.wait();
-        CHECK(bad.load() == 0);
+        CHECK(sum_over_workers(4, [&](int) {
+                  long bad = 0;
+                  while (async_preempts() < until)
+                      bad += test_register_spin(1000);
+                  return bad;
+              }) == 0);
     });
 }
 
@@ -309,23 +317,16 @@ TEST_CASE("only the program's own code is interrupted, never libc or the runtime
         maxprocs_scope procs(2);
         auto before = async_preempts();
         preempt_storm storm;
-        constexpr int workers = 4;
-        std::atomic<long> bad{0};
-        rill::wait_group wg;
-        wg.add(workers);
-        for (int w = 0; w < workers; ++w)
-            rill::go([&, w] {
-                for (int i = 0; i < by_build(300'000, 50'000, 10'000); ++i) {
-                    auto* p = static_cast<char*>(std::malloc(16 + i % 512));
-                    int n = std::snprintf(p, 16, "%d-%d", w, i % 1000);
-                    if (n <= 0 || std::strtol(p + (w >= 10 ? 3 : 2), nullptr, 10) != i % 1000)
-                        ++bad;
-                    std::free(p);
-                }
-                wg.done();
-            });
-        wg.wait();
-        CHECK(bad.load() == 0);
+        CHECK(sum_over_workers(4, [](int w) {
+                  long bad = 0;
+                  for (int i = 0; i < by_build(300'000, 50'000, 10'000); ++i) {
+                      auto* p = static_cast<char*>(std::malloc(16 + i % 512));
+                      int n = std::snprintf(p, 16, "%d-%d", w, i % 1000);
+                      if (n <= 0 || std::strtol(p + 2, nullptr, 10) != i % 1000) ++bad;
+                      std::free(p);
+                  }
+                  return bad;
+              }) == 0);
         CHECK(async_preempts() > before);
     });
 }
