@@ -67,12 +67,14 @@ void check_spec(const std::string& sup, const child_spec& s, auto_shutdown as) {
 
 child_spec with_defaults(child_spec s) {
     if (s.shutdown == shutdown_default)
-        s.shutdown = s.kind == child_kind::supervisor ? shutdown_infinity
-                                                      : std::chrono::nanoseconds(std::chrono::seconds(5));
+        s.shutdown = s.kind == child_kind::supervisor
+                         ? shutdown_infinity
+                         : std::chrono::nanoseconds(std::chrono::seconds(5));
     return s;
 }
 
-supervisor_base::supervisor_base(std::shared_ptr<sup_core> core) noexcept : core_(std::move(core)) {}
+supervisor_base::supervisor_base(std::shared_ptr<sup_core> core) noexcept
+    : core_(std::move(core)) {}
 supervisor_base::~supervisor_base() {
     if (core_) core_->stop();
 }
@@ -80,9 +82,7 @@ void supervisor_base::start(const context& parent) { core_->start(parent); }
 sup_exit supervisor_base::stop() { return core_->stop(); }
 sup_exit supervisor_base::wait() { return core_->wait(); }
 bool supervisor_base::running() const { return core_->running(); }
-std::vector<child_info> supervisor_base::which_children() const {
-    return core_->which_children();
-}
+std::vector<child_info> supervisor_base::which_children() const { return core_->which_children(); }
 child_counts supervisor_base::count_children() const { return core_->count_children(); }
 std::string supervisor_base::path() const { return core_->path(); }
 std::string supervisor_base::view() const {
@@ -138,8 +138,7 @@ child_spec supervisor_child(std::string id, supervisor_options options,
     s.restart = restart;
     s.shutdown = shutdown_infinity;
     s.await_started = true;
-    s.start = [options = std::move(options),
-               children = std::move(children)](const context& ctx) {
+    s.start = [options = std::move(options), children = std::move(children)](const context& ctx) {
         supervisor sup(options, children);
         sup.start(ctx);
         notify_started(ctx);
@@ -152,9 +151,8 @@ child_spec supervisor_child(std::string id, supervisor_options options,
 }
 
 dynamic_supervisor::dynamic_supervisor(supervisor_options options, child_spec child_template)
-    : supervisor_base(std::make_shared<detail::sup_core>(std::move(options),
-                                                         std::vector<child_spec>{}, true,
-                                                         std::move(child_template))) {}
+    : supervisor_base(std::make_shared<detail::sup_core>(
+          std::move(options), std::vector<child_spec>{}, true, std::move(child_template))) {}
 
 std::optional<std::uint64_t> dynamic_supervisor::start_child() { return start_child(nullptr); }
 std::optional<std::uint64_t> dynamic_supervisor::start_child(child_fn body) {
@@ -178,9 +176,12 @@ std::chrono::nanoseconds backoff::delay(int attempt, std::uint64_t random) const
 
 const char* to_string(restart r) noexcept {
     switch (r) {
-    case restart::permanent: return "permanent";
-    case restart::transient: return "transient";
-    case restart::temporary: return "temporary";
+    case restart::permanent:
+        return "permanent";
+    case restart::transient:
+        return "transient";
+    case restart::temporary:
+        return "temporary";
     }
     return "?";
 }
@@ -189,68 +190,100 @@ const char* to_string(child_kind k) noexcept {
 }
 const char* to_string(exit_reason r) noexcept {
     switch (r) {
-    case exit_reason::normal: return "normal";
-    case exit_reason::shutdown: return "shutdown";
-    case exit_reason::abnormal: return "abnormal";
+    case exit_reason::normal:
+        return "normal";
+    case exit_reason::shutdown:
+        return "shutdown";
+    case exit_reason::abnormal:
+        return "abnormal";
     }
     return "?";
 }
 const char* to_string(event_kind k) noexcept {
     switch (k) {
-    case event_kind::started: return "started";
-    case event_kind::start_failed: return "start_failed";
-    case event_kind::exited: return "exited";
-    case event_kind::restarted: return "restarted";
-    case event_kind::restart_scheduled: return "restart_scheduled";
-    case event_kind::abandoned: return "abandoned";
-    case event_kind::intensity_exceeded: return "intensity_exceeded";
-    case event_kind::auto_shutdown: return "auto_shutdown";
+    case event_kind::started:
+        return "started";
+    case event_kind::start_failed:
+        return "start_failed";
+    case event_kind::exited:
+        return "exited";
+    case event_kind::restarted:
+        return "restarted";
+    case event_kind::restart_scheduled:
+        return "restart_scheduled";
+    case event_kind::abandoned:
+        return "abandoned";
+    case event_kind::intensity_exceeded:
+        return "intensity_exceeded";
+    case event_kind::auto_shutdown:
+        return "auto_shutdown";
     }
     return "?";
 }
 const char* to_string(sup_errc e) noexcept {
     switch (e) {
-    case sup_errc::not_found: return "not_found";
-    case sup_errc::running: return "running";
-    case sup_errc::restarting: return "restarting";
-    case sup_errc::already_started: return "already_started";
-    case sup_errc::already_present: return "already_present";
-    case sup_errc::max_children: return "max_children";
-    case sup_errc::start_failed: return "start_failed";
-    case sup_errc::not_running: return "not_running";
+    case sup_errc::not_found:
+        return "not_found";
+    case sup_errc::running:
+        return "running";
+    case sup_errc::restarting:
+        return "restarting";
+    case sup_errc::already_started:
+        return "already_started";
+    case sup_errc::already_present:
+        return "already_present";
+    case sup_errc::max_children:
+        return "max_children";
+    case sup_errc::start_failed:
+        return "start_failed";
+    case sup_errc::not_running:
+        return "not_running";
     }
     return "?";
 }
 const char* to_string(strategy s) noexcept {
     switch (s) {
-    case strategy::one_for_one: return "one_for_one";
-    case strategy::one_for_all: return "one_for_all";
-    case strategy::rest_for_one: return "rest_for_one";
+    case strategy::one_for_one:
+        return "one_for_one";
+    case strategy::one_for_all:
+        return "one_for_all";
+    case strategy::rest_for_one:
+        return "rest_for_one";
     }
     return "?";
 }
 const char* to_string(auto_shutdown a) noexcept {
     switch (a) {
-    case auto_shutdown::never: return "never";
-    case auto_shutdown::any_significant: return "any_significant";
-    case auto_shutdown::all_significant: return "all_significant";
+    case auto_shutdown::never:
+        return "never";
+    case auto_shutdown::any_significant:
+        return "any_significant";
+    case auto_shutdown::all_significant:
+        return "all_significant";
     }
     return "?";
 }
 const char* to_string(child_state s) noexcept {
     switch (s) {
-    case child_state::running: return "running";
-    case child_state::restarting: return "restarting";
-    case child_state::stopped: return "stopped";
+    case child_state::running:
+        return "running";
+    case child_state::restarting:
+        return "restarting";
+    case child_state::stopped:
+        return "stopped";
     }
     return "?";
 }
 const char* to_string(sup_exit e) noexcept {
     switch (e) {
-    case sup_exit::stopped: return "stopped";
-    case sup_exit::intensity_exceeded: return "intensity_exceeded";
-    case sup_exit::auto_shutdown: return "auto_shutdown";
-    case sup_exit::start_failed: return "start_failed";
+    case sup_exit::stopped:
+        return "stopped";
+    case sup_exit::intensity_exceeded:
+        return "intensity_exceeded";
+    case sup_exit::auto_shutdown:
+        return "auto_shutdown";
+    case sup_exit::start_failed:
+        return "start_failed";
     }
     return "?";
 }

@@ -46,9 +46,8 @@ void run_child(std::shared_ptr<instance> inst, child_fn body, context ctx, sende
     } catch (...) {
         inst->error = std::current_exception();
         inst->what = what_of(inst->error);
-        inst->reason = inst->stop_requested && is_cancellation(inst->error)
-                           ? exit_reason::shutdown
-                           : exit_reason::abnormal;
+        inst->reason = inst->stop_requested && is_cancellation(inst->error) ? exit_reason::shutdown
+                                                                            : exit_reason::abnormal;
     }
     inst->finished.close();
     // An abandoned child may end after its supervisor: then nobody listens.
@@ -86,7 +85,8 @@ std::string sup_core::path() const { return path_; }
 bool sup_core::running() const { return running_; }
 
 void sup_core::start(const context& parent) {
-    if (started_.exchange(true)) throw supervisor_error(sup_errc::running, path_ + ": already started");
+    if (started_.exchange(true))
+        throw supervisor_error(sup_errc::running, path_ + ": already started");
     if (auto p = supervision_path(parent); !p.empty()) path_ = p;
     std::tie(ctx_, cancel_) = with_cancel(parent);
     register_core(this);
@@ -103,10 +103,14 @@ void sup_core::run(sender<std::exception_ptr> init) {
     for (std::size_t i = 0; i < children_.size();) {
         auto& c = *children_[i];
         switch (start_instance(c, event_kind::started)) {
-        case start_outcome::started: ++i; break;
+        case start_outcome::started:
+            ++i;
+            break;
         case start_outcome::ignored:
-            if (c.spec.restart == restart::temporary) erase(c);
-            else ++i;
+            if (c.spec.restart == restart::temporary)
+                erase(c);
+            else
+                ++i;
             break;
         case start_outcome::failed: {
             terminate_all();
@@ -504,7 +508,9 @@ void sup_core::restart_range(std::size_t from, child_rec& failed) {
             ++i;
             break;
         }
-        case start_outcome::ignored: ++i; break;
+        case start_outcome::ignored:
+            ++i;
+            break;
         case start_outcome::failed:
             set_state(c, child_state::restarting);
             c.due = steady::now();
@@ -578,8 +584,8 @@ void sup_core::emit(event_kind k, const child_rec& c, const instance* inst,
                  std::chrono::duration_cast<std::chrono::microseconds>(delay).count());
         break;
     case event_kind::abandoned:
-        log.error("supervisor {}: child {} ignored cancellation for {} ms and is abandoned",
-                  path_, c.name,
+        log.error("supervisor {}: child {} ignored cancellation for {} ms and is abandoned", path_,
+                  c.name,
                   std::chrono::duration_cast<std::chrono::milliseconds>(c.spec.shutdown).count());
         break;
     case event_kind::intensity_exceeded:

@@ -34,8 +34,8 @@ struct instance {
     std::uint64_t gen = 0;
     std::string name; // the goroutine's name: the child's path
     cancel_func cancel;
-    signal_chan finished;   // closed by the child's goroutine once reason is set
-    signal_chan started{1}; // notify_started's signal
+    signal_chan finished{0}; // closed by the child's goroutine once reason is set
+    signal_chan started{1};  // notify_started's signal
     std::atomic<bool> stop_requested{false};
     exit_reason reason = exit_reason::normal;
     std::exception_ptr error;
@@ -69,7 +69,7 @@ struct exit_msg {
 };
 struct op_msg {
     std::function<void()> fn;
-    signal_chan done;
+    signal_chan done{0};
 };
 
 enum class start_outcome { started, ignored, failed };
@@ -156,8 +156,8 @@ private:
     context ctx_;
     cancel_func cancel_;
     chan<exit_msg> exits_{64};
-    chan<std::unique_ptr<op_msg>> ops_;
-    signal_chan exited_; // closed when the supervisor has ended
+    chan<std::unique_ptr<op_msg>> ops_{0};
+    signal_chan exited_{0}; // closed when the supervisor has ended
     std::atomic<bool> started_{false};
     std::atomic<bool> running_{false};
     std::atomic<sup_exit> why_{sup_exit::stopped};

@@ -28,11 +28,13 @@ bool sup_core::op_start_child(child_spec spec) {
         children_.push_back(std::move(rec));
     }
     switch (start_instance(c, event_kind::started)) {
-    case start_outcome::started: return true;
+    case start_outcome::started:
+        return true;
     case start_outcome::ignored:
         if (c.spec.restart == restart::temporary) erase(c);
         return false;
-    case start_outcome::failed: break;
+    case start_outcome::failed:
+        break;
     }
     auto id = c.name;
     erase(c);
@@ -58,9 +60,12 @@ bool sup_core::op_restart_child(const std::string& id) {
     if (c->state == child_state::running) fail(sup_errc::running, path_, id);
     if (c->state == child_state::restarting) fail(sup_errc::restarting, path_, id);
     switch (start_instance(*c, event_kind::started)) {
-    case start_outcome::started: return true;
-    case start_outcome::ignored: return false;
-    case start_outcome::failed: break;
+    case start_outcome::started:
+        return true;
+    case start_outcome::ignored:
+        return false;
+    case start_outcome::failed:
+        break;
     }
     throw supervisor_error(sup_errc::start_failed, path_ + ": child '" + id + "' failed to start",
                            last_start_error_);
@@ -76,9 +81,9 @@ void sup_core::op_delete_child(const std::string& id) {
 
 std::optional<std::uint64_t> sup_core::op_start_dynamic(child_fn body) {
     if (opts_.max_children && children_.size() >= *opts_.max_children)
-        throw supervisor_error(sup_errc::max_children,
-                               path_ + ": " + std::to_string(*opts_.max_children) +
-                                   " children already (max_children)");
+        throw supervisor_error(sup_errc::max_children, path_ + ": " +
+                                                           std::to_string(*opts_.max_children) +
+                                                           " children already (max_children)");
     auto rec = std::make_unique<child_rec>();
     rec->spec = tmpl_;
     if (body) rec->spec.start = std::move(body);

@@ -59,7 +59,8 @@ void sup_core::render(std::string& out, int depth) const {
     out += pad + "supervisor " + path_ + " (" +
            (dynamic_ ? std::string("dynamic") : std::string(to_string(opts_.strategy))) + ", " +
            std::to_string(opts_.intensity) + " restarts in " +
-           std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(opts_.period).count()) +
+           std::to_string(
+               std::chrono::duration_cast<std::chrono::milliseconds>(opts_.period).count()) +
            " ms) " + (running_ ? "running" : "stopped") + ", " + std::to_string(children_.size()) +
            " children\n";
     for (const auto& c : children_)

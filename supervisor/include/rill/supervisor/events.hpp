@@ -31,13 +31,13 @@ const char* to_string(event_kind k) noexcept;
 
 struct supervisor_event {
     event_kind kind;
-    std::string supervisor; // its path, "root/sub"
-    std::string child;      // the child's id (for dynamic children "id#n")
+    std::string supervisor;                   // its path, "root/sub"
+    std::string child;                        // the child's id (for dynamic children "id#n")
     exit_reason reason = exit_reason::normal; // for exited
-    std::exception_ptr error;                 // the exception, for abnormal exits and start failures
-    std::string what;                         // error's what(), when there is one
-    int restarts = 0;                         // the child's restarts so far
-    std::chrono::nanoseconds delay{0};        // for restart_scheduled
+    std::exception_ptr error;          // the exception, for abnormal exits and start failures
+    std::string what;                  // error's what(), when there is one
+    int restarts = 0;                  // the child's restarts so far
+    std::chrono::nanoseconds delay{0}; // for restart_scheduled
 };
 
 using event_hook = std::function<void(const supervisor_event&)>;
