@@ -292,7 +292,8 @@ void sup_core::terminate_all() {
             by_gen_.erase(inst->gen);
             c->inst.reset();
         }
-        emit(ended ? event_kind::exited : event_kind::abandoned, *c, inst.get());
+        // An abandoned child's fields are still its own: read them only once it ended.
+        emit(ended ? event_kind::exited : event_kind::abandoned, *c, ended ? inst.get() : nullptr);
     }
     std::lock_guard lk(mu_);
     children_.clear();
@@ -320,11 +321,7 @@ void sup_core::terminate_instance(child_rec& c) {
         c.inst.reset();
         c.state = child_state::stopped;
     }
-    if (ended) {
-        emit(event_kind::exited, c, inst.get());
-    } else {
-        emit(event_kind::abandoned, c, inst.get());
-    }
+    emit(ended ? event_kind::exited : event_kind::abandoned, c, ended ? inst.get() : nullptr);
 }
 
 start_outcome sup_core::start_instance(child_rec& c, event_kind on_success) {
@@ -359,13 +356,13 @@ start_outcome sup_core::start_instance(child_rec& c, event_kind on_success) {
             terminate_instance(c);
             last_start_error_ = std::make_exception_ptr(
                 supervisor_error(sup_errc::not_running, path_ + ": stopping"));
-            emit(event_kind::start_failed, c, inst.get());
+            emit(event_kind::start_failed, c);
             return start_outcome::failed;
         }
     }
     if (started) {
         set_state(c, child_state::running);
-        emit(on_success, c, inst.get());
+        emit(on_success, c);
         return start_outcome::started;
     }
     // It ended before starting: its exit message, when it comes, is stale.
@@ -550,6 +547,8 @@ void sup_core::set_state(child_rec& c, child_state s) {
     c.state = s;
 }
 
+// inst: the instance whose exit this reports, once it has ended (its fields
+// are the child goroutine's until then).
 void sup_core::emit(event_kind k, const child_rec& c, const instance* inst,
                     std::chrono::nanoseconds delay) {
     supervisor_event e;
