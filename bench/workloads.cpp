@@ -359,6 +359,9 @@ result blockcall(i64 n) {
     for (int i = 0; i < procs; ++i)
         check_eq(static_cast<i64>(sums[i]), static_cast<i64>(xorshift_walk(i + 1, n)),
                  "blockcall checksum");
+    return {ns / 1e6, "ms"};
+}
+
 // --- CSP layer: pipelines over rill::pipe, every stage channel of capacity
 // csp_buffer (the Go side uses the same capacity).
 constexpr std::size_t csp_buffer = 128;
