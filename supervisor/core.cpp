@@ -565,6 +565,8 @@ void sup_core::emit(event_kind k, const child_rec& c, const instance* inst,
     auto& log = sup_log();
     switch (k) {
     case event_kind::started:
+        log.debug("supervisor {}: child {} started", path_, c.name);
+        break;
     case event_kind::restarted:
         log.info("supervisor {}: child {} {} (restarts {})", path_, c.name, to_string(k),
                  c.restarts + (k == event_kind::restarted ? 1 : 0));
@@ -573,7 +575,7 @@ void sup_core::emit(event_kind k, const child_rec& c, const instance* inst,
         if (e.reason == exit_reason::abnormal)
             log.warn("supervisor {}: child {} exited abnormally: {}", path_, c.name, e.what);
         else
-            log.info("supervisor {}: child {} exited ({})", path_, c.name, to_string(e.reason));
+            log.debug("supervisor {}: child {} exited ({})", path_, c.name, to_string(e.reason));
         break;
     case event_kind::start_failed:
         log.error("supervisor {}: child {} failed to start: {}", path_, c.name, e.what);

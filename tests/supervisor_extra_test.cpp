@@ -91,9 +91,10 @@ TEST_CASE("event hooks: started, exited with the reason and exception, restarted
     rill::run([] {
         std::ostringstream out;
         auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
-        sup_test::sup_logger->sinks().push_back(sink);
+        auto saved_sinks = sup_test::sup_logger->sinks();
+        sup_test::sup_logger->sinks() = {sink};
         auto level = sup_test::sup_logger->level();
-        sup_test::sup_logger->set_level(spdlog::level::info);
+        sup_test::sup_logger->set_level(spdlog::level::debug);
 
         std::mutex mu;
         std::vector<rill::supervisor_event> events;
@@ -117,7 +118,7 @@ TEST_CASE("event hooks: started, exited with the reason and exception, restarted
         release.send(1);
 
         sup_test::sup_logger->set_level(level);
-        sup_test::sup_logger->sinks().pop_back();
+        sup_test::sup_logger->sinks() = saved_sinks;
 
         std::lock_guard lk(mu);
         std::vector<std::string> kinds;
