@@ -134,8 +134,9 @@ void sup_core::loop() {
     while (!exiting_) {
         auto now = steady::now();
         std::optional<steady::time_point> next_due;
-        for (auto& c : children_)
-            if (c->due && (!next_due || *c->due < *next_due)) next_due = c->due;
+        if (pending_due_ > 0) // a scan of every child per message would cost a storm dearly
+            for (auto& c : children_)
+                if (c->due && (!next_due || *c->due < *next_due)) next_due = c->due;
         bool due_now = next_due && *next_due <= now;
         // Messages first, so that a child failing to restart cannot starve
         // stop requests; but pending restarts get their turn every few.
@@ -183,7 +184,7 @@ void sup_core::run_due() {
         again = false;
         for (auto& c : children_) {
             if (!c->due || *c->due > now) continue;
-            c->due.reset();
+            clear_due(*c);
             if (c->count_again) {
                 c->count_again = false;
                 if (!add_restart()) {
@@ -257,7 +258,7 @@ void sup_core::shutdown_self(sup_exit why) {
 
 void sup_core::terminate_all() {
     for (auto& c : children_)
-        c->due.reset();
+        clear_due(*c);
     if (!dynamic_) {
         for (std::size_t i = children_.size(); i-- > 0;) {
             auto& c = *children_[i];
@@ -454,7 +455,7 @@ void sup_core::decide_restart(child_rec& c) {
     rng_ = rng_ * 6364136223846793005ULL + 1442695040888963407ULL;
     auto delay = opts_.backoff->delay(c.backoff_attempt, rng_);
     set_state(c, child_state::restarting);
-    c.due = now + delay;
+    set_due(c, now + delay);
     emit(event_kind::restart_scheduled, c, nullptr, delay);
 }
 
@@ -473,7 +474,7 @@ void sup_core::apply_strategy(child_rec& c) {
             break;
         case start_outcome::failed:
             set_state(c, child_state::restarting);
-            c.due = steady::now();
+            set_due(c, steady::now());
             c.count_again = true;
             break;
         }
@@ -488,7 +489,7 @@ void sup_core::apply_strategy(child_rec& c) {
 void sup_core::restart_range(std::size_t from, child_rec& failed) {
     for (std::size_t i = children_.size(); i-- > from;) {
         auto& c = *children_[i];
-        c.due.reset();
+        clear_due(c);
         c.count_again = false;
         if (c.inst) terminate_instance(c);
         if (c.spec.restart == restart::temporary)
@@ -510,7 +511,7 @@ void sup_core::restart_range(std::size_t from, child_rec& failed) {
             break;
         case start_outcome::failed:
             set_state(c, child_state::restarting);
-            c.due = steady::now();
+            set_due(c, steady::now());
             c.count_again = true;
             return;
         }
@@ -536,7 +537,18 @@ std::size_t sup_core::index_of(const child_rec& c) const {
     return children_.size();
 }
 
+void sup_core::set_due(child_rec& c, steady::time_point t) {
+    if (!c.due) ++pending_due_;
+    c.due = t;
+}
+
+void sup_core::clear_due(child_rec& c) {
+    if (c.due) --pending_due_;
+    c.due.reset();
+}
+
 void sup_core::erase(child_rec& c) {
+    clear_due(c);
     std::lock_guard lk(mu_);
     if (c.inst) by_gen_.erase(c.inst->gen);
     children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(index_of(c)));
@@ -551,34 +563,28 @@ void sup_core::set_state(child_rec& c, child_state s) {
 // are the child goroutine's until then).
 void sup_core::emit(event_kind k, const child_rec& c, const instance* inst,
                     std::chrono::nanoseconds delay) {
-    supervisor_event e;
-    e.kind = k;
-    e.supervisor = path_;
-    e.child = c.name;
-    e.restarts = c.restarts;
-    e.delay = delay;
-    if (inst) {
-        e.reason = inst->reason;
-        e.error = inst->error;
-        e.what = inst->what;
-    }
+    auto reason = inst ? inst->reason : exit_reason::normal;
+    const std::string none;
+    const std::string& what = inst ? inst->what : none;
+    auto ms = [](std::chrono::nanoseconds d) {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+    };
     auto& log = sup_log();
     switch (k) {
     case event_kind::started:
         log.debug("supervisor {}: child {} started", path_, c.name);
         break;
     case event_kind::restarted:
-        log.info("supervisor {}: child {} {} (restarts {})", path_, c.name, to_string(k),
-                 c.restarts + (k == event_kind::restarted ? 1 : 0));
+        log.info("supervisor {}: child {} restarted (restarts {})", path_, c.name, c.restarts + 1);
         break;
     case event_kind::exited:
-        if (e.reason == exit_reason::abnormal)
-            log.warn("supervisor {}: child {} exited abnormally: {}", path_, c.name, e.what);
+        if (reason == exit_reason::abnormal)
+            log.warn("supervisor {}: child {} exited abnormally: {}", path_, c.name, what);
         else
-            log.debug("supervisor {}: child {} exited ({})", path_, c.name, to_string(e.reason));
+            log.debug("supervisor {}: child {} exited ({})", path_, c.name, to_string(reason));
         break;
     case event_kind::start_failed:
-        log.error("supervisor {}: child {} failed to start: {}", path_, c.name, e.what);
+        log.error("supervisor {}: child {} failed to start: {}", path_, c.name, what);
         break;
     case event_kind::restart_scheduled:
         log.info("supervisor {}: child {} restarts in {} us", path_, c.name,
@@ -586,20 +592,29 @@ void sup_core::emit(event_kind k, const child_rec& c, const instance* inst,
         break;
     case event_kind::abandoned:
         log.error("supervisor {}: child {} ignored cancellation for {} ms and is abandoned", path_,
-                  c.name,
-                  std::chrono::duration_cast<std::chrono::milliseconds>(c.spec.shutdown).count());
+                  c.name, ms(c.spec.shutdown));
         break;
     case event_kind::intensity_exceeded:
         log.error("supervisor {}: child {}: more than {} restarts in {} ms; shutting down", path_,
-                  c.name, opts_.intensity,
-                  std::chrono::duration_cast<std::chrono::milliseconds>(opts_.period).count());
+                  c.name, opts_.intensity, ms(opts_.period));
         break;
     case event_kind::auto_shutdown:
         log.info("supervisor {}: significant child {} ended; auto_shutdown {}", path_, c.name,
                  to_string(opts_.auto_shutdown));
         break;
     }
-    if (!opts_.on_event) return;
+    if (!opts_.on_event) return; // events cost strings: only for a hook
+    supervisor_event e;
+    e.kind = k;
+    e.supervisor = path_;
+    e.child = c.name;
+    e.reason = reason;
+    e.restarts = c.restarts;
+    e.delay = delay;
+    if (inst) {
+        e.error = inst->error;
+        e.what = inst->what;
+    }
     try {
         opts_.on_event(e);
     } catch (const std::exception& x) {

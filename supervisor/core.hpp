@@ -132,6 +132,8 @@ private:
     child_rec* find_ref(std::uint64_t ref);
     std::size_t index_of(const child_rec& c) const;
     void erase(child_rec& c);
+    void set_due(child_rec& c, steady::time_point t);
+    void clear_due(child_rec& c);
     void set_state(child_rec& c, child_state s);
     void emit(event_kind k, const child_rec& c, const instance* inst = nullptr,
               std::chrono::nanoseconds delay = {});
@@ -149,6 +151,7 @@ private:
     std::vector<std::unique_ptr<child_rec>> children_;
     std::unordered_map<std::uint64_t, child_rec*> by_gen_;
     std::deque<steady::time_point> restarts_;
+    std::size_t pending_due_ = 0; // children with a pending restart
     std::uint64_t next_gen_ = 0;
     std::uint64_t next_ref_ = 0;
     std::uint64_t rng_;

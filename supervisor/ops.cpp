@@ -45,7 +45,7 @@ bool sup_core::op_start_child(child_spec spec) {
 void sup_core::op_terminate_child(const std::string& id) {
     auto* c = find(id);
     if (!c) fail(sup_errc::not_found, path_, id);
-    c->due.reset();
+    clear_due(*c);
     c->count_again = false;
     if (c->inst) terminate_instance(*c);
     if (c->spec.restart == restart::temporary)
