@@ -464,29 +464,37 @@ void sup_core::decide_restart(child_rec& c) {
 void sup_core::apply_strategy(child_rec& c) {
     if (dynamic_ || opts_.strategy == strategy::one_for_one) {
         switch (start_instance(c, event_kind::restarted)) {
-        case start_outcome::started: {
-            std::lock_guard lk(mu_);
-            ++c.restarts;
+        case start_outcome::started:
+            count_restart(c);
             break;
-        }
         case start_outcome::ignored:
             if (dynamic_) erase(c);
             break;
         case start_outcome::failed:
-            set_state(c, child_state::restarting);
-            set_due(c, steady::now());
-            c.count_again = true;
+            retry_later(c);
             break;
         }
         return;
     }
-    std::size_t from = opts_.strategy == strategy::one_for_all ? 0 : index_of(c);
-    restart_range(from, c);
+    restart_range(opts_.strategy == strategy::one_for_all ? 0 : index_of(c));
+}
+
+void sup_core::count_restart(child_rec& c) {
+    std::lock_guard lk(mu_);
+    ++c.restarts;
+}
+
+// OTP's try_again_restart: the failed child's restart is tried again from the
+// loop, through its strategy, and counts towards intensity once more.
+void sup_core::retry_later(child_rec& c) {
+    set_state(c, child_state::restarting);
+    set_due(c, steady::now());
+    c.count_again = true;
 }
 
 // one_for_all / rest_for_one: stop the children from `from` on in reverse
 // order (temporary ones are then forgotten), then start them again in order.
-void sup_core::restart_range(std::size_t from, child_rec& failed) {
+void sup_core::restart_range(std::size_t from) {
     for (std::size_t i = children_.size(); i-- > from;) {
         auto& c = *children_[i];
         clear_due(c);
@@ -500,23 +508,17 @@ void sup_core::restart_range(std::size_t from, child_rec& failed) {
     for (std::size_t i = from; i < children_.size();) {
         auto& c = *children_[i];
         switch (start_instance(c, event_kind::restarted)) {
-        case start_outcome::started: {
-            std::lock_guard lk(mu_);
-            ++c.restarts;
-            ++i;
+        case start_outcome::started:
+            count_restart(c);
             break;
-        }
         case start_outcome::ignored:
-            ++i;
             break;
         case start_outcome::failed:
-            set_state(c, child_state::restarting);
-            set_due(c, steady::now());
-            c.count_again = true;
+            retry_later(c);
             return;
         }
+        ++i;
     }
-    (void)failed;
 }
 
 child_rec* sup_core::find(const std::string& id) {

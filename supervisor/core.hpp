@@ -124,7 +124,9 @@ private:
     bool add_restart();
     void give_up(child_rec& c);
     void apply_strategy(child_rec& c);
-    void restart_range(std::size_t from, child_rec& failed);
+    void restart_range(std::size_t from);
+    void count_restart(child_rec& c);
+    void retry_later(child_rec& c);
     void check_auto_shutdown(const std::string& name, bool significant);
     void shutdown_self(sup_exit why);
 

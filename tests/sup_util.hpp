@@ -128,11 +128,21 @@ opts(journal& events, rill::strategy st = rill::strategy::one_for_one, int inten
     return o;
 }
 
-inline rill::child_state state_of(const rill::detail::supervisor_base& s, const std::string& id) {
+// The which_children row of child id (FAIL if there is none).
+inline rill::child_info info_of(const rill::detail::supervisor_base& s, const std::string& id) {
     for (auto& c : s.which_children())
-        if (c.id == id) return c.state;
+        if (c.id == id) return c;
     FAIL("no child " << id);
-    return rill::child_state::stopped;
+    return {};
+}
+inline rill::child_state state_of(const rill::detail::supervisor_base& s, const std::string& id) {
+    return info_of(s, id).state;
+}
+inline rill::child_kind which_kind(const rill::detail::supervisor_base& s, const std::string& id) {
+    return info_of(s, id).kind;
+}
+inline int restarts_of(const rill::detail::supervisor_base& s, const std::string& id) {
+    return info_of(s, id).restarts;
 }
 
 inline bool has_child(const rill::detail::supervisor_base& s, const std::string& id) {
@@ -140,17 +150,21 @@ inline bool has_child(const rill::detail::supervisor_base& s, const std::string&
     return std::any_of(all.begin(), all.end(), [&](auto& c) { return c.id == id; });
 }
 
-inline rill::child_kind which_kind(const rill::detail::supervisor_base& s, const std::string& id) {
-    for (auto& c : s.which_children())
-        if (c.id == id) return c.kind;
-    FAIL("no child " << id);
-    return rill::child_kind::worker;
+// A list of expected lines.
+inline std::vector<std::string> v(std::initializer_list<const char*> l) {
+    return {l.begin(), l.end()};
 }
 
-inline int restarts_of(const rill::detail::supervisor_base& s, const std::string& id) {
-    for (auto& c : s.which_children())
-        if (c.id == id) return c.restarts;
-    return -1;
+// Options with the given auto_shutdown, and a significant spec for c.
+inline rill::supervisor_options auto_opts(journal& events, rill::auto_shutdown a) {
+    auto o = opts(events);
+    o.auto_shutdown = a;
+    return o;
+}
+inline rill::child_spec significant(const controlled& c, rill::restart r) {
+    auto s = spec(c, r);
+    s.significant = true;
+    return s;
 }
 
 } // namespace sup_test

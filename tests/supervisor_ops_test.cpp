@@ -18,10 +18,9 @@ using rill::strategy;
 using sup_test::cmd;
 using sup_test::controlled;
 using sup_test::journal;
+using sup_test::v;
 
 namespace {
-
-std::vector<std::string> v(std::initializer_list<const char*> l) { return {l.begin(), l.end()}; }
 
 template <class F> rill::sup_errc error_of(F f) {
     try {
@@ -211,11 +210,8 @@ TEST_CASE("auto_shutdown any_significant: a significant child ending by itself s
     rill::run([] {
         journal log, ev;
         controlled s(log, "s"), other(log, "other");
-        auto o = sup_test::opts(ev);
-        o.auto_shutdown = rill::auto_shutdown::any_significant;
-        auto sig = spec(s, restart::transient);
-        sig.significant = true;
-        rill::supervisor sup(o, {spec(other), sig});
+        rill::supervisor sup(sup_test::auto_opts(ev, rill::auto_shutdown::any_significant),
+                             {spec(other), sup_test::significant(s, restart::transient)});
         sup.start();
         SECTION("a normal exit") { s.ctl.send(cmd::exit_normal); }
         SECTION("a shutdown exit") { s.ctl.send(cmd::exit_shutdown); }
@@ -229,11 +225,8 @@ TEST_CASE("auto_shutdown: a transient significant child's abnormal exit restarts
     rill::run([] {
         journal log, ev;
         controlled s(log, "s");
-        auto o = sup_test::opts(ev);
-        o.auto_shutdown = rill::auto_shutdown::any_significant;
-        auto sig = spec(s, restart::transient);
-        sig.significant = true;
-        rill::supervisor sup(o, {sig});
+        rill::supervisor sup(sup_test::auto_opts(ev, rill::auto_shutdown::any_significant),
+                             {sup_test::significant(s, restart::transient)});
         sup.start();
         s.ctl.send(cmd::panic);
         REQUIRE(ev.wait_count("restarted s"));
@@ -245,12 +238,9 @@ TEST_CASE("auto_shutdown all_significant: only the last significant child ending
     rill::run([] {
         journal log, ev;
         controlled s1(log, "s1"), s2(log, "s2");
-        auto o = sup_test::opts(ev);
-        o.auto_shutdown = rill::auto_shutdown::all_significant;
-        auto a = spec(s1, restart::temporary);
-        auto b = spec(s2, restart::transient);
-        a.significant = b.significant = true;
-        rill::supervisor sup(o, {a, b});
+        rill::supervisor sup(sup_test::auto_opts(ev, rill::auto_shutdown::all_significant),
+                             {sup_test::significant(s1, restart::temporary),
+                              sup_test::significant(s2, restart::transient)});
         sup.start();
         s1.ctl.send(cmd::panic); // temporary: any exit counts
         REQUIRE(ev.wait_count("exited s1 abnormal"));
@@ -264,11 +254,8 @@ TEST_CASE("auto_shutdown ignores significant children the supervisor stopped its
     rill::run([] {
         journal log, ev;
         controlled s(log, "s");
-        auto o = sup_test::opts(ev);
-        o.auto_shutdown = rill::auto_shutdown::any_significant;
-        auto sig = spec(s, restart::transient);
-        sig.significant = true;
-        rill::supervisor sup(o, {sig});
+        rill::supervisor sup(sup_test::auto_opts(ev, rill::auto_shutdown::any_significant),
+                             {sup_test::significant(s, restart::transient)});
         sup.start();
         sup.terminate_child("s");
         CHECK(sup.running());
@@ -392,8 +379,7 @@ TEST_CASE("simple_one_for_one: auto_shutdown all_significant once no child is le
     rill::run([] {
         journal log, ev;
         controlled c(log, "c");
-        auto o = sup_test::opts(ev);
-        o.auto_shutdown = rill::auto_shutdown::all_significant;
+        auto o = sup_test::auto_opts(ev, rill::auto_shutdown::all_significant);
         rill::child_spec tmpl{
             .id = "w", .start = c.body(), .restart = restart::temporary, .significant = true};
         rill::dynamic_supervisor sup(o, tmpl);

@@ -16,10 +16,7 @@ using rill::strategy;
 using sup_test::cmd;
 using sup_test::controlled;
 using sup_test::journal;
-
-namespace {
-std::vector<std::string> v(std::initializer_list<const char*> l) { return {l.begin(), l.end()}; }
-} // namespace
+using sup_test::v;
 
 TEST_CASE("sup_start_normal: children start in order and stop in reverse order") {
     rill::run([] {
