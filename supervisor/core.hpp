@@ -92,7 +92,7 @@ public:
     bool running() const;
     std::string path() const;
     // The view's lines for this supervisor, indented by depth.
-    void render(std::string& out, int depth) const;
+    void render(std::string& out, int depth, bool try_only = false) const;
 
     // Runs fn on the supervisor's goroutine and rethrows what it throws.
     void call(std::function<void()> fn);

@@ -20,7 +20,9 @@ std::vector<sup_core*>& registry() {
     return *r;
 }
 
-std::string render_all() {
+// try_only: for the dump, which runs on a runtime thread and must not wait
+// for a supervisor's goroutine (it could be preempted while holding its lock).
+std::string render_all(bool try_only) {
     std::lock_guard lk(registry_mu());
     std::vector<std::pair<std::string, sup_core*>> all;
     for (auto* c : registry())
@@ -29,7 +31,7 @@ std::string render_all() {
               [](const auto& a, const auto& b) { return a.first < b.first; });
     std::string out;
     for (auto& [path, c] : all)
-        c->render(out, static_cast<int>(std::count(path.begin(), path.end(), '/')));
+        c->render(out, static_cast<int>(std::count(path.begin(), path.end(), '/')), try_only);
     return out;
 }
 } // namespace
@@ -38,7 +40,7 @@ void register_core(sup_core* c) {
     // The dump section lives for the rest of the process: once added, it
     // prints whatever is registered at the time of the dump.
     static const auto section = add_dump_section([](std::ostream& out) {
-        auto text = render_all();
+        auto text = render_all(true);
         if (text.empty()) return;
         out << "supervisors:\n" << text;
     });
@@ -53,9 +55,15 @@ void unregister_core(sup_core* c) {
     r.erase(std::remove(r.begin(), r.end(), c), r.end());
 }
 
-void sup_core::render(std::string& out, int depth) const {
+void sup_core::render(std::string& out, int depth, bool try_only) const {
     std::string pad(static_cast<std::size_t>(depth) * 2, ' ');
-    std::lock_guard lk(mu_);
+    std::unique_lock lk(mu_, std::defer_lock);
+    if (!try_only) {
+        lk.lock();
+    } else if (!lk.try_lock()) {
+        out += pad + "supervisor " + path_ + ": busy (its table is being changed)\n";
+        return;
+    }
     out += pad + "supervisor " + path_ + " (" +
            (dynamic_ ? std::string("dynamic") : std::string(to_string(opts_.strategy))) + ", " +
            std::to_string(opts_.intensity) + " restarts in " +
@@ -72,5 +80,5 @@ void sup_core::render(std::string& out, int depth) const {
 } // namespace rill::detail
 
 namespace rill {
-std::string supervision_tree() { return detail::render_all(); }
+std::string supervision_tree() { return detail::render_all(false); }
 } // namespace rill
