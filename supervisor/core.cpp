@@ -12,42 +12,28 @@ namespace rill::detail {
 
 namespace {
 
-std::string what_of(const std::exception_ptr& e) {
-    try {
-        std::rethrow_exception(e);
-    } catch (const std::exception& x) {
-        return x.what();
-    } catch (...) {
-        return "non-standard exception";
-    }
-}
-
-bool is_cancellation(const std::exception_ptr& e) {
-    try {
-        std::rethrow_exception(e);
-    } catch (const context_canceled&) {
-        return true;
-    } catch (...) {
-        return false;
-    }
-}
-
 // The body of a child's goroutine: runs the child, classifies how it ended
 // (see child_spec.hpp), and tells the supervisor unless it has ended.
 void run_child(std::shared_ptr<instance> inst, child_fn body, context ctx, sender<exit_msg> exits,
                receiver<std::monostate> sup_exited) {
+    // Each kind is caught where it is thrown: rethrowing to classify would
+    // double the cost of every panic.
+    auto failed = [&](exit_reason r, const char* what) {
+        inst->reason = r;
+        inst->error = std::current_exception();
+        inst->what = what;
+    };
     try {
         body(ctx);
         inst->reason = inst->stop_requested ? exit_reason::shutdown : exit_reason::normal;
     } catch (const shutdown_exit& e) {
-        inst->reason = exit_reason::shutdown;
-        inst->error = std::current_exception();
-        inst->what = e.what();
+        failed(exit_reason::shutdown, e.what());
+    } catch (const context_canceled& e) {
+        failed(inst->stop_requested ? exit_reason::shutdown : exit_reason::abnormal, e.what());
+    } catch (const std::exception& e) {
+        failed(exit_reason::abnormal, e.what());
     } catch (...) {
-        inst->error = std::current_exception();
-        inst->what = what_of(inst->error);
-        inst->reason = inst->stop_requested && is_cancellation(inst->error) ? exit_reason::shutdown
-                                                                            : exit_reason::abnormal;
+        failed(exit_reason::abnormal, "non-standard exception");
     }
     inst->finished.close();
     // An abandoned child may end after its supervisor: then nobody listens.
