@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <random>
+#include <unordered_set>
 
 namespace rill::detail {
 
@@ -52,10 +53,10 @@ sup_core::sup_core(supervisor_options opts, std::vector<child_spec> specs, bool 
         check_spec(opts_.name, tmpl_, opts_.auto_shutdown);
         tmpl_ = with_defaults(std::move(tmpl_));
     }
+    std::unordered_set<std::string> ids;
     for (auto& s : specs) {
         check_spec(opts_.name, s, opts_.auto_shutdown);
-        if (std::any_of(children_.begin(), children_.end(),
-                        [&](const auto& c) { return c->spec.id == s.id; }))
+        if (!ids.insert(s.id).second)
             throw std::invalid_argument("supervisor '" + opts_.name + "': duplicate child id '" +
                                         s.id + "'");
         auto c = std::make_unique<child_rec>();

@@ -160,7 +160,7 @@ private:
 
     context ctx_;
     cancel_func cancel_;
-    chan<exit_msg> exits_{64};
+    chan<exit_msg> exits_{1024};
     chan<std::unique_ptr<op_msg>> ops_{0};
     signal_chan exited_{0}; // closed when the supervisor has ended
     std::atomic<bool> started_{false};
