@@ -37,6 +37,8 @@ fanin8   fanin8   10000000 10000 ratio 0.7
 pmap8    pmap8    2000000  10000 ratio 0.7
 preempt  preempt  200      20    max   15  ms
 blockcall blockcall 300000000 100000 ratio 1.0
+restart  restart  10000    100   ratio 1.0
+storm    storm    1000     100   ratio 1.0
 "
 
 smoke=0

@@ -11,7 +11,11 @@
 #include <rill/csp.hpp>
 #include <rill/runtime.hpp>
 #include <rill/select.hpp>
+#include <rill/supervisor.hpp>
 #include <rill/sync.hpp>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include <ctime>
 #include <unistd.h>
@@ -430,6 +434,86 @@ result pmap8(i64 n) {
     return {ns / 1e6, "ms"};
 }
 
+// --- Supervisors: a one_for_one supervisor (rill::supervisor) restarting
+// permanent children that panic; the Go side is a minimal supervisor written
+// the Go way (bench/go/supervisor.go).
+
+rill::supervisor_options bench_sup_options(i64 restarts) {
+    rill::supervisor_options o;
+    o.name = "bench";
+    o.intensity = static_cast<int>(restarts + 1);
+    o.period = std::chrono::hours(1);
+    return o;
+}
+
+// One child panics n times: the median time in us from the panic to the
+// restarted child running.
+result restart(i64 n) {
+    rill::chan<steady::time_point> running(1);
+    rill::chan<int> kick(0);
+    std::atomic<i64> panicked_at{0}; // steady ticks, set just before each throw
+    rill::child_spec child{.id = "child", .start = [&](const rill::context& ctx) {
+                               running.send(steady::now());
+                               std::optional<int> k;
+                               rill::select(
+                                   rill::on_recv(kick, [&](std::optional<int> v) { k = v; }),
+                                   rill::on_recv(ctx.done(), [](auto) {}));
+                               if (!k) return;
+                               panicked_at = steady::now().time_since_epoch().count();
+                               throw std::runtime_error("restart me");
+                           }};
+    rill::supervisor sup(bench_sup_options(n), {child});
+    sup.start();
+    std::vector<double> us;
+    us.reserve(static_cast<std::size_t>(n));
+    (void)running.recv();
+    for (i64 i = 0; i < n; ++i) {
+        kick.send(1);
+        auto t = running.recv();
+        us.push_back(static_cast<double>(t->time_since_epoch().count() - panicked_at.load()) / 1e3);
+    }
+    sup.stop();
+    check_eq(sup.which_children().at(0).restarts, n, "restart count");
+    std::sort(us.begin(), us.end());
+    return {us[us.size() / 2], "us"};
+}
+
+// n children panic at once: the time in ms from the signal to every one of
+// them running again.
+result storm(i64 n) {
+    rill::chan<int> fail(0);
+    std::atomic<bool> storming{false};
+    std::atomic<i64> ready{0}, back{0};
+    rill::chan<int> all_back(0);
+    std::vector<rill::child_spec> children;
+    for (i64 i = 0; i < n; ++i)
+        children.push_back(
+            {.id = "c" + std::to_string(i), .start = [&, n](const rill::context& ctx) {
+                 if (!storming) {
+                     ++ready;
+                     (void)fail.recv();
+                     throw std::runtime_error("storm");
+                 }
+                 if (++back == n) all_back.close();
+                 (void)ctx.done().recv();
+             }});
+    rill::supervisor sup(bench_sup_options(n), std::move(children));
+    sup.start();
+    while (ready.load() < n)
+        rill::gosched();
+    storming = true;
+    auto t0 = steady::now();
+    fail.close();
+    (void)all_back.recv();
+    double ns = ns_since(t0);
+    sup.stop();
+    i64 restarts = 0;
+    for (auto& c : sup.which_children())
+        restarts += c.restarts;
+    check_eq(restarts, n, "storm restarts");
+    return {ns / 1e6, "ms"};
+}
+
 struct workload {
     std::string_view name;
     result (*fn)(i64);
@@ -441,6 +525,7 @@ constexpr workload workloads[] = {
     {"ring", ring},           {"mutex", mutex},     {"rss", rss},
     {"timers", timers},       {"preempt", preempt}, {"blockcall", blockcall},
     {"pipeline3", pipeline3}, {"fanin8", fanin8},   {"pmap8", pmap8},
+    {"restart", restart},     {"storm", storm},
 };
 
 int usage() {
@@ -462,6 +547,8 @@ int main(int argc, char** argv) {
     auto [end, ec] = std::from_chars(arg.data(), arg.data() + arg.size(), n);
     if (w == std::end(workloads) || ec != std::errc() || end != arg.data() + arg.size() || n <= 0)
         return usage();
+    // Supervisors log every restart; the Go side logs nothing either.
+    spdlog::stderr_color_mt("rill.supervisor")->set_level(spdlog::level::off);
     try {
         result r = rill::run([w, n] { return w->fn(n); });
         std::printf("%s %.3f %s\n", argv[1], r.value, r.unit);

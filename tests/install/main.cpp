@@ -1,9 +1,13 @@
 // Installed-package check: links against an installed rill and exercises its
-// public headers (run, go, buffered and unbuffered channels, select). Exits 0
-// only when every value sent arrived exactly once.
+// public headers (run, go, buffered and unbuffered channels, select, a
+// supervisor restarting a child). Exits 0 only when every value sent arrived
+// exactly once and the child was restarted.
 #include <rill/chan.hpp>
 #include <rill/runtime.hpp>
 #include <rill/select.hpp>
+#include <rill/supervisor.hpp>
+
+#include <atomic>
 
 #include <cstdio>
 #include <optional>
@@ -31,10 +35,23 @@ int main() {
             ++counts.at(*v);
         return counts;
     });
+    int restarts = rill::run([] {
+        std::atomic<int> runs{0};
+        rill::supervisor sup({.name = "install"},
+                             {{.id = "child", .start = [&runs](const rill::context& ctx) {
+                                   if (runs++ == 0) throw std::runtime_error("first run fails");
+                                   (void)ctx.done().recv();
+                               }}});
+        sup.start();
+        while (runs < 2)
+            rill::gosched();
+        sup.stop();
+        return sup.which_children().at(0).restarts;
+    });
     int wrong = 0;
     for (int c : counts)
         wrong += c != 1;
-    std::printf("rill install check: %zu values, %d not received exactly once\n", counts.size(),
-                wrong);
-    return wrong == 0 ? 0 : 1;
+    std::printf("rill install check: %zu values, %d not received exactly once; %d restart(s)\n",
+                counts.size(), wrong, restarts);
+    return wrong == 0 && restarts == 1 ? 0 : 1;
 }

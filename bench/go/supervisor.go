@@ -1,0 +1,146 @@
+// Go references for the supervisor workloads (bench/workloads.cpp: restart,
+// storm). Go has no supervisors in its standard library; the idiomatic
+// equivalent is a goroutine per child that recovers its own panic and tells
+// a supervising goroutine, which starts the child again: a minimal
+// one_for_one supervisor written the Go way.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"sync/atomic"
+	"time"
+)
+
+func init() {
+	workloads["restart"] = restartLatency
+	workloads["storm"] = restartStorm
+}
+
+// miniSupervisor restarts any child that panics, one goroutine per child.
+type miniSupervisor struct {
+	ctx      context.Context
+	children []func(ctx context.Context)
+	exits    chan int
+	restarts []int64
+}
+
+func newMiniSupervisor(ctx context.Context, children []func(ctx context.Context)) *miniSupervisor {
+	s := &miniSupervisor{ctx: ctx, children: children, exits: make(chan int, 64),
+		restarts: make([]int64, len(children))}
+	for i := range children {
+		s.spawn(i)
+	}
+	return s
+}
+
+func (s *miniSupervisor) spawn(i int) {
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				select {
+				case s.exits <- i:
+				case <-s.ctx.Done():
+				}
+			}
+		}()
+		s.children[i](s.ctx)
+	}()
+}
+
+// run restarts children until ctx is done.
+func (s *miniSupervisor) run() {
+	for {
+		select {
+		case i := <-s.exits:
+			s.restarts[i]++
+			s.spawn(i)
+		case <-s.ctx.Done():
+			return
+		}
+	}
+}
+
+var errRestartMe = errors.New("restart me")
+
+// One child panics n times: the median time in us from the panic to the
+// restarted child running.
+func restartLatency(n int64) (float64, string) {
+	running := make(chan time.Time, 1)
+	kick := make(chan int)
+	var panickedAt atomic.Int64
+	base := time.Now()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := newMiniSupervisor(ctx, []func(context.Context){func(ctx context.Context) {
+		running <- time.Now()
+		select {
+		case <-kick:
+			panickedAt.Store(int64(time.Since(base)))
+			panic(errRestartMe)
+		case <-ctx.Done():
+		}
+	}})
+	done := make(chan struct{})
+	go func() { s.run(); close(done) }()
+	<-running
+	us := make([]float64, 0, n)
+	for i := int64(0); i < n; i++ {
+		kick <- 1
+		t := <-running
+		us = append(us, float64(int64(t.Sub(base))-panickedAt.Load())/1e3)
+	}
+	cancel()
+	<-done
+	checkEq(s.restarts[0], n, "restart count")
+	sort.Float64s(us)
+	return us[len(us)/2], "us"
+}
+
+// n children panic at once: the time in ms from the signal to every one of
+// them running again.
+func restartStorm(n int64) (float64, string) {
+	fail := make(chan struct{})
+	var storming atomic.Bool
+	var ready, back atomic.Int64
+	allBack := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	children := make([]func(context.Context), n)
+	for i := range children {
+		children[i] = func(ctx context.Context) {
+			if !storming.Load() {
+				ready.Add(1)
+				<-fail
+				panic(errRestartMe)
+			}
+			if back.Add(1) == n {
+				close(allBack)
+			}
+			<-ctx.Done()
+		}
+	}
+	s := newMiniSupervisor(ctx, children)
+	done := make(chan struct{})
+	go func() { s.run(); close(done) }()
+	for ready.Load() < n {
+		time.Sleep(time.Microsecond)
+	}
+	storming.Store(true)
+	t0 := time.Now()
+	close(fail)
+	<-allBack
+	d := time.Since(t0)
+	cancel()
+	<-done
+	var restarts int64
+	for _, r := range s.restarts {
+		restarts += r
+	}
+	if restarts != n {
+		fmt.Fprintf(os.Stderr, "storm restarts: got %d, want %d\n", restarts, n)
+		os.Exit(1)
+	}
+	return ms(d), "ms"
+}

@@ -1,0 +1,616 @@
+#include "core.hpp"
+
+#include <rill/runtime.hpp>
+#include <rill/select.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <random>
+#include <unordered_set>
+
+namespace rill::detail {
+
+namespace {
+
+// The body of a child's goroutine: runs the child, classifies how it ended
+// (see child_spec.hpp), and tells the supervisor unless it has ended.
+void run_child(std::shared_ptr<instance> inst, child_fn body, context ctx, sender<exit_msg> exits,
+               receiver<std::monostate> sup_exited) {
+    // Each kind is caught where it is thrown: rethrowing to classify would
+    // double the cost of every panic.
+    auto failed = [&](exit_reason r, const char* what) {
+        inst->reason = r;
+        inst->error = std::current_exception();
+        inst->what = what;
+    };
+    try {
+        body(ctx);
+        inst->reason = inst->stop_requested ? exit_reason::shutdown : exit_reason::normal;
+    } catch (const shutdown_exit& e) {
+        failed(exit_reason::shutdown, e.what());
+    } catch (const context_canceled& e) {
+        failed(inst->stop_requested ? exit_reason::shutdown : exit_reason::abnormal, e.what());
+    } catch (const std::exception& e) {
+        failed(exit_reason::abnormal, e.what());
+    } catch (...) {
+        failed(exit_reason::abnormal, "non-standard exception");
+    }
+    inst->finished.close();
+    // An abandoned child may end after its supervisor: then nobody listens.
+    select(on_send(exits, exit_msg{inst}, [] {}), on_recv(sup_exited, [](auto) {}));
+}
+
+} // namespace
+
+sup_core::sup_core(supervisor_options opts, std::vector<child_spec> specs, bool dynamic,
+                   child_spec tmpl)
+    : opts_(std::move(opts)), dynamic_(dynamic), tmpl_(std::move(tmpl)), path_(opts_.name),
+      rng_(std::random_device{}()) {
+    sup_log(); // created before any goroutine logs
+    check_options(opts_, dynamic_);
+    if (dynamic_) {
+        check_spec(opts_.name, tmpl_, opts_.auto_shutdown);
+        tmpl_ = with_defaults(std::move(tmpl_));
+    }
+    std::unordered_set<std::string> ids;
+    for (auto& s : specs) {
+        check_spec(opts_.name, s, opts_.auto_shutdown);
+        if (!ids.insert(s.id).second)
+            throw std::invalid_argument("supervisor '" + opts_.name + "': duplicate child id '" +
+                                        s.id + "'");
+        auto c = std::make_unique<child_rec>();
+        c->name = s.id;
+        c->spec = with_defaults(std::move(s));
+        children_.push_back(std::move(c));
+    }
+}
+
+sup_core::~sup_core() { unregister_core(this); }
+
+std::string sup_core::path() const { return path_; }
+bool sup_core::running() const { return running_; }
+
+void sup_core::start(const context& parent) {
+    if (started_.exchange(true))
+        throw supervisor_error(sup_errc::running, path_ + ": already started");
+    if (auto p = supervision_path(parent); !p.empty()) path_ = p;
+    std::tie(ctx_, cancel_) = with_cancel(parent);
+    register_core(this);
+    chan<std::exception_ptr> init(1);
+    rill::go([self = shared_from_this(), tx = init.tx()] { self->run(tx); }, {.name = path_});
+    auto err = init.recv();
+    if (err && *err) {
+        (void)exited_.recv();
+        std::rethrow_exception(*err);
+    }
+}
+
+void sup_core::run(sender<std::exception_ptr> init) {
+    for (std::size_t i = 0; i < children_.size();) {
+        auto& c = *children_[i];
+        switch (start_instance(c, event_kind::started)) {
+        case start_outcome::started:
+            ++i;
+            break;
+        case start_outcome::ignored:
+            if (c.spec.restart == restart::temporary)
+                erase(c);
+            else
+                ++i;
+            break;
+        case start_outcome::failed: {
+            terminate_all();
+            sup_log().error("supervisor {}: start of child {} failed; started children stopped",
+                            path_, c.name);
+            finish(sup_exit::start_failed);
+            init.send(std::make_exception_ptr(supervisor_error(
+                sup_errc::start_failed, path_ + ": child '" + c.name + "' failed to start",
+                last_start_error_)));
+            return;
+        }
+        }
+    }
+    running_ = true;
+    init.send(nullptr);
+    loop();
+}
+
+void sup_core::loop() {
+    int served_while_due = 0;
+    while (!exiting_) {
+        auto now = steady::now();
+        std::optional<steady::time_point> next_due;
+        if (pending_due_ > 0) // a scan of every child per message would cost a storm dearly
+            for (auto& c : children_)
+                if (c->due && (!next_due || *c->due < *next_due)) next_due = c->due;
+        bool due_now = next_due && *next_due <= now;
+        // Messages first, so that a child failing to restart cannot starve
+        // stop requests; but pending restarts get their turn every few.
+        if (due_now && served_while_due >= 16) {
+            served_while_due = 0;
+            run_due();
+            continue;
+        }
+        if (handle_message_or_due(due_now, next_due)) {
+            if (due_now) ++served_while_due;
+        } else {
+            served_while_due = 0;
+            run_due();
+        }
+    }
+    finish(*exiting_);
+}
+
+// Waits for one message (an exit, an operation, cancellation) and handles
+// it; false if instead a pending restart is due.
+bool sup_core::handle_message_or_due(bool due_now, std::optional<steady::time_point> next_due) {
+    bool got = true;
+    auto on_exit = [&](std::optional<exit_msg> m) {
+        if (m) handle_exit(m->inst);
+    };
+    auto on_op = [&](std::optional<std::unique_ptr<op_msg>> op) {
+        if (op && *op) handle_ops(**op);
+    };
+    auto on_done = [&](std::optional<std::monostate>) { shutdown_self(sup_exit::stopped); };
+    if (due_now)
+        select(on_recv(exits_, on_exit), on_recv(ops_, on_op), on_recv(ctx_.done(), on_done),
+               on_default([&] { got = false; }));
+    else if (next_due)
+        select(on_recv(exits_, on_exit), on_recv(ops_, on_op), on_recv(ctx_.done(), on_done),
+               on_timeout(*next_due - steady::now(), [&] { got = false; }));
+    else
+        select(on_recv(exits_, on_exit), on_recv(ops_, on_op), on_recv(ctx_.done(), on_done));
+    return got;
+}
+
+void sup_core::run_due() {
+    auto now = steady::now();
+    // Restarts may reshape the table: look the due ones up again each time.
+    for (bool again = true; again && !exiting_;) {
+        again = false;
+        for (auto& c : children_) {
+            if (!c->due || *c->due > now) continue;
+            clear_due(*c);
+            if (c->count_again) {
+                c->count_again = false;
+                if (!add_restart()) {
+                    give_up(*c);
+                    return;
+                }
+            }
+            apply_strategy(*c);
+            again = true;
+            break;
+        }
+    }
+}
+
+void sup_core::handle_ops(op_msg& op) {
+    op.fn();
+    op.done.close();
+}
+
+void sup_core::call(std::function<void()> fn) {
+    std::exception_ptr err;
+    auto op = std::make_unique<op_msg>();
+    op->fn = [&] {
+        try {
+            fn();
+        } catch (...) {
+            err = std::current_exception();
+        }
+    };
+    auto done = op->done;
+    bool sent = false;
+    if (started_)
+        select(on_send(ops_, std::move(op), [&] { sent = true; }), on_recv(exited_, [](auto) {}));
+    if (!sent) throw supervisor_error(sup_errc::not_running, path_ + ": not running");
+    bool completed = false;
+    select(on_recv(done, [&](auto) { completed = true; }), on_recv(exited_, [](auto) {}));
+    // The loop may have run the operation and then ended; done tells.
+    if (!completed && !done.closed())
+        throw supervisor_error(sup_errc::not_running, path_ + ": not running");
+    if (err) std::rethrow_exception(err);
+}
+
+sup_exit sup_core::stop() {
+    if (!started_) return why_;
+    cancel_();
+    return wait();
+}
+
+sup_exit sup_core::wait() {
+    if (!started_) return why_;
+    (void)exited_.recv();
+    return why_;
+}
+
+void sup_core::finish(sup_exit why) {
+    why_ = why;
+    running_ = false;
+    {
+        std::lock_guard lk(mu_);
+        by_gen_.clear();
+    }
+    unregister_core(this);
+    sup_log().debug("supervisor {}: exited ({})", path_, to_string(why));
+    exited_.close();
+}
+
+void sup_core::shutdown_self(sup_exit why) {
+    terminate_all();
+    exiting_ = why;
+}
+
+void sup_core::terminate_all() {
+    for (auto& c : children_)
+        clear_due(*c);
+    if (!dynamic_) {
+        for (std::size_t i = children_.size(); i-- > 0;) {
+            auto& c = *children_[i];
+            if (c.inst) terminate_instance(c);
+            if (c.state != child_state::stopped) set_state(c, child_state::stopped);
+        }
+        return;
+    }
+    // Dynamic children stop in parallel: cancel all, then wait with one
+    // deadline per child.
+    auto now = steady::now();
+    std::vector<std::pair<child_rec*, steady::time_point>> waiting;
+    for (auto& c : children_) {
+        if (!c->inst) continue;
+        c->inst->stop_requested = true;
+        c->inst->cancel();
+        auto d = shutdown_of(c->spec);
+        waiting.emplace_back(c.get(), d == shutdown_infinity ? steady::time_point::max() : now + d);
+    }
+    for (auto& [c, deadline] : waiting) {
+        auto inst = c->inst;
+        bool ended = false;
+        if (deadline == steady::time_point::max()) {
+            (void)inst->finished.recv();
+            ended = true;
+        } else {
+            select(on_recv(inst->finished, [&](auto) { ended = true; }),
+                   on_timeout(deadline - steady::now(), [] {}));
+        }
+        {
+            std::lock_guard lk(mu_);
+            by_gen_.erase(inst->gen);
+            c->inst.reset();
+        }
+        // An abandoned child's fields are still its own: read them only once it ended.
+        emit(ended ? event_kind::exited : event_kind::abandoned, *c, ended ? inst.get() : nullptr);
+    }
+    std::lock_guard lk(mu_);
+    children_.clear();
+}
+
+std::chrono::nanoseconds sup_core::shutdown_of(const child_spec& s) const { return s.shutdown; }
+
+void sup_core::terminate_instance(child_rec& c) {
+    auto inst = c.inst;
+    inst->stop_requested = true;
+    inst->cancel();
+    auto d = shutdown_of(c.spec);
+    bool ended = false;
+    if (d == shutdown_infinity) {
+        (void)inst->finished.recv();
+        ended = true;
+    } else if (d.count() == 0) {
+        ended = inst->finished.closed();
+    } else {
+        select(on_recv(inst->finished, [&](auto) { ended = true; }), on_timeout(d, [] {}));
+    }
+    {
+        std::lock_guard lk(mu_);
+        by_gen_.erase(inst->gen);
+        c.inst.reset();
+        c.state = child_state::stopped;
+    }
+    emit(ended ? event_kind::exited : event_kind::abandoned, c, ended ? inst.get() : nullptr);
+}
+
+start_outcome sup_core::start_instance(child_rec& c, event_kind on_success) {
+    auto inst = std::make_shared<instance>();
+    inst->gen = ++next_gen_;
+    inst->name = path_ + "/" + c.name;
+    inst->since = steady::now();
+    auto [cctx, ccancel] = with_cancel(background());
+    inst->cancel = ccancel;
+    auto child_ctx = with_value(cctx, child_token_key(), child_token{inst->started, inst->name});
+    {
+        std::lock_guard lk(mu_);
+        by_gen_[inst->gen] = &c;
+        c.inst = inst;
+        c.last_start = inst->since;
+    }
+    rill::go(
+        [inst, body = c.spec.start, child_ctx, tx = exits_.tx(), rx = exited_.rx()]() mutable {
+            run_child(std::move(inst), std::move(body), std::move(child_ctx), std::move(tx),
+                      std::move(rx));
+        },
+        {.name = inst->name});
+    bool started = !c.spec.await_started;
+    if (!started) {
+        bool cancelled = false;
+        select(on_recv(inst->started, [&](auto) { started = true; }),
+               on_recv(inst->finished, [](auto) {}),
+               on_recv(ctx_.done(), [&](auto) { cancelled = true; }));
+        // A child that signalled and then ended at once has started.
+        if (!started && inst->started.try_recv()) started = true;
+        if (cancelled && !started) {
+            terminate_instance(c);
+            last_start_error_ = std::make_exception_ptr(
+                supervisor_error(sup_errc::not_running, path_ + ": stopping"));
+            emit(event_kind::start_failed, c);
+            return start_outcome::failed;
+        }
+    }
+    if (started) {
+        set_state(c, child_state::running);
+        emit(on_success, c);
+        return start_outcome::started;
+    }
+    // It ended before starting: its exit message, when it comes, is stale.
+    {
+        std::lock_guard lk(mu_);
+        by_gen_.erase(inst->gen);
+        c.inst.reset();
+        c.state = child_state::stopped;
+    }
+    if (inst->reason == exit_reason::normal) {
+        sup_log().info("supervisor {}: child {} ignored its start", path_, c.name);
+        return start_outcome::ignored;
+    }
+    last_start_error_ = inst->error;
+    emit(event_kind::start_failed, c, inst.get());
+    return start_outcome::failed;
+}
+
+void sup_core::handle_exit(const std::shared_ptr<instance>& inst) {
+    auto it = by_gen_.find(inst->gen);
+    if (it == by_gen_.end()) return; // already stopped, abandoned or replaced
+    auto& c = *it->second;
+    {
+        std::lock_guard lk(mu_);
+        by_gen_.erase(it);
+        c.inst.reset();
+    }
+    emit(event_kind::exited, c, inst.get());
+    bool again = c.spec.restart == restart::permanent ||
+                 (c.spec.restart == restart::transient && inst->reason == exit_reason::abnormal);
+    if (again) {
+        decide_restart(c);
+        return;
+    }
+    bool significant = c.spec.significant;
+    auto name = c.name;
+    if (dynamic_ || c.spec.restart == restart::temporary)
+        erase(c);
+    else
+        set_state(c, child_state::stopped);
+    check_auto_shutdown(name, significant);
+}
+
+// OTP's do_auto_shutdown: only for a significant child that ended by itself.
+void sup_core::check_auto_shutdown(const std::string& name, bool significant) {
+    if (!significant || opts_.auto_shutdown == auto_shutdown::never) return;
+    if (opts_.auto_shutdown == auto_shutdown::all_significant &&
+        std::any_of(children_.begin(), children_.end(), [](const auto& c) {
+            return c->spec.significant && c->state != child_state::stopped;
+        }))
+        return;
+    child_rec last;
+    last.name = name;
+    emit(event_kind::auto_shutdown, last);
+    shutdown_self(sup_exit::auto_shutdown);
+}
+
+// OTP's add_restart: keep the restarts of the last period, add this one, and
+// report whether at most `intensity` remain.
+bool sup_core::add_restart() {
+    auto now = steady::now();
+    while (!restarts_.empty() && restarts_.front() < now - opts_.period)
+        restarts_.pop_front();
+    restarts_.push_back(now);
+    return restarts_.size() <= static_cast<std::size_t>(opts_.intensity);
+}
+
+void sup_core::give_up(child_rec& c) {
+    emit(event_kind::intensity_exceeded, c);
+    if (dynamic_ || c.spec.restart == restart::temporary)
+        erase(c);
+    else
+        set_state(c, child_state::stopped);
+    shutdown_self(sup_exit::intensity_exceeded);
+}
+
+void sup_core::decide_restart(child_rec& c) {
+    if (!add_restart()) {
+        give_up(c);
+        return;
+    }
+    if (!opts_.backoff) {
+        apply_strategy(c);
+        return;
+    }
+    auto now = steady::now();
+    if (now - c.last_start >= opts_.backoff->reset_after) c.backoff_attempt = 0;
+    ++c.backoff_attempt;
+    rng_ = rng_ * 6364136223846793005ULL + 1442695040888963407ULL;
+    auto delay = opts_.backoff->delay(c.backoff_attempt, rng_);
+    set_state(c, child_state::restarting);
+    set_due(c, now + delay);
+    emit(event_kind::restart_scheduled, c, nullptr, delay);
+}
+
+// A failed restart is retried from the loop (OTP's try_again_restart), after
+// the messages that are waiting, and counts towards intensity again.
+void sup_core::apply_strategy(child_rec& c) {
+    if (dynamic_ || opts_.strategy == strategy::one_for_one) {
+        switch (start_instance(c, event_kind::restarted)) {
+        case start_outcome::started:
+            count_restart(c);
+            break;
+        case start_outcome::ignored:
+            if (dynamic_) erase(c);
+            break;
+        case start_outcome::failed:
+            retry_later(c);
+            break;
+        }
+        return;
+    }
+    restart_range(opts_.strategy == strategy::one_for_all ? 0 : index_of(c));
+}
+
+void sup_core::count_restart(child_rec& c) {
+    std::lock_guard lk(mu_);
+    ++c.restarts;
+}
+
+// OTP's try_again_restart: the failed child's restart is tried again from the
+// loop, through its strategy, and counts towards intensity once more.
+void sup_core::retry_later(child_rec& c) {
+    set_state(c, child_state::restarting);
+    set_due(c, steady::now());
+    c.count_again = true;
+}
+
+// one_for_all / rest_for_one: stop the children from `from` on in reverse
+// order (temporary ones are then forgotten), then start them again in order.
+void sup_core::restart_range(std::size_t from) {
+    for (std::size_t i = children_.size(); i-- > from;) {
+        auto& c = *children_[i];
+        clear_due(c);
+        c.count_again = false;
+        if (c.inst) terminate_instance(c);
+        if (c.spec.restart == restart::temporary)
+            erase(c);
+        else
+            set_state(c, child_state::stopped);
+    }
+    for (std::size_t i = from; i < children_.size();) {
+        auto& c = *children_[i];
+        switch (start_instance(c, event_kind::restarted)) {
+        case start_outcome::started:
+            count_restart(c);
+            break;
+        case start_outcome::ignored:
+            break;
+        case start_outcome::failed:
+            retry_later(c);
+            return;
+        }
+        ++i;
+    }
+}
+
+child_rec* sup_core::find(const std::string& id) {
+    for (auto& c : children_)
+        if (c->spec.id == id) return c.get();
+    return nullptr;
+}
+
+child_rec* sup_core::find_ref(std::uint64_t ref) {
+    for (auto& c : children_)
+        if (c->ref == ref) return c.get();
+    return nullptr;
+}
+
+std::size_t sup_core::index_of(const child_rec& c) const {
+    for (std::size_t i = 0; i < children_.size(); ++i)
+        if (children_[i].get() == &c) return i;
+    return children_.size();
+}
+
+void sup_core::set_due(child_rec& c, steady::time_point t) {
+    if (!c.due) ++pending_due_;
+    c.due = t;
+}
+
+void sup_core::clear_due(child_rec& c) {
+    if (c.due) --pending_due_;
+    c.due.reset();
+}
+
+void sup_core::erase(child_rec& c) {
+    clear_due(c);
+    std::lock_guard lk(mu_);
+    if (c.inst) by_gen_.erase(c.inst->gen);
+    children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(index_of(c)));
+}
+
+void sup_core::set_state(child_rec& c, child_state s) {
+    std::lock_guard lk(mu_);
+    c.state = s;
+}
+
+// inst: the instance whose exit this reports, once it has ended (its fields
+// are the child goroutine's until then).
+void sup_core::emit(event_kind k, const child_rec& c, const instance* inst,
+                    std::chrono::nanoseconds delay) {
+    auto reason = inst ? inst->reason : exit_reason::normal;
+    const std::string none;
+    const std::string& what = inst ? inst->what : none;
+    auto ms = [](std::chrono::nanoseconds d) {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+    };
+    auto& log = sup_log();
+    switch (k) {
+    case event_kind::started:
+        log.debug("supervisor {}: child {} started", path_, c.name);
+        break;
+    case event_kind::restarted:
+        log.info("supervisor {}: child {} restarted (restarts {})", path_, c.name, c.restarts + 1);
+        break;
+    case event_kind::exited:
+        if (reason == exit_reason::abnormal)
+            log.warn("supervisor {}: child {} exited abnormally: {}", path_, c.name, what);
+        else
+            log.debug("supervisor {}: child {} exited ({})", path_, c.name, to_string(reason));
+        break;
+    case event_kind::start_failed:
+        log.error("supervisor {}: child {} failed to start: {}", path_, c.name, what);
+        break;
+    case event_kind::restart_scheduled:
+        log.info("supervisor {}: child {} restarts in {} us", path_, c.name,
+                 std::chrono::duration_cast<std::chrono::microseconds>(delay).count());
+        break;
+    case event_kind::abandoned:
+        log.error("supervisor {}: child {} ignored cancellation for {} ms and is abandoned", path_,
+                  c.name, ms(c.spec.shutdown));
+        break;
+    case event_kind::intensity_exceeded:
+        log.error("supervisor {}: child {}: more than {} restarts in {} ms; shutting down", path_,
+                  c.name, opts_.intensity, ms(opts_.period));
+        break;
+    case event_kind::auto_shutdown:
+        log.info("supervisor {}: significant child {} ended; auto_shutdown {}", path_, c.name,
+                 to_string(opts_.auto_shutdown));
+        break;
+    }
+    if (!opts_.on_event) return; // events cost strings: only for a hook
+    supervisor_event e;
+    e.kind = k;
+    e.supervisor = path_;
+    e.child = c.name;
+    e.reason = reason;
+    e.restarts = c.restarts;
+    e.delay = delay;
+    if (inst) {
+        e.error = inst->error;
+        e.what = inst->what;
+    }
+    try {
+        opts_.on_event(e);
+    } catch (const std::exception& x) {
+        log.error("supervisor {}: event hook threw: {}", path_, x.what());
+    } catch (...) {
+        log.error("supervisor {}: event hook threw", path_);
+    }
+}
+
+} // namespace rill::detail

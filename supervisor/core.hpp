@@ -1,0 +1,177 @@
+// The supervisor's engine, shared by supervisor and dynamic_supervisor: a
+// goroutine owning the children table, fed child exits and operations over
+// channels. Private to the supervisor layer.
+#pragma once
+
+#include <rill/chan.hpp>
+#include <rill/csp/context.hpp>
+#include <rill/supervisor/errors.hpp>
+#include <rill/supervisor/options.hpp>
+
+#include <spdlog/fwd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+namespace rill::detail {
+
+using steady = std::chrono::steady_clock;
+using signal_chan = chan<std::monostate>;
+
+// One run of a child: what its goroutine and the supervisor share.
+struct instance {
+    std::uint64_t gen = 0;
+    std::string name; // the goroutine's name: the child's path
+    cancel_func cancel;
+    signal_chan finished{0}; // closed by the child's goroutine once reason is set
+    signal_chan started{1};  // notify_started's signal
+    std::atomic<bool> stop_requested{false};
+    exit_reason reason = exit_reason::normal;
+    std::exception_ptr error;
+    std::string what;
+    steady::time_point since;
+};
+
+// What a child's context carries (read by notify_started, supervision_path).
+struct child_token {
+    signal_chan started;
+    std::string path;
+};
+
+struct child_rec {
+    child_spec spec;
+    std::string name; // id, or id#ref for dynamic children
+    std::uint64_t ref = 0;
+    std::shared_ptr<instance> inst;
+    child_state state = child_state::stopped;
+    int restarts = 0;
+    int backoff_attempt = 0;
+    steady::time_point last_start{};
+    // A pending restart (backoff delay, or the retry of a failed start);
+    // count_again: the retry counts towards intensity when it fires.
+    std::optional<steady::time_point> due;
+    bool count_again = false;
+};
+
+struct exit_msg {
+    std::shared_ptr<instance> inst;
+};
+struct op_msg {
+    std::function<void()> fn;
+    signal_chan done{0};
+};
+
+enum class start_outcome { started, ignored, failed };
+
+spdlog::logger& sup_log();
+const context_key<child_token>& child_token_key();
+void check_spec(const std::string& sup, const child_spec& spec, auto_shutdown as);
+void check_options(const supervisor_options& o, bool dynamic);
+child_spec with_defaults(child_spec s);
+
+class sup_core : public std::enable_shared_from_this<sup_core> {
+public:
+    sup_core(supervisor_options opts, std::vector<child_spec> specs, bool dynamic,
+             child_spec tmpl = {});
+    ~sup_core();
+
+    void start(const context& parent);
+    sup_exit stop();
+    sup_exit wait();
+    bool running() const;
+    std::string path() const;
+    // The view's lines for this supervisor, indented by depth.
+    void render(std::string& out, int depth, bool try_only = false) const;
+
+    // Runs fn on the supervisor's goroutine and rethrows what it throws.
+    void call(std::function<void()> fn);
+
+    // Operations; run only on the supervisor's goroutine (through call).
+    bool op_start_child(child_spec spec);
+    void op_terminate_child(const std::string& id);
+    bool op_restart_child(const std::string& id);
+    void op_delete_child(const std::string& id);
+    std::optional<std::uint64_t> op_start_dynamic(child_fn body);
+    void op_terminate_dynamic(std::uint64_t ref);
+
+    std::vector<child_info> which_children() const;
+    child_counts count_children() const;
+
+private:
+    void run(sender<std::exception_ptr> init);
+    void loop();
+    void finish(sup_exit why);
+    bool handle_message_or_due(bool due_now, std::optional<steady::time_point> next_due);
+    void handle_exit(const std::shared_ptr<instance>& inst);
+    void handle_ops(op_msg& op);
+    void run_due();
+
+    start_outcome start_instance(child_rec& c, event_kind on_success);
+    void terminate_instance(child_rec& c);
+    void terminate_all();
+    void decide_restart(child_rec& c);
+    bool add_restart();
+    void give_up(child_rec& c);
+    void apply_strategy(child_rec& c);
+    void restart_range(std::size_t from);
+    void count_restart(child_rec& c);
+    void retry_later(child_rec& c);
+    void check_auto_shutdown(const std::string& name, bool significant);
+    void shutdown_self(sup_exit why);
+
+    child_rec* find(const std::string& id);
+    child_rec* find_ref(std::uint64_t ref);
+    std::size_t index_of(const child_rec& c) const;
+    void erase(child_rec& c);
+    void set_due(child_rec& c, steady::time_point t);
+    void clear_due(child_rec& c);
+    void set_state(child_rec& c, child_state s);
+    void emit(event_kind k, const child_rec& c, const instance* inst = nullptr,
+              std::chrono::nanoseconds delay = {});
+    std::chrono::nanoseconds shutdown_of(const child_spec& s) const;
+
+    supervisor_options opts_;
+    bool dynamic_;
+    child_spec tmpl_;
+    std::string path_;
+
+    // The children in start order; the goroutine is the only writer and takes
+    // mu_ for every change, so that readers on other threads (the view,
+    // which_children) see a consistent table.
+    mutable std::mutex mu_;
+    std::vector<std::unique_ptr<child_rec>> children_;
+    std::unordered_map<std::uint64_t, child_rec*> by_gen_;
+    std::deque<steady::time_point> restarts_;
+    std::size_t pending_due_ = 0; // children with a pending restart
+    std::uint64_t next_gen_ = 0;
+    std::uint64_t next_ref_ = 0;
+    std::uint64_t rng_;
+
+    context ctx_;
+    cancel_func cancel_;
+    chan<exit_msg> exits_{1024};
+    chan<std::unique_ptr<op_msg>> ops_{0};
+    signal_chan exited_{0}; // closed when the supervisor has ended
+    std::atomic<bool> started_{false};
+    std::atomic<bool> running_{false};
+    std::atomic<sup_exit> why_{sup_exit::stopped};
+    std::optional<sup_exit> exiting_; // set by the loop to leave it
+    std::exception_ptr last_start_error_;
+};
+
+// The registry behind the live view and the dump section.
+void register_core(sup_core* c);
+void unregister_core(sup_core* c);
+
+} // namespace rill::detail
