@@ -48,8 +48,8 @@ inline constexpr std::chrono::nanoseconds shutdown_default{-1};
 using child_fn = std::function<void(const context&)>;
 
 struct child_spec {
-    std::string id;
-    child_fn start;
+    std::string id{};
+    child_fn start{};
     rill::restart restart = rill::restart::permanent;
     std::chrono::nanoseconds shutdown = shutdown_default;
     child_kind kind = child_kind::worker;

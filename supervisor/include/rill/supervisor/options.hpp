@@ -31,9 +31,9 @@ struct supervisor_options {
     std::chrono::nanoseconds period = std::chrono::seconds(5);
     rill::auto_shutdown auto_shutdown = rill::auto_shutdown::never;
     // Dynamic supervisors only: at most this many children (none: no limit).
-    std::optional<std::size_t> max_children;
-    std::optional<rill::backoff> backoff;
-    event_hook on_event;
+    std::optional<std::size_t> max_children{};
+    std::optional<rill::backoff> backoff{};
+    event_hook on_event{};
 };
 
 enum class child_state {
