@@ -29,8 +29,16 @@ struct leak_check {
     std::uint64_t goroutines;
     std::uint64_t timers;
     bool clean() const {
-        bool ok = rill_test::eventually(
-            [&] { return live() == goroutines && rill::callback_timer::armed() == timers; });
+        // stats() sums per-processor counters without stopping them, so one
+        // reading can match by chance while goroutines come and go (a chain
+        // of context-release goroutines, say): the match must hold for
+        // several readings in a row.
+        auto back = [&] { return live() == goroutines && rill::callback_timer::armed() == timers; };
+        bool ok = rill_test::eventually([&] {
+            for (int i = 0; i < 3; ++i, rill::gosched())
+                if (!back()) return false;
+            return true;
+        });
         if (!ok)
             UNSCOPED_INFO("goroutines " << goroutines << " -> " << live() << ", armed timers "
                                         << timers << " -> " << rill::callback_timer::armed());
