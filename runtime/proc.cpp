@@ -226,7 +226,7 @@ G* globrunqget(P* p, int max) {
     return g;
 }
 
-// ---- idle P and M lists (sched.lock held) ------------------------------------
+// ---- idle P and M lists (sched.lock held, except pidleget) --------------------
 
 void pidleput(P* p) {
     if (p->id >= sched.gomaxprocs.load(std::memory_order_relaxed)) {
@@ -241,13 +241,22 @@ void pidleput(P* p) {
     sched.npidle.fetch_add(1, std::memory_order_release);
 }
 
-P* pidleget() {
+// An idle P, or null; with sched.lock held.
+P* pidleget_nolock() {
     P* p = sched.pidle;
     if (p) {
         sched.pidle = p->link;
         sched.npidle.fetch_sub(1, std::memory_order_release);
         p->status = P::running;
     }
+    return p;
+}
+
+// An idle P, or null (takes sched.lock).
+P* pidleget() {
+    sched.lock.lock();
+    P* p = pidleget_nolock();
+    sched.lock.unlock();
     return p;
 }
 
@@ -290,7 +299,7 @@ void newm(P* p, bool spinning) {
 void startm(P* p, bool spinning) {
     sched.lock.lock();
     if (!p) {
-        p = pidleget();
+        p = pidleget_nolock();
         if (!p) {
             sched.lock.unlock();
             if (spinning) sched.nmspinning.fetch_sub(1, std::memory_order_acq_rel);
@@ -316,17 +325,22 @@ void wakep() {
     startm(nullptr, true);
 }
 
+// Sleeps until notewakeup, then takes the P it was handed in m->nextp.
+void wait_for_p(M* m) {
+    while (m->park.load(std::memory_order_acquire) == 0)
+        futex_wait(&m->park, 0);
+    m->park.store(0, std::memory_order_relaxed);
+    acquirep(m, m->nextp);
+    m->nextp = nullptr;
+}
+
 // Parks the M until startm hands it a P.
 void stopm(M* m) {
     sched.lock.lock();
     m->schedlink = sched.midle;
     sched.midle = m;
     sched.lock.unlock();
-    while (m->park.load(std::memory_order_acquire) == 0)
-        futex_wait(&m->park, 0);
-    m->park.store(0, std::memory_order_relaxed);
-    acquirep(m, m->nextp);
-    m->nextp = nullptr;
+    wait_for_p(m);
 }
 
 void resetspinning(M* m) {
@@ -572,9 +586,7 @@ top:
             m->spinning = false;
             sched.nmspinning.fetch_sub(1);
         }
-        sched.lock.lock();
         P* np = pidleget();
-        sched.lock.unlock();
         if (np) acquirep(m, np);
         goto top;
     }
@@ -642,9 +654,7 @@ top:
         work_left = p2->status != P::dead && !runqempty(p2);
     }
     if (work_left) {
-        sched.lock.lock();
         P* np = pidleget();
-        sched.lock.unlock();
         if (np) {
             acquirep(m, np);
             if (was_spinning) {
@@ -668,9 +678,7 @@ top:
         G* polled = poll_io(delay);
         sched.poll_until.store(0, std::memory_order_release);
         sched.polling.store(false, std::memory_order_release);
-        sched.lock.lock();
         P* np = pidleget();
-        sched.lock.unlock();
         // The first polled goroutine runs here, on the P just taken.
         if (G* g = inject_glist(polled, np)) {
             acquirep(m, np);
@@ -718,7 +726,7 @@ void handle_switch_back(M* m, G* g) {
         // Back from a blocking call with every P taken: wait in the queue.
         g->status.store(gstatus::runnable, std::memory_order_relaxed);
         sched.lock.lock();
-        if (P* np = pidleget()) {
+        if (P* np = pidleget_nolock()) {
             acquirep(m, np);
             sched.lock.unlock();
             runqput(np, g, false);
@@ -770,11 +778,7 @@ void execute(M* m, G* g) {
 // to other work until startlockedm hands the M a P to run it with.
 void stoplockedm(M* m) {
     if (m->p) handoffp(releasep(m));
-    while (m->park.load(std::memory_order_acquire) == 0)
-        futex_wait(&m->park, 0);
-    m->park.store(0, std::memory_order_relaxed);
-    acquirep(m, m->nextp);
-    m->nextp = nullptr;
+    wait_for_p(m);
 }
 
 // Go's startlockedm: g may run only on its locked M, which is waiting in
@@ -1049,9 +1053,7 @@ void exit_blocking() noexcept {
         acquirep(m, p);
         return;
     }
-    sched.lock.lock();
     P* np = pidleget();
-    sched.lock.unlock();
     if (np) {
         acquirep(m, np);
         return;
