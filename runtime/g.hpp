@@ -85,10 +85,6 @@ struct G {
 // The current goroutine, or the calling plain thread's stand-in. Never null.
 // Re-read after anything that may park: the goroutine may have moved threads.
 G* getg() noexcept;
-// The goroutine running on this thread, for signal handlers (null on g0 and
-// plain threads). Async-signal-safe.
-G* current_g_for_signal() noexcept;
-
 // Parks the current G until ready(g). unlock(arg) runs once the G's context
 // is saved (on the scheduler stack for goroutines), so a waker that needs the
 // lock unlock releases cannot run the G before it has stopped.

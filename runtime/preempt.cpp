@@ -236,7 +236,7 @@ void on_sigurg(int, siginfo_t*, void* ctx) {
     int saved_errno = errno_get();
     auto* uc = static_cast<ucontext_t*>(ctx);
     M* m = current_m();
-    G* g = m ? m->curg.load(std::memory_order_relaxed) : nullptr;
+    G* g = running_g();
     if (g && g->preempt.load(std::memory_order_relaxed) && at_safe_point(m, g, uc)) {
         g->preempt.store(false, std::memory_order_relaxed);
         g->reason.store(wait_reason::preempted, std::memory_order_relaxed);

@@ -953,11 +953,6 @@ G* getg() noexcept {
     return thread_g();
 }
 
-G* current_g_for_signal() noexcept {
-    M* m = current_m();
-    return m ? m->curg.load(std::memory_order_relaxed) : nullptr;
-}
-
 void park(void (*unlock)(void*), void* arg, wait_reason why) {
     G* g = getg();
     if (g->is_thread) {
@@ -1022,13 +1017,13 @@ void preempt_yield() {
 
 bool enter_blocking() noexcept {
     M* m = current_m();
-    if (!m || m->blocked || !m->curg.load(std::memory_order_relaxed)) return false;
+    G* g = running_g();
+    if (!g || m->blocked) return false;
     P* p = m->p;
     // Goroutines readied by timers may wait only on a running P: whoever
     // takes this one must see them as ordinary work.
-    while (G* g = timerq_get(p))
-        runqput(p, g, false);
-    G* g = m->curg.load(std::memory_order_relaxed);
+    while (G* ready_g = timerq_get(p))
+        runqput(p, ready_g, false);
     g->reason.store(wait_reason::blocking_call, std::memory_order_relaxed);
     g->wait_since.store(coarse_nanotime(), std::memory_order_relaxed);
     m->blocked = true;
@@ -1044,8 +1039,7 @@ void exit_blocking() noexcept {
     M* m = current_m();
     P* p = std::exchange(m->oldp, nullptr);
     m->blocked = false;
-    m->curg.load(std::memory_order_relaxed)
-        ->reason.store(wait_reason::none, std::memory_order_relaxed);
+    running_g()->reason.store(wait_reason::none, std::memory_order_relaxed);
     // Fast path: sysmon did not take the P (Go's exitsyscallfast).
     P::status_t s = P::syscall;
     if (p->id < sched.gomaxprocs.load(std::memory_order_acquire) &&
@@ -1273,21 +1267,16 @@ no_preempt::~no_preempt() {
 }
 
 std::uint64_t goroutine_id() noexcept {
-    M* m = current_m();
-    G* g = m ? m->curg.load(std::memory_order_relaxed) : nullptr;
+    G* g = running_g();
     return g ? g->id : 0;
 }
 
 std::string_view goroutine_name() noexcept {
-    M* m = current_m();
-    G* g = m ? m->curg.load(std::memory_order_relaxed) : nullptr;
+    G* g = running_g();
     return g ? std::string_view(g->name) : std::string_view();
 }
 
-bool in_goroutine() noexcept {
-    M* m = current_m();
-    return m && m->curg.load(std::memory_order_relaxed);
-}
+bool in_goroutine() noexcept { return running_g() != nullptr; }
 
 int maxprocs() noexcept {
     start_runtime();

@@ -132,6 +132,13 @@ RILL_TLS_ACCESSOR(M*, tls_m_slot, rill_tls_m)
 // from before a park that moved the goroutine (see tls.hpp).
 inline M* current_m() noexcept { return *tls_m_slot(); }
 
+// The goroutine running on this thread: null on g0 and on plain threads, and
+// set inside rill::blocking too (unlike getg). Async-signal-safe.
+inline G* running_g() noexcept {
+    M* m = current_m();
+    return m ? m->curg.load(std::memory_order_relaxed) : nullptr;
+}
+
 // A cooperative preemption point (channel operations, spawning,
 // rill::preempt_point): yields if sysmon asked the current goroutine to.
 inline void preempt_check() {

@@ -19,6 +19,7 @@
 #include "stack.hpp"
 
 #include "g.hpp"
+#include "sched.hpp"
 
 #include "log.hpp"
 
@@ -327,7 +328,7 @@ struct sigaction prev_segv, prev_bus;
 }
 
 void on_fault(int sig, siginfo_t* info, void* uctx) {
-    G* g = current_g_for_signal();
+    G* g = running_g();
     if (g && !g->is_thread && g->stk.lo) {
         auto* addr = static_cast<char*>(info->si_addr);
         if (addr < g->stk.lo && addr >= g->stk.lo - guard_size) report_overflow(g);
