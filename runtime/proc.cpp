@@ -353,15 +353,19 @@ void resetspinning(M* m) {
 G* poll_io(std::int64_t delay_ns) {
     G* list = netpoll(delay_ns);
     sched.lastpoll.store(nanotime(), std::memory_order_relaxed);
-    std::uint64_t n = 0;
-    for (G* g = list; g; g = g->schedlink, ++n)
-        g->status.store(gstatus::runnable, std::memory_order_relaxed);
-    if (n) sched.netpoll_wakeups.fetch_add(n, std::memory_order_relaxed);
     return list;
 }
 
 G* inject_glist(G* list, P* p) {
     if (!list) return nullptr;
+    // One walk: mark each runnable, count them, and find the tail.
+    G* tail = list;
+    int n = 1;
+    for (;; tail = tail->schedlink, ++n) {
+        tail->status.store(gstatus::runnable, std::memory_order_relaxed);
+        if (!tail->schedlink) break;
+    }
+    sched.netpoll_wakeups.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
     if (p) {
         G* first = list;
         for (G* g = first->schedlink; g;) {
@@ -371,14 +375,10 @@ G* inject_glist(G* list, P* p) {
         }
         // One more M is enough: if it finds work it wakes the next in turn
         // (resetspinning), rather than one thread per goroutine.
-        if (first->schedlink) wakep();
+        if (n > 1) wakep();
         first->schedlink = nullptr;
         return first;
     }
-    G* tail = list;
-    int n = 1;
-    for (; tail->schedlink; tail = tail->schedlink)
-        ++n;
     sched.lock.lock();
     globrunqput_batch(list, tail, n);
     sched.lock.unlock();

@@ -155,10 +155,11 @@ bool runqempty(P* p);
 // the process ends (the runtime cannot work without it), else a warning is
 // logged and it returns false. `what` names the thread in the message.
 bool start_thread(void* (*fn)(void*), void* arg, const char* what, bool fatal);
-// netpoll, counting the goroutines it found ready and when it last ran;
-// returns them (runnable, linked through schedlink) for inject_glist.
+// netpoll, noting when it last ran; returns the goroutines it found ready
+// (linked through schedlink) for inject_glist.
 G* poll_io(std::int64_t delay_ns);
-// Queues a list from poll_io (Go's injectglist). With p (held by the caller):
+// Makes a list from poll_io runnable and queues it (Go's injectglist),
+// counting the wake-ups. With p (held by the caller):
 // returns the first goroutine for the caller to run, puts the rest on p's
 // queue and wakes one idle M to share them. Without: everything goes on the
 // global queue and idle Ms are started for it; returns null.
