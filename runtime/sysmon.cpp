@@ -98,22 +98,25 @@ bool all_idle() { return sched.npidle.load() == sched.gomaxprocs.load(); }
     std::int64_t delay = min_sleep_ns;
     int idle = 0; // rounds in a row with nothing done
     for (;;) {
-        std::int64_t sleep_ns = delay;
+        // With nothing running there is nothing to preempt or retake, and the
+        // poller M waits for timers and I/O: sleep until a P is taken. The
+        // second look closes the race with an acquirep that read sleeping
+        // before it became -1.
+        bool deep = false;
         if (all_idle()) {
-            // Nothing runs, so nothing to preempt or retake; the poller M
-            // waits for timers and I/O. Sleep until a P is taken.
             sleeping.store(-1);
-            if (!all_idle()) sleeping.store(0);
+            deep = all_idle();
+            if (!deep) sleeping.store(0);
         }
-        if (sleeping.load() < 0) {
+        if (deep) {
             wake_at.store(INT64_MAX, std::memory_order_relaxed);
             futex_wait(&wake_word, 0);
             delay = min_sleep_ns;
             idle = 0;
         } else {
-            sleeping.store(sleep_ns, std::memory_order_relaxed);
-            wake_at.store(nanotime() + sleep_ns, std::memory_order_relaxed);
-            futex_wait(&wake_word, 0, sleep_ns);
+            sleeping.store(delay, std::memory_order_relaxed);
+            wake_at.store(nanotime() + delay, std::memory_order_relaxed);
+            futex_wait(&wake_word, 0, delay);
         }
         sleeping.store(0, std::memory_order_relaxed);
         wake_at.store(0, std::memory_order_relaxed);
