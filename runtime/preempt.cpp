@@ -222,8 +222,7 @@ std::uintptr_t context_sp(const ucontext_t* uc) {
 
 bool at_safe_point(M* m, G* g, const ucontext_t* uc) {
     if (!m->p || m->blocked || rt_locks_held() != 0) return false;
-    if (g->nopreempt > 0 || g->lockedm.load(std::memory_order_relaxed) || g->is_thread)
-        return false;
+    if (g->nopreempt > 0 || g->lockedm.load(std::memory_order_relaxed)) return false;
     if (g->status.load(std::memory_order_relaxed) != gstatus::running) return false;
     auto sp = context_sp(uc);
     if (sp <= reinterpret_cast<std::uintptr_t>(g->stk.lo) ||
