@@ -44,12 +44,9 @@ mkdir -p "$build_dir"
 log_dir=$build_dir/logs
 mkdir -p "$log_dir"
 echo "building (logs: $log_dir/echo-build-*.log)" >&2
-if ! {
-    cmake -S "$repo" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-        -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" -DCMAKE_C_FLAGS_RELEASE="-O2 -DNDEBUG" \
-        -DRILL_SANITIZE= -DRILL_BUILD_TESTS=OFF -DRILL_BUILD_EXAMPLES=OFF -DRILL_BUILD_BENCH=ON &&
-        cmake --build "$build_dir" --target bench_echo_server
-} >"$log_dir/echo-build-rill.log" 2>&1; then
+# shellcheck source-path=SCRIPTDIR source=build.sh
+source "$repo/bench/build.sh"
+if ! build_rill_bench "$repo" "$build_dir" bench_echo_server >"$log_dir/echo-build-rill.log" 2>&1; then
     tail -n 20 "$log_dir/echo-build-rill.log" >&2
     exit 1
 fi

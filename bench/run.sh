@@ -84,12 +84,9 @@ mkdir -p "$log_dir"
 declare -A bin_of=([rill]=$build_dir/bench/bench_workloads [go]=$build_dir/go_workloads)
 declare -A broken_of=([rill]="" [go]="") vals_of err_of med_of cell_of
 echo "building rill benchmarks in $build_dir (log: $log_dir/build-rill.log)" >&2
-if ! {
-    cmake -S "$repo" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-        -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" -DCMAKE_C_FLAGS_RELEASE="-O2 -DNDEBUG" \
-        -DRILL_SANITIZE= -DRILL_BUILD_TESTS=OFF -DRILL_BUILD_EXAMPLES=OFF -DRILL_BUILD_BENCH=ON &&
-        cmake --build "$build_dir" --target bench_workloads
-} >"$log_dir/build-rill.log" 2>&1; then
+# shellcheck source-path=SCRIPTDIR source=build.sh
+source "$repo/bench/build.sh"
+if ! build_rill_bench "$repo" "$build_dir" bench_workloads >"$log_dir/build-rill.log" 2>&1; then
     broken_of[rill]="build failed"
     tail -n 20 "$log_dir/build-rill.log" >&2
 fi
