@@ -48,7 +48,7 @@ done
 
 # shellcheck source-path=SCRIPTDIR source=deps.sh
 source "$repo/scripts/deps.sh"
-packages=(cmake ninja-build g++ libspdlog-dev libfmt-dev libboost-dev catch2)
+packages=(cmake ninja-build g++ libspdlog-dev libfmt-dev libboost-dev libyaml-cpp-dev catch2)
 [[ " ${stages[*]} " == *" aarch64 "* ]] && packages+=(g++-aarch64-linux-gnu qemu-user)
 require_packages "${packages[@]}" || exit 1
 

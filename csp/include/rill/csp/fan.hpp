@@ -45,7 +45,10 @@ fan_out(stream<T> in, int n, F f, stage_options o = {}) {
     detail::check_workers(n, "rill::pipe::fan_out");
     using U = std::invoke_result_t<F&, T>;
     const auto& p = in.state();
-    auto [outs, streams] = detail::make_outlets<U>(p, n, o);
+    // Named references, not a structured binding: clang < 16 cannot capture one.
+    auto outlets = detail::make_outlets<U>(p, n, o);
+    auto& outs = outlets.first;
+    auto& streams = outlets.second;
     detail::spawn_workers(
         p, detail::stage_name(o, "fan_out"), n,
         [outs, rx = in.rx(), f = std::move(f)](int i) mutable {
@@ -57,7 +60,7 @@ fan_out(stream<T> in, int n, F f, stage_options o = {}) {
                 if (!c.send(tx, f(std::move(*v)))) return;
         },
         [in]() { in.cancel(); });
-    return streams;
+    return std::move(streams);
 }
 
 // Every item of every input, in arrival order, on one output that closes once
@@ -92,7 +95,9 @@ template <class T, class... More> stream<T> merge(stream<T> first, More... more)
 template <class T> std::vector<stream<T>> broadcast(stream<T> in, int n, stage_options o = {}) {
     detail::check_workers(n, "rill::pipe::broadcast");
     const auto& p = in.state();
-    auto [outs, streams] = detail::make_outlets<T>(p, n, o);
+    auto outlets = detail::make_outlets<T>(p, n, o); // (see fan_out)
+    auto& outs = outlets.first;
+    auto& streams = outlets.second;
     // The stage's own context, for the wait on the input: cancelled once the
     // last output is.
     auto [sctx, scancel] = with_cancel(p->ctx);
@@ -132,7 +137,7 @@ template <class T> std::vector<stream<T>> broadcast(stream<T> in, int n, stage_o
             }
         },
         [in]() { in.cancel(); });
-    return streams;
+    return std::move(streams);
 }
 // Two copies of a stream.
 template <class T> std::array<stream<T>, 2> tee(stream<T> in, stage_options o = {}) {

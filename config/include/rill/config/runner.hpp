@@ -1,0 +1,83 @@
+// Running a loaded topology: one channel per declared channel, each stage's
+// workers as children of the supervisors the file nests them under, the run
+// ending when every stage has finished, or when the root supervisor gives up.
+//
+// Contract:
+// - A channel is closed once every worker writing to it has finished (returned
+//   normally); a failed worker is restarted by its supervisor and the channel
+//   stays open. Fan-in ports read a merge of their channels; fan-out ports
+//   copy every value to each channel.
+// - drain() (SIGINT/SIGTERM in `rill run`) cancels the sources only; they
+//   finish, their channels close, and everything downstream runs until its
+//   input is drained, so nothing accepted is lost. If that takes longer than
+//   the grace period, or on stop(), every stage is cancelled (values still in
+//   channels are then counted and reported as lost).
+// - Supervision follows OTP: a stage failing past its supervisor's intensity
+//   takes that supervisor down and its parent decides; if the root gives up
+//   the run ends with outcome gave_up and says which child kept failing.
+#pragma once
+
+#include <rill/config/registry.hpp>
+#include <rill/config/topology.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace rill::config {
+
+enum class run_outcome {
+    completed,     // every stage finished by itself (the sources ran dry)
+    drained,       // drain() was called and everything drained in time
+    drain_timeout, // drain() was called and the grace period ran out
+    stopped,       // stop() was called
+    gave_up,       // the root supervisor exceeded its restart intensity
+    start_failed,  // a stage failed to start
+};
+const char* to_string(run_outcome o) noexcept;
+
+struct channel_stats {
+    std::string name;
+    std::uint64_t sent = 0;  // values that entered the channel
+    std::size_t left = 0;    // values still buffered when the run ended
+};
+
+struct run_result {
+    run_outcome outcome;
+    std::string message; // what happened, for people (empty on completed/drained)
+    std::vector<channel_stats> channels;
+    int exit_code() const noexcept; // see README: 0 completed/drained, 3 gave_up, 4 drain_timeout, 5 stopped, 6 start_failed
+};
+
+struct run_options {
+    const registry* stages = nullptr; // default: registry::global()
+    std::optional<std::chrono::nanoseconds> grace{}; // default: the topology's runtime.grace
+};
+
+// One run. Must be used from inside a goroutine (rill::run); drain() and
+// stop() may be called from any goroutine or thread.
+class runner {
+public:
+    runner(const topology& t, run_options opts = {});
+    ~runner(); // stops the run if it is still going
+    runner(const runner&) = delete;
+    runner& operator=(const runner&) = delete;
+
+    void start();      // throws supervisor_error(start_failed) via the root supervisor
+    void drain();      // begin a drain (idempotent)
+    void stop();       // stop hard (idempotent)
+    run_result wait(); // until the run ends
+    std::string view() const; // the supervision tree with per-channel fill levels
+
+private:
+    struct impl;
+    std::shared_ptr<impl> impl_;
+};
+
+// Graphviz dot: channels as labelled edges (type, capacity), stages as
+// nodes (workers shown), supervisors as nested clusters.
+std::string to_dot(const topology& t);
+
+} // namespace rill::config

@@ -1,0 +1,190 @@
+// What a running stage sees: its context, its arguments and its ports.
+//
+// Contract for stage functions:
+// - Loop over the input until it ends (`for (auto& v : in)` or recv() until
+//   empty) and return: returning normally is how a stage finishes, and once
+//   every worker writing to a channel has finished, the runner closes that
+//   channel, so the stages downstream finish in turn. Never close a port.
+// - An exception is a failure: the stage's supervisor restarts it (the value
+//   it held is lost, and logged with the exception); inputs and outputs are
+//   kept, so nothing already in a channel is lost.
+// - ctx() is cancelled when the stage must stop now (its supervisor stops it,
+//   or the run is stopped hard); then recv() ends and send() returns false, and
+//   the stage should return. A source (a stage without inputs) also sees ctx()
+//   cancelled when a drain begins (SIGINT/SIGTERM): it should stop producing
+//   and return, which counts as finishing, so everything downstream drains.
+#pragma once
+
+#include <rill/chan.hpp>
+#include <rill/config/registry.hpp>
+#include <rill/csp/context.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace rill::config {
+
+// One value of a type known only at run time (generic stages).
+class box {
+public:
+    explicit box(const type_desc& t) noexcept : t_(&t) {}
+    box(const box&) = delete;
+    box& operator=(const box&) = delete;
+    ~box() { reset(); }
+    const type_desc& type() const noexcept { return *t_; }
+    bool has_value() const noexcept { return full_; }
+    void reset() noexcept;
+    // Storage for the value; construct into it (when empty) then call filled().
+    void* storage() noexcept { return buf_; }
+    void filled() noexcept { full_ = true; }
+    template <class T> T& as() { return *std::launder(reinterpret_cast<T*>(buf_)); }
+    // Copies other's value into this (empty) box; the type must be copyable.
+    void copy_from(const box& other);
+    // fmt's rendering; std::logic_error if the type has no to_string.
+    std::string to_string() const;
+
+private:
+    const type_desc* t_;
+    bool full_ = false;
+    alignas(std::max_align_t) unsigned char buf_[256];
+};
+
+namespace detail {
+// A port as the runner binds it: one channel (fan-in and fan-out are done by
+// the runner's forwarders around it), retained for the whole run.
+struct port_core {
+    std::string name;
+    rill::detail::chan_core* c = nullptr;
+    const type_desc* type = nullptr;
+};
+struct stage_binding {
+    const stage_decl* decl = nullptr;
+    const stage_spec* spec = nullptr;
+    std::vector<port_core> inputs, outputs;
+};
+
+// recv from c unless done fires first; true when *dst was constructed.
+bool port_recv(rill::detail::chan_core* c, rill::detail::chan_core* done, void* dst);
+// send *src on c unless done fires first; true when sent (moved from).
+bool port_send(rill::detail::chan_core* c, rill::detail::chan_core* done, void* src);
+} // namespace detail
+
+template <class T> class in_port {
+public:
+    in_port(rill::detail::chan_core* c, receiver<std::monostate> done) : c_(c), done_(std::move(done)) {}
+    // The next value; empty once the input is closed and drained, or ctx is cancelled.
+    std::optional<T> recv() {
+        alignas(T) unsigned char buf[sizeof(T)];
+        if (!detail::port_recv(c_, done_.core(), buf)) return std::nullopt;
+        T* p = std::launder(reinterpret_cast<T*>(buf));
+        std::optional<T> v(std::move(*p));
+        p->~T();
+        return v;
+    }
+    class iterator {
+    public:
+        explicit iterator(in_port* p) : p_(p) { ++*this; }
+        iterator() = default;
+        T& operator*() { return *cur_; }
+        iterator& operator++() {
+            cur_ = p_->recv();
+            return *this;
+        }
+        bool operator==(const iterator& o) const { return !cur_ && !o.cur_; }
+
+    private:
+        in_port* p_ = nullptr;
+        std::optional<T> cur_;
+    };
+    iterator begin() { return iterator(this); }
+    iterator end() { return {}; }
+
+private:
+    rill::detail::chan_core* c_;
+    receiver<std::monostate> done_;
+};
+
+template <class T> class out_port {
+public:
+    out_port(rill::detail::chan_core* c, receiver<std::monostate> done) : c_(c), done_(std::move(done)) {}
+    // Blocks until the value is taken; false (value dropped) once ctx is cancelled.
+    bool send(T v) { return detail::port_send(c_, done_.core(), &v); }
+
+private:
+    rill::detail::chan_core* c_;
+    receiver<std::monostate> done_;
+};
+
+class any_in_port {
+public:
+    any_in_port(rill::detail::chan_core* c, const type_desc& t, receiver<std::monostate> done)
+        : c_(c), t_(&t), done_(std::move(done)) {}
+    const type_desc& type() const noexcept { return *t_; }
+    // Fills the (empty) box; false once the input is closed and drained or ctx is cancelled.
+    bool recv(box& b);
+
+private:
+    rill::detail::chan_core* c_;
+    const type_desc* t_;
+    receiver<std::monostate> done_;
+};
+
+class any_out_port {
+public:
+    any_out_port(rill::detail::chan_core* c, const type_desc& t, receiver<std::monostate> done)
+        : c_(c), t_(&t), done_(std::move(done)) {}
+    const type_desc& type() const noexcept { return *t_; }
+    // Moves the box's value out (leaving it empty); false once ctx is cancelled.
+    bool send(box& b);
+
+private:
+    rill::detail::chan_core* c_;
+    const type_desc* t_;
+    receiver<std::monostate> done_;
+};
+
+class stage_io {
+public:
+    stage_io(context ctx, const detail::stage_binding& b, int worker);
+
+    const context& ctx() const noexcept { return ctx_; }
+    // The stage's id, with "[i]" for worker i of a pool: "parse[2]".
+    const std::string& id() const noexcept { return id_; }
+    int worker() const noexcept { return worker_; }
+    int workers() const noexcept { return b_->decl->workers; }
+    const stage_decl& decl() const noexcept { return *b_->decl; }
+
+    // The argument's value; std::logic_error if the stage declared no such
+    // argument or A is not its type.
+    template <class A> const A& arg(std::string_view name) const {
+        auto it = b_->decl->args.find(std::string(name));
+        if (it == b_->decl->args.end() || !std::holds_alternative<A>(it->second))
+            bad_arg(name);
+        return std::get<A>(it->second);
+    }
+
+    // Typed ports; std::logic_error if the stage declared no such port or T
+    // is not the port's type.
+    template <class T> in_port<T> in(std::string_view port) const {
+        return in_port<T>(input(port, &typeid(T)).c, ctx_.done());
+    }
+    template <class T> out_port<T> out(std::string_view port) const {
+        return out_port<T>(output(port, &typeid(T)).c, ctx_.done());
+    }
+    any_in_port in_any(std::string_view port) const;
+    any_out_port out_any(std::string_view port) const;
+
+private:
+    [[noreturn]] void bad_arg(std::string_view name) const;
+    const detail::port_core& input(std::string_view port, const std::type_info* t) const;
+    const detail::port_core& output(std::string_view port, const std::type_info* t) const;
+    context ctx_;
+    const detail::stage_binding* b_;
+    int worker_;
+    std::string id_;
+};
+
+} // namespace rill::config
