@@ -11,8 +11,11 @@
 #     aarch64  tests cross-built for AArch64, run under qemu-aarch64
 #     install  cmake --install, then tests/install (a find_package(rill)
 #              consumer) configured, built and run against the installed tree
+#     fuzz     the YAML loader under libFuzzer (clang, ASan + UBSan) for
+#              FUZZ_SECONDS, from the seed corpus in config/fuzz/corpus
 # environment: BUILD_ROOT (default build-test; one directory per stage),
-#   JOBS (build and ctest parallelism; default: number of CPUs).
+#   JOBS (build and ctest parallelism; default: number of CPUs),
+#   FUZZ_SECONDS (default 120).
 # Every stage runs even when an earlier one failed. The last line counts test
 # executables over all stages (a stage that fails to build counts as one
 # failure): "N passed, M failed". Exit status: 0 when nothing failed, else 1.
@@ -21,7 +24,7 @@ set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build_root=${BUILD_ROOT:-$repo/build-test}
 jobs=${JOBS:-$(nproc)}
-all_stages=(normal asan tsan aarch64 install)
+all_stages=(normal asan tsan aarch64 install fuzz)
 
 stages=()
 for arg in "$@"; do
@@ -50,6 +53,7 @@ done
 source "$repo/scripts/deps.sh"
 packages=(cmake ninja-build g++ libspdlog-dev libfmt-dev libboost-dev libyaml-cpp-dev catch2)
 [[ " ${stages[*]} " == *" aarch64 "* ]] && packages+=(g++-aarch64-linux-gnu qemu-user)
+[[ " ${stages[*]} " == *" fuzz "* ]] && packages+=(clang libclang-rt-dev)
 require_packages "${packages[@]}" || exit 1
 
 log_dir=$build_root/logs
@@ -176,6 +180,31 @@ stage_install() {
     else
         stage_passed[install]=0
         stage_failed[install]=1
+    fi
+}
+
+# libFuzzer needs clang; the whole stack is built with it, instrumented with
+# ASan + UBSan, so a crash, a hang (-timeout), a leak (LeakSanitizer at exit)
+# or runaway memory (-rss_limit_mb) anywhere under the loader fails the stage.
+# The corpus grows in the build directory, never in the source tree.
+stage_fuzz() {
+    local dir=$build_root/fuzz
+    CC=clang CXX=clang++ configure_and_build "$dir" "$log_dir/fuzz-build.log" "$repo" \
+        -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRILL_SANITIZE=address -DRILL_FUZZ=ON \
+        -DRILL_BUILD_TESTS=OFF -DRILL_BUILD_BENCH=OFF -DRILL_BUILD_EXAMPLES=OFF || return 1
+    mkdir -p "$dir/corpus"
+    echo "fuzzing the YAML loader for ${FUZZ_SECONDS:-120}s"
+    if "$dir/config/config_load_fuzz" -max_total_time="${FUZZ_SECONDS:-120}" -timeout=10 \
+        -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$dir/" \
+        "$dir/corpus" "$repo/config/fuzz/corpus" </dev/null >"$log_dir/fuzz.log" 2>&1; then
+        tail -n 12 "$log_dir/fuzz.log"
+        stage_passed[fuzz]=1
+        stage_failed[fuzz]=0
+    else
+        tail -n 60 "$log_dir/fuzz.log"
+        echo "error: the fuzzer found a failure; the input is in $dir/ (crash-*, timeout-*, leak-*, oom-*)"
+        stage_passed[fuzz]=0
+        stage_failed[fuzz]=1
     fi
 }
 
