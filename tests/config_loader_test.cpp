@@ -119,6 +119,16 @@ TEST_CASE("without supervisor:, a root one_for_one holds every stage in order") 
           std::vector<child_ref>{{child_ref::stage, "a"}, {child_ref::stage, "b"}});
 }
 
+TEST_CASE("top-level x- keys hold anchors for merge keys") {
+    fixture fx;
+    auto r = fx.load("x-worker: &w {workers: 3, restart: permanent}\nchannels: {c: string}\n"
+                     "stages:\n  a: {stage: source, out: c}\n  b: {<<: *w, stage: sink, in: c}\n");
+    INFO(dump(r));
+    REQUIRE(r.topo);
+    CHECK(r.topo->find_stage("b")->workers == 3);
+    CHECK(r.topo->find_stage("b")->restart == rill::restart::permanent);
+}
+
 TEST_CASE("round trips: to_yaml then load gives the same topology") {
     fixture fx;
     std::vector<std::string> texts{

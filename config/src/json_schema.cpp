@@ -223,6 +223,7 @@ private:
         json j = json::object{
             {"type", "object"}, {"properties", std::move(props)}, {"additionalProperties", false}};
         if (!required.empty()) j["required"] = std::move(required);
+        if (t.extensions) j["patternProperties"] = json::object{{"^x-", json::object{}}};
         j["description"] = t.help.empty() ? t.title : t.help;
         return j;
     }

@@ -154,9 +154,11 @@ format::format() {
         {"channels", &channels, false, "", "channels by name"},
         {"stages", &stages, false, "", "stages by id"}};
     included = object("an included topology file", shared);
+    included.extensions = true;
     shared.insert(shared.begin(), {"runtime", &runtime, false, "", "runtime settings"});
     shared.push_back({"supervisor", &supervisor, false, "", "the supervision tree"});
     top = object("a topology file", shared, "a rill topology: channels, stages, supervisors");
+    top.extensions = true;
 }
 
 const format& topology_format() {
@@ -335,7 +337,7 @@ bool check_object(const yaml::node& n, const type_def& t, std::string_view what,
         return false;
     }
     for (const auto& e : n.entries)
-        if (!t.find(e.key))
+        if (!t.find(e.key) && !(t.extensions && e.key.starts_with("x-")))
             errors.push_back({e.key_at, fmt::format("unknown key '{}' in {}", e.key, what),
                               closest(e.key, t.field_names())});
     for (const auto& f : t.fields)

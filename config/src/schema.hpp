@@ -53,6 +53,8 @@ struct type_def {
     const type_def* item = nullptr;   // map, list
     std::vector<const type_def*> alternatives{}; // either
     std::string help{};
+    // object: keys starting with "x-" are free (anchors for merge keys live there).
+    bool extensions = false;
 
     const field* find(std::string_view name) const noexcept;
     std::vector<std::string> field_names() const;
