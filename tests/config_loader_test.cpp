@@ -69,6 +69,13 @@ std::string with_parse(const std::string& stage_body) {
            stage_body;
 }
 
+const std::string parse_ports = "    stage: parse\n    in: lines\n    out: {records: records}\n";
+
+// The parse stage, valid but for `line` (line 11 of the file).
+std::string parse_with(const std::string& line) {
+    return with_parse(parse_ports + line + "    args: {pattern: x}\n");
+}
+
 } // namespace
 
 TEST_CASE("a valid topology loads with every value and default") {
@@ -155,8 +162,7 @@ TEST_CASE("round trips: to_yaml then load gives the same topology") {
 }
 
 TEST_CASE("unknown keys, at the key, with a suggestion") {
-    auto d = only_error(with_parse("    stage: parse\n    in: lines\n    out: {records: records}\n"
-                                   "    wrokers: 2\n    args: {pattern: x}\n"));
+    auto d = only_error(parse_with("    wrokers: 2\n"));
     CHECK(d.at == mark{"t.yaml", 11, 5});
     CHECK(d.message == "unknown key 'wrokers' in stage 'parse'");
     CHECK(d.suggestion == "workers");
@@ -172,26 +178,17 @@ TEST_CASE("missing required fields, at the mapping") {
 }
 
 TEST_CASE("wrong scalar types, at the value") {
-    auto d = only_error(with_parse("    stage: parse\n    in: lines\n    out: {records: records}\n"
-                                   "    shutdown: abc\n    args: {pattern: x}\n"));
+    auto d = only_error(parse_with("    shutdown: abc\n"));
     CHECK(d.at == mark{"t.yaml", 11, 15});
     CHECK(d.message == "expected a duration like 250ms, got 'abc'");
-    auto unit = only_error("runtime: {grace: 5}\n" + with_parse("    stage: parse\n    in: lines\n"
-                                                                "    out: {records: records}\n"
-                                                                "    args: {pattern: x}\n"));
+    auto unit = only_error("runtime: {grace: 5}\n" + parse_with(""));
     CHECK_THAT(unit.message, Catch::Contains("add a unit, e.g. 5s"));
-    auto shape =
-        only_error(with_parse("    stage: parse\n    in: lines\n    out: {records: records}\n"
-                              "    workers: [1]\n    args: {pattern: x}\n"));
+    auto shape = only_error(parse_with("    workers: [1]\n"));
     CHECK(shape.at == mark{"t.yaml", 11, 14});
     CHECK(shape.message == "expected an integer >= 1, got a list");
-    auto bound =
-        only_error(with_parse("    stage: parse\n    in: lines\n    out: {records: records}\n"
-                              "    workers: 0\n    args: {pattern: x}\n"));
+    auto bound = only_error(parse_with("    workers: 0\n"));
     CHECK(bound.message == "'0' is too small: must be at least 1");
-    auto choice =
-        only_error(with_parse("    stage: parse\n    in: lines\n    out: {records: records}\n"
-                              "    restart: transinet\n    args: {pattern: x}\n"));
+    auto choice = only_error(parse_with("    restart: transinet\n"));
     CHECK(choice.message == "expected one of permanent, transient, temporary, got 'transinet'");
     CHECK(choice.suggestion == "transient");
 }
@@ -233,7 +230,7 @@ TEST_CASE("ports: unknown names, shorthand on several ports, required ports") {
 }
 
 TEST_CASE("stage arguments: unknown, missing, typed, regex, choices") {
-    std::string head = "    stage: parse\n    in: lines\n    out: {records: records}\n";
+    const std::string& head = parse_ports;
     auto unknown = only_error(with_parse(head + "    args: {pattern: x, mdoe: fast}\n"));
     CHECK(unknown.at == mark{"t.yaml", 11, 24});
     CHECK(unknown.message == "stage parse has no argument 'mdoe'");
