@@ -1,0 +1,80 @@
+#include <rill/config/diagnostic.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <ostream>
+
+namespace rill::config {
+
+std::string format(const diagnostic& d) {
+    std::string out = d.at.file.empty() ? "<input>" : d.at.file;
+    if (d.at.line > 0) {
+        out += ':' + std::to_string(d.at.line);
+        if (d.at.column > 0) out += ':' + std::to_string(d.at.column);
+    }
+    out += ": error: " + d.message;
+    if (!d.suggestion.empty()) out += " (did you mean '" + d.suggestion + "'?)";
+    return out;
+}
+
+std::ostream& operator<<(std::ostream& os, const diagnostic& d) { return os << format(d); }
+
+namespace {
+
+// Edit distance counting a swap of neighbours as one edit (optimal string
+// alignment), case-insensitive: "liens" and "String" are typos of "lines" and
+// "string".
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+    auto same = [](char x, char y) {
+        return std::tolower(static_cast<unsigned char>(x)) ==
+               std::tolower(static_cast<unsigned char>(y));
+    };
+    std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+    for (std::size_t i = 0; i <= a.size(); ++i)
+        d[i][0] = i;
+    for (std::size_t j = 0; j <= b.size(); ++j)
+        d[0][j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i)
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1,
+                                d[i - 1][j - 1] + (same(a[i - 1], b[j - 1]) ? 0 : 1)});
+            if (i > 1 && j > 1 && same(a[i - 1], b[j - 2]) && same(a[i - 2], b[j - 1]))
+                d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+        }
+    return d[a.size()][b.size()];
+}
+
+} // namespace
+
+std::string closest(std::string_view word, const std::vector<std::string>& candidates) {
+    std::size_t limit = std::max<std::size_t>(1, word.size() / 3);
+    const std::string* best = nullptr;
+    std::size_t best_d = 0;
+    for (const auto& c : candidates) {
+        // Lengths differing by more than the limit cannot be within it.
+        std::size_t gap = c.size() > word.size() ? c.size() - word.size() : word.size() - c.size();
+        if (gap > limit) continue;
+        std::size_t d = edit_distance(word, c);
+        if (d <= limit && d < word.size() && (!best || d < best_d)) {
+            best = &c;
+            best_d = d;
+        }
+    }
+    return best ? *best : std::string();
+}
+
+namespace {
+std::string join_formatted(const std::vector<diagnostic>& ds) {
+    std::string out;
+    for (const auto& d : ds) {
+        if (!out.empty()) out += '\n';
+        out += format(d);
+    }
+    return out;
+}
+} // namespace
+
+topology_error::topology_error(std::vector<diagnostic> ds)
+    : std::runtime_error(join_formatted(ds)), ds_(std::move(ds)) {}
+
+} // namespace rill::config
