@@ -51,6 +51,21 @@ rill::detail::chan_core* run_state::own_channel(const type_desc& t, std::size_t 
     return own_channels_.back().get();
 }
 
+std::vector<declared_channel*> run_state::channels_of(const stage_decl& d, const port_spec& ps,
+                                                      const port_binding& b, const type_desc& t,
+                                                      std::size_t& capacity) {
+    std::vector<declared_channel*> out;
+    for (auto& name : b.channels) {
+        auto& ch = channel(name);
+        if (ch.decl->type != t.name)
+            misfit(d, fmt::format("port '{}' carries {} but channel '{}' carries {}", ps.name,
+                                  t.name, name, ch.decl->type));
+        out.push_back(&ch);
+        capacity = std::max(capacity, ch.decl->capacity);
+    }
+    return out;
+}
+
 port_core run_state::bind_input(const stage_decl& d, const port_spec& ps, const type_desc& t) {
     port_core p{ps.name, nullptr, &t};
     auto* b = find_binding(d.inputs, ps.name);
@@ -61,16 +76,10 @@ port_core run_state::bind_input(const stage_decl& d, const port_spec& ps, const 
         p.bound = false;
         return p;
     }
-    std::vector<rill::detail::chan_core*> sources;
     std::size_t capacity = 0;
-    for (auto& name : b->channels) {
-        auto& ch = channel(name);
-        if (ch.decl->type != t.name)
-            misfit(d, fmt::format("input port '{}' takes {} but channel '{}' carries {}", ps.name,
-                                  t.name, name, ch.decl->type));
-        sources.push_back(ch.c.get());
-        capacity = std::max(capacity, ch.decl->capacity);
-    }
+    std::vector<rill::detail::chan_core*> sources;
+    for (auto* ch : channels_of(d, ps, *b, t, capacity))
+        sources.push_back(ch->c.get());
     if (sources.size() == 1) {
         p.c = sources.front();
         return p;
@@ -94,16 +103,10 @@ port_core run_state::bind_output(const stage_decl& d, const port_spec& ps, const
         });
         return p;
     }
-    std::vector<port_core> targets;
     std::size_t capacity = 0;
-    for (auto& name : b->channels) {
-        auto& ch = channel(name);
-        if (ch.decl->type != t.name)
-            misfit(d, fmt::format("output port '{}' gives {} but channel '{}' carries {}", ps.name,
-                                  t.name, name, ch.decl->type));
-        targets.push_back({ps.name, ch.c.get(), &t, &ch.sent});
-        capacity = std::max(capacity, ch.decl->capacity);
-    }
+    std::vector<port_core> targets;
+    for (auto* ch : channels_of(d, ps, *b, t, capacity))
+        targets.push_back({ps.name, ch->c.get(), &t, &ch->sent});
     if (targets.size() == 1) return targets.front();
     if (!t.copy)
         misfit(d, "output port '" + ps.name + "' fans out values of " + t.name +

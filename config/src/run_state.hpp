@@ -134,6 +134,10 @@ private:
     // Binding (run_bindings.cpp).
     declared_channel& channel(const std::string& name);
     rill::detail::chan_core* own_channel(const type_desc& t, std::size_t capacity);
+    // The channels bound to a port, checked against its type; capacity: the largest.
+    std::vector<declared_channel*> channels_of(const stage_decl& d, const port_spec& ps,
+                                               const port_binding& b, const type_desc& t,
+                                               std::size_t& capacity);
     port_core bind_input(const stage_decl& d, const port_spec& ps, const type_desc& t);
     port_core bind_output(const stage_decl& d, const port_spec& ps, const type_desc& t);
     void render_supervisor(std::string& out, const supervisor_decl& d, int depth) const;
