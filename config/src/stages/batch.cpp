@@ -30,16 +30,16 @@ void batch(stage_io& io) {
 } // namespace
 
 void register_batch(registry& r) {
-    add(r, stage_def("batch", batch)
-               .help("Groups lines into batches (type lines) of up to size lines; a batch is sent "
-                     "when full, when its first line has waited max_wait, or at the end.")
-               .input<std::string>("in", "the lines")
-               .output<std::vector<std::string>>("out", "the batches")
-               .arg<std::int64_t>("size", "lines per batch")
-               .min(1)
-               .arg<std::chrono::nanoseconds>("max_wait", std::chrono::seconds(1),
-                                              "the longest a line waits for its batch to fill")
-               .min(0));
+    r.add(stage_def("batch", batch)
+              .help("Groups lines into batches (type lines) of up to size lines; a batch is sent "
+                    "when full, when its first line has waited max_wait, or at the end.")
+              .input<std::string>("in", "the lines")
+              .output<std::vector<std::string>>("out", "the batches")
+              .arg<std::int64_t>("size", "lines per batch")
+              .min(1)
+              .arg<std::chrono::nanoseconds>("max_wait", std::chrono::seconds(1),
+                                             "the longest a line waits for its batch to fill")
+              .min(0));
 }
 
 } // namespace rill::config::stages

@@ -26,13 +26,13 @@ void fail_every(stage_io& io) {
 } // namespace
 
 void register_fail_every(registry& r) {
-    add(r, stage_def("fail_every", fail_every)
-               .help("Passes values on, but throws on every n-th one (which is lost): a fault "
-                     "injector for trying supervision and restarts out.")
-               .input_any("in", "the values")
-               .output_any("out", "the values that did not fail")
-               .arg<std::int64_t>("n", "fail on every n-th value")
-               .min(1));
+    r.add(stage_def("fail_every", fail_every)
+              .help("Passes values on, but throws on every n-th one (which is lost): a fault "
+                    "injector for trying supervision and restarts out.")
+              .input_any("in", "the values")
+              .output_any("out", "the values that did not fail")
+              .arg<std::int64_t>("n", "fail on every n-th value")
+              .min(1));
 }
 
 } // namespace rill::config::stages

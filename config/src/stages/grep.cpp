@@ -21,15 +21,15 @@ void grep(stage_io& io) {
 } // namespace
 
 void register_grep(registry& r) {
-    add(r, stage_def("grep", grep)
-               .help("Passes the lines that match a regular expression (ECMAScript, anywhere in "
-                     "the line); with invert, those that do not.")
-               .input<std::string>("in", "the lines")
-               .output<std::string>("out", "the lines that pass")
-               .output<std::string>("rejects", "the lines that do not pass")
-               .optional()
-               .regex_arg("pattern", std::nullopt, "the regular expression")
-               .arg<bool>("invert", false, "pass the lines that do not match"));
+    r.add(stage_def("grep", grep)
+              .help("Passes the lines that match a regular expression (ECMAScript, anywhere in "
+                    "the line); with invert, those that do not.")
+              .input<std::string>("in", "the lines")
+              .output<std::string>("out", "the lines that pass")
+              .output<std::string>("rejects", "the lines that do not pass")
+              .optional()
+              .regex_arg("pattern", std::nullopt, "the regular expression")
+              .arg<bool>("invert", false, "pass the lines that do not match"));
 }
 
 } // namespace rill::config::stages

@@ -139,24 +139,24 @@ void write_lines(stage_io& io) {
 } // namespace
 
 void register_lines(registry& r) {
-    add(r, stage_def("read_lines", read_lines)
-               .help("Reads lines from a file or stdin and sends each one (without its newline). "
-                     "A source: a drain stops it.")
-               .output<std::string>("out", "the lines")
-               .arg<std::string>("path", "-", "the file to read; - for stdin")
-               .arg<bool>("follow", false,
-                          "at the end of the file, wait for more lines (like tail -f) until a "
-                          "drain")
-               .arg<bool>("skip_empty", false, "drop empty lines"));
-    add(r, stage_def("write_lines", write_lines)
-               .help("Writes each value as a line to a file or stdout: strings as they are, "
-                     "other types as fmt formats them.")
-               .input_any("in", "the values to write")
-               .arg<std::string>("path", "-", "the file to write; - for stdout")
-               .arg<bool>("append", false, "append to the file instead of truncating it")
-               .arg<bool>("flush", false,
-                          "write each line at once (else lines are written when no more are "
-                          "waiting, and at the end)"));
+    r.add(stage_def("read_lines", read_lines)
+              .help("Reads lines from a file or stdin and sends each one (without its newline). "
+                    "A source: a drain stops it.")
+              .output<std::string>("out", "the lines")
+              .arg<std::string>("path", "-", "the file to read; - for stdin")
+              .arg<bool>("follow", false,
+                         "at the end of the file, wait for more lines (like tail -f) until a "
+                         "drain")
+              .arg<bool>("skip_empty", false, "drop empty lines"));
+    r.add(stage_def("write_lines", write_lines)
+              .help("Writes each value as a line to a file or stdout: strings as they are, "
+                    "other types as fmt formats them.")
+              .input_any("in", "the values to write")
+              .arg<std::string>("path", "-", "the file to write; - for stdout")
+              .arg<bool>("append", false, "append to the file instead of truncating it")
+              .arg<bool>("flush", false,
+                         "write each line at once (else lines are written when no more are "
+                         "waiting, and at the end)"));
 }
 
 } // namespace rill::config::stages

@@ -21,13 +21,13 @@ void split(stage_io& io) {
 } // namespace
 
 void register_split(registry& r) {
-    add(r, stage_def("split", split)
-               .help("Splits each line at a separator (a regular expression) and sends the fields "
-                     "one by one.")
-               .input<std::string>("in", "the lines")
-               .output<std::string>("out", "the fields")
-               .regex_arg("pattern", "\\s+", "the separator")
-               .arg<bool>("keep_empty", false, "also send empty fields"));
+    r.add(stage_def("split", split)
+              .help("Splits each line at a separator (a regular expression) and sends the fields "
+                    "one by one.")
+              .input<std::string>("in", "the lines")
+              .output<std::string>("out", "the fields")
+              .regex_arg("pattern", "\\s+", "the separator")
+              .arg<bool>("keep_empty", false, "also send empty fields"));
 }
 
 } // namespace rill::config::stages

@@ -20,9 +20,6 @@ void register_throttle(registry& r);   // throttle
 void register_count(registry& r);      // count
 void register_fail_every(registry& r); // fail_every
 
-// Registers a stage built with stage_def.
-inline void add(registry& r, stage_def& def) { r.add(std::move(def).build()); }
-
 // Waits for d; false when ctx was cancelled first.
 bool pause(const context& ctx, std::chrono::nanoseconds d);
 

@@ -133,25 +133,25 @@ void tcp_sink(stage_io& io) {
 } // namespace
 
 void register_tcp(registry& r) {
-    add(r, stage_def("tcp_source", tcp_source)
-               .help("Listens on a TCP address, accepts any number of connections and sends every "
-                     "line received on them. A source: a drain closes the listener and the "
-                     "connections.")
-               .output<std::string>("out", "the lines")
-               .arg<std::string>("listen", "host:port to listen on (port 0: any free port)")
-               .arg<byte_size>("max_line", byte_size{1024 * 1024},
-                               "longest line accepted; a connection sending a longer one is "
-                               "dropped")
-               .min(1));
-    add(r, stage_def("tcp_sink", tcp_sink)
-               .help("Connects to a TCP address and writes each value as a line (strings as they "
-                     "are, other types as fmt formats them), reconnecting when the connection is "
-                     "lost.")
-               .input_any("in", "the values to send")
-               .arg<std::string>("connect", "host:port to connect to")
-               .arg<std::chrono::nanoseconds>("reconnect", std::chrono::seconds(1),
-                                              "wait before connecting again")
-               .min(0));
+    r.add(stage_def("tcp_source", tcp_source)
+              .help("Listens on a TCP address, accepts any number of connections and sends every "
+                    "line received on them. A source: a drain closes the listener and the "
+                    "connections.")
+              .output<std::string>("out", "the lines")
+              .arg<std::string>("listen", "host:port to listen on (port 0: any free port)")
+              .arg<byte_size>("max_line", byte_size{1024 * 1024},
+                              "longest line accepted; a connection sending a longer one is "
+                              "dropped")
+              .min(1));
+    r.add(stage_def("tcp_sink", tcp_sink)
+              .help("Connects to a TCP address and writes each value as a line (strings as they "
+                    "are, other types as fmt formats them), reconnecting when the connection is "
+                    "lost.")
+              .input_any("in", "the values to send")
+              .arg<std::string>("connect", "host:port to connect to")
+              .arg<std::chrono::nanoseconds>("reconnect", std::chrono::seconds(1),
+                                             "wait before connecting again")
+              .min(0));
 }
 
 } // namespace rill::config::stages

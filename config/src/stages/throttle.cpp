@@ -32,15 +32,15 @@ void throttle(stage_io& io) {
 } // namespace
 
 void register_throttle(registry& r) {
-    add(r, stage_def("throttle", throttle)
-               .help("Passes values on at most rate per second on average, letting bursts of up "
-                     "to burst through at once.")
-               .input_any("in", "the values")
-               .output_any("out", "the same values, paced")
-               .arg<double>("rate", "values per second")
-               .min(1e-9)
-               .arg<std::int64_t>("burst", 1, "values let through at once after a quiet time")
-               .min(1));
+    r.add(stage_def("throttle", throttle)
+              .help("Passes values on at most rate per second on average, letting bursts of up "
+                    "to burst through at once.")
+              .input_any("in", "the values")
+              .output_any("out", "the same values, paced")
+              .arg<double>("rate", "values per second")
+              .min(1e-9)
+              .arg<std::int64_t>("burst", 1, "values let through at once after a quiet time")
+              .min(1));
 }
 
 } // namespace rill::config::stages
