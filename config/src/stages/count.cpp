@@ -32,14 +32,13 @@ void count(stage_io& io) {
 } // namespace
 
 void register_count(registry& r) {
-    add(r,
-        stage_def("count", count)
-            .help("Counts the values it receives; at the end of every window sends "
-                  "\"count=N total=M\" (N: in that window, M: so far), and once more at the end.")
-            .input_any("in", "the values to count (dropped)")
-            .output<std::string>("out", "the reports")
-            .arg<std::chrono::nanoseconds>("every", std::chrono::seconds(1), "the window")
-            .min(1e-6));
+    r.add(stage_def("count", count)
+              .help("Counts the values it receives; at the end of every window sends "
+                    "\"count=N total=M\" (N: in that window, M: so far), and once more at the end.")
+              .input_any("in", "the values to count (dropped)")
+              .output<std::string>("out", "the reports")
+              .arg<std::chrono::nanoseconds>("every", std::chrono::seconds(1), "the window")
+              .min(1e-6));
 }
 
 } // namespace rill::config::stages

@@ -40,17 +40,16 @@ void generate(stage_io& io) {
 
 void register_generate(registry& r) {
     for (const char* name : {"generate", "ticker"})
-        add(r,
-            stage_def(name, generate)
-                .help("Sends numbered lines: text with {n} replaced by 1, 2, ... A source: a "
-                      "drain stops it.")
-                .output<std::string>("out", "the lines")
-                .arg<std::chrono::nanoseconds>("interval", std::chrono::nanoseconds(0),
-                                               "time between lines; 0: as fast as they are taken")
-                .min(0)
-                .arg<std::int64_t>("count", 0, "how many lines; 0: until drained")
-                .min(0)
-                .arg<std::string>("text", "tick {n}", "the line; {n} is the counter"));
+        r.add(stage_def(name, generate)
+                  .help("Sends numbered lines: text with {n} replaced by 1, 2, ... A source: a "
+                        "drain stops it.")
+                  .output<std::string>("out", "the lines")
+                  .arg<std::chrono::nanoseconds>("interval", std::chrono::nanoseconds(0),
+                                                 "time between lines; 0: as fast as they are taken")
+                  .min(0)
+                  .arg<std::int64_t>("count", 0, "how many lines; 0: until drained")
+                  .min(0)
+                  .arg<std::string>("text", "tick {n}", "the line; {n} is the counter"));
 }
 
 } // namespace rill::config::stages
