@@ -20,6 +20,8 @@ require_packages cmake ninja-build g++ libspdlog-dev libfmt-dev libboost-dev lib
 cmake -S "$repo" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRILL_SANITIZE= \
     -DRILL_BUILD_TESTS=OFF -DRILL_BUILD_BENCH=OFF -DRILL_BUILD_EXAMPLES=ON
 cmake --build "$build_dir" --parallel "$jobs" --target pipeline
+pipeline=$build_dir/examples/pipeline/pipeline
+(($#)) && exec "$pipeline" "$@"
+# The topology reads its input relative to the repository root.
 cd "$repo"
-(($#)) || set -- run examples/pipeline/pipeline.yaml
-exec "$build_dir/examples/pipeline/pipeline" "$@"
+exec "$pipeline" run examples/pipeline/pipeline.yaml
