@@ -1,0 +1,566 @@
+// The loader: files (top-level and included) read into YAML trees, then
+// decoded against the format's schema into a topology, then checked as a
+// graph. Decoding goes on past every problem, so that one run reports all.
+#include "interpolation.hpp"
+#include "schema.hpp"
+#include "topology_checks.hpp"
+#include "yaml_tree.hpp"
+
+#include <rill/config/loader.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace rill::config {
+namespace {
+
+namespace fs = std::filesystem;
+using yaml::node;
+using errors_t = std::vector<diagnostic>;
+
+std::optional<std::string> read_from_disk(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return std::nullopt;
+    std::ostringstream s;
+    s << in.rdbuf();
+    return std::move(s).str();
+}
+
+std::optional<std::string> getenv_from_process(std::string_view name) {
+    const char* v = std::getenv(std::string(name).c_str());
+    return v ? std::optional<std::string>(v) : std::nullopt;
+}
+
+template <class T> T get(const arg_value& v) { return std::get<T>(v); }
+
+class loader {
+public:
+    explicit loader(const load_options& o)
+        : read_file_(o.read_file ? o.read_file : read_from_disk),
+          getenv_(o.getenv ? o.getenv : getenv_from_process),
+          reg_(o.stages ? *o.stages : registry::global()), max_depth_(o.max_include_depth),
+          f_(schema::topology_format()) {}
+
+    load_result load(const std::string& path, std::optional<std::string_view> text) {
+        topo_.file = path;
+        file_order_[path] = 0;
+        std::optional<std::string> read;
+        if (!text) {
+            read = read_file_(path);
+            if (!read)
+                errors_.push_back({{path, 0, 0}, "cannot read the file"});
+            else
+                text = *read;
+        }
+        if (text) {
+            const node* root = read_tree(path, *text, true);
+            if (root) decode(*root);
+        }
+        return finish();
+    }
+
+private:
+    // Reads one file and, depth first, the files it includes; collects its declarations.
+    const node* read_tree(const std::string& path, std::string_view text, bool top) {
+        yaml::value_filter filter = [this](std::string_view s, const mark& at, errors_t& errs) {
+            auto r = interpolate(s, getenv_);
+            if (!r.error.empty()) errs.push_back({at, r.error});
+            return r.text;
+        };
+        yaml::node_ptr root = yaml::parse(text, path, errors_, filter);
+        if (!root) return nullptr;
+        trees_.push_back(root);
+        if (root->kind == node::null) return root.get();
+        if (!schema::check_object(*root, f_.top, top ? "the top level" : "an included file",
+                                  errors_))
+            return nullptr;
+        if (!top)
+            for (const char* key : {"runtime", "supervisor"})
+                if (const auto* e = root->find(key))
+                    errors_.push_back(
+                        {e->key_at,
+                         fmt::format("'{}' is only allowed in the top-level file", key)});
+        open_.push_back(path);
+        if (const auto* inc = root->find("include")) include(path, *inc->value);
+        open_.pop_back();
+        collect(*root, "channels", f_.channels, channel_entries_, "channel");
+        collect(*root, "stages", f_.stages, stage_entries_, "stage");
+        return root.get();
+    }
+
+    void include(const std::string& from, const node& list) {
+        auto one = [&](const node& item) {
+            if (item.kind != node::scalar) {
+                errors_.push_back({item.at, fmt::format("expected a file name, got {}",
+                                                        yaml::describe(item.kind))});
+                return;
+            }
+            fs::path p(item.text);
+            if (p.is_relative()) p = fs::path(from).parent_path() / p;
+            std::string resolved = p.lexically_normal().string();
+            if (auto c = std::find(open_.begin(), open_.end(), resolved); c != open_.end()) {
+                std::string chain;
+                for (auto it = c; it != open_.end(); ++it)
+                    chain += *it + " -> ";
+                errors_.push_back({item.at, "include cycle: " + chain + resolved});
+                return;
+            }
+            if (file_order_.count(resolved)) return; // already read: included once
+            if (int(open_.size()) > max_depth_) {
+                errors_.push_back(
+                    {item.at, fmt::format("includes nested deeper than {} files", max_depth_)});
+                return;
+            }
+            auto text = read_file_(resolved);
+            if (!text) {
+                errors_.push_back(
+                    {item.at, fmt::format("cannot read included file '{}'", resolved)});
+                return;
+            }
+            file_order_.emplace(resolved, file_order_.size());
+            read_tree(resolved, *text, false);
+        };
+        if (list.kind == node::sequence)
+            for (const auto& item : list.items)
+                one(*item);
+        else
+            one(list);
+    }
+
+    void collect(const node& root, std::string_view key, const schema::type_def& map_type,
+                 std::vector<const yaml::entry*>& into, std::string_view what) {
+        const auto* e = root.find(key);
+        if (!e || e->value->kind == node::null) return;
+        if (e->value->kind != node::mapping) {
+            errors_.push_back(
+                {e->value->at, fmt::format("'{}' must be {}, got {}", key, map_type.title,
+                                           yaml::describe(e->value->kind))});
+            return;
+        }
+        for (const auto& d : e->value->entries) {
+            auto prev = std::find_if(into.begin(), into.end(),
+                                     [&](const yaml::entry* p) { return p->key == d.key; });
+            if (prev != into.end()) {
+                errors_.push_back(
+                    {d.key_at, fmt::format("{} '{}' is already declared at {}:{}", what, d.key,
+                                           (*prev)->key_at.file, (*prev)->key_at.line)});
+                continue;
+            }
+            into.push_back(&d);
+        }
+    }
+
+    // A field's value read as its type, or its default (also after an error).
+    std::optional<arg_value> field(const node& obj, const schema::type_def& t,
+                                   std::string_view name) {
+        const schema::field* f = t.find(name);
+        const auto* e = obj.find(name);
+        if (e && e->value->kind != node::null)
+            if (auto v = schema::read(*e->value, *f->type, errors_)) return v;
+        if (f->default_value.empty()) return std::nullopt;
+        return schema::default_of(*f);
+    }
+
+    template <class T>
+    void set(T& out, const node& obj, const schema::type_def& t, std::string_view name) {
+        if (auto v = field(obj, t, name))
+            out = static_cast<T>(std::get<typename value_of<T>::type>(*v));
+    }
+
+    // The arg_value alternative each C++ field is read from.
+    template <class T, class = void> struct value_of { using type = T; };
+    template <class D>
+    struct value_of<D, std::enable_if_t<std::is_integral_v<D> && !std::is_same_v<D, bool>>> {
+        using type = std::int64_t;
+    };
+
+    void decode(const node& root) {
+        for (const auto* e : channel_entries_)
+            decode_channel(*e);
+        for (const auto* e : stage_entries_)
+            decode_stage(*e);
+        if (const auto* r = root.find("runtime"); r && r->value->kind != node::null)
+            decode_runtime(*r->value);
+        const auto* sup = root.find("supervisor");
+        if (sup && sup->value->kind != node::null)
+            decode_supervisors(*sup->value);
+        else
+            default_supervisor();
+        if (topo_.stages.empty() && stage_entries_.empty() && errors_.empty())
+            errors_.push_back({{topo_.file, 1, 1}, "the topology declares no stages"});
+    }
+
+    void decode_runtime(const node& n) {
+        if (!schema::check_object(n, f_.runtime, "runtime", errors_)) return;
+        auto& r = topo_.runtime;
+        if (auto v = field(n, f_.runtime, "processors")) r.processors = int(get<std::int64_t>(*v));
+        if (auto v = field(n, f_.runtime, "stack_reserve")) r.stack_reserve = get<byte_size>(*v);
+        set(r.grace, n, f_.runtime, "grace");
+    }
+
+    void decode_channel(const yaml::entry& e) {
+        channel_decl c{e.key, {}, 64, e.key_at};
+        const node& v = *e.value;
+        const node* type_node = &v;
+        if (v.kind == node::mapping) {
+            if (!schema::check_object(v, f_.channel, fmt::format("channel '{}'", e.key), errors_))
+                return;
+            const auto* t = v.find("type");
+            type_node = t ? t->value.get() : nullptr;
+            set(c.capacity, v, f_.channel, "capacity");
+        }
+        if (!type_node) return; // missing: reported by check_object
+        if (type_node->kind != node::scalar) {
+            errors_.push_back({type_node->at, fmt::format("channel '{}' must be {}, got {}", e.key,
+                                                          f_.channel_entry.title,
+                                                          yaml::describe(type_node->kind))});
+            return;
+        }
+        c.type = type_node->text;
+        if (!find_type(c.type)) {
+            errors_.push_back({type_node->at, fmt::format("unknown type '{}'", c.type),
+                               closest(c.type, type_names())});
+            return;
+        }
+        topo_.channels.push_back(std::move(c));
+    }
+
+    void decode_stage(const yaml::entry& e) {
+        const node& v = *e.value;
+        std::string what = fmt::format("stage '{}'", e.key);
+        if (!schema::check_object(v, f_.stage, what, errors_)) return;
+        stage_decl s{e.key, {}};
+        s.at = e.key_at;
+        set(s.workers, v, f_.stage, "workers");
+        if (auto r = field(v, f_.stage, "restart")) s.restart = restart_of(get<std::string>(*r));
+        set(s.shutdown, v, f_.stage, "shutdown");
+        const auto* name = v.find("stage");
+        const stage_spec* spec = nullptr;
+        if (name && name->value->kind != node::scalar) {
+            schema::read(*name->value, f_.name, errors_);
+        } else if (name) {
+            s.stage = name->value->text;
+            spec = reg_.find(s.stage);
+            if (!spec)
+                errors_.push_back({name->value->at, fmt::format("unknown stage '{}'", s.stage),
+                                   closest(s.stage, reg_.names())});
+        }
+        if (!spec) return;
+        if (const auto* in = v.find("in")) bind(s, *spec, *in, true);
+        if (const auto* out = v.find("out")) bind(s, *spec, *out, false);
+        check_unbound(s, *spec, true);
+        check_unbound(s, *spec, false);
+        decode_args(s, *spec, v.find("args"));
+        topo_.stages.push_back(std::move(s));
+    }
+
+    static rill::restart restart_of(const std::string& w) {
+        if (w == "permanent") return rill::restart::permanent;
+        if (w == "temporary") return rill::restart::temporary;
+        return rill::restart::transient;
+    }
+
+    static rill::strategy strategy_of(const std::string& w) {
+        if (w == "one_for_all") return rill::strategy::one_for_all;
+        if (w == "rest_for_one") return rill::strategy::rest_for_one;
+        return rill::strategy::one_for_one;
+    }
+
+    void bind(stage_decl& s, const stage_spec& spec, const yaml::entry& e, bool input) {
+        const auto& ports = input ? spec.inputs : spec.outputs;
+        auto& into = input ? s.inputs : s.outputs;
+        const char* direction = input ? "input" : "output";
+        const node& v = *e.value;
+        if (v.kind == node::null) return;
+        if (v.kind != node::mapping) {
+            if (ports.size() != 1) {
+                std::vector<std::string> names;
+                for (const auto& p : ports)
+                    names.push_back(p.name);
+                errors_.push_back(
+                    {v.at, ports.empty()
+                               ? fmt::format("stage {} has no {} ports", spec.name, direction)
+                               : fmt::format("stage {} has {} ports {}: use the port form "
+                                             "({}: {{port: channel}})",
+                                             spec.name, direction, fmt::join(names, ", "), e.key)});
+                return;
+            }
+            add_binding(into, ports[0].name, v);
+            return;
+        }
+        for (const auto& pe : v.entries) {
+            if (!(input ? spec.find_input(pe.key) : spec.find_output(pe.key))) {
+                std::vector<std::string> names;
+                for (const auto& p : ports)
+                    names.push_back(p.name);
+                errors_.push_back(
+                    {pe.key_at,
+                     fmt::format("stage {} has no {} port '{}'", spec.name, direction, pe.key),
+                     closest(pe.key, names)});
+                continue;
+            }
+            add_binding(into, pe.key, *pe.value).at = pe.key_at;
+        }
+    }
+
+    port_binding& add_binding(std::vector<port_binding>& into, const std::string& port,
+                              const node& v) {
+        port_binding& b = into.emplace_back(port_binding{port, {}, v.at});
+        auto one = [&](const node& n) {
+            if (n.kind != node::scalar) {
+                errors_.push_back(
+                    {n.at, fmt::format("expected a channel name, got {}", yaml::describe(n.kind))});
+                return;
+            }
+            if (!topo_.find_channel(n.text)) {
+                if (!declared_channel(n.text)) // declared but invalid: reported already
+                    errors_.push_back({n.at, fmt::format("unknown channel '{}'", n.text),
+                                       closest(n.text, channel_names())});
+                return;
+            }
+            if (std::find(b.channels.begin(), b.channels.end(), n.text) != b.channels.end()) {
+                errors_.push_back(
+                    {n.at, fmt::format("channel '{}' is listed twice on port '{}'", n.text, port)});
+                return;
+            }
+            b.channels.push_back(n.text);
+        };
+        if (v.kind == node::sequence)
+            for (const auto& item : v.items)
+                one(*item);
+        else
+            one(v);
+        return b;
+    }
+
+    bool declared_channel(std::string_view n) const {
+        return std::any_of(channel_entries_.begin(), channel_entries_.end(),
+                           [&](const yaml::entry* e) { return e->key == n; });
+    }
+
+    std::vector<std::string> channel_names() const {
+        std::vector<std::string> out;
+        for (const auto* e : channel_entries_)
+            out.push_back(e->key);
+        return out;
+    }
+
+    void check_unbound(const stage_decl& s, const stage_spec& spec, bool input) {
+        const auto& bound = input ? s.inputs : s.outputs;
+        for (const auto& p : input ? spec.inputs : spec.outputs) {
+            bool has = std::any_of(bound.begin(), bound.end(), [&](const port_binding& b) {
+                return b.port == p.name && !b.channels.empty();
+            });
+            bool named = std::any_of(bound.begin(), bound.end(),
+                                     [&](const port_binding& b) { return b.port == p.name; });
+            if (!has && !p.optional && !named)
+                errors_.push_back(
+                    {s.at, fmt::format("stage '{}' ({}) leaves its {} port '{}' "
+                                       "unbound",
+                                       s.id, spec.name, input ? "input" : "output", p.name)});
+        }
+    }
+
+    void decode_args(stage_decl& s, const stage_spec& spec, const yaml::entry* args) {
+        const node* n = args && args->value->kind != node::null ? args->value.get() : nullptr;
+        if (n && n->kind != node::mapping) {
+            errors_.push_back({n->at, fmt::format("'args' must be {}, got {}", f_.args.title,
+                                                  yaml::describe(n->kind))});
+            n = nullptr;
+        }
+        std::vector<std::string> names;
+        for (const auto& a : spec.args)
+            names.push_back(a.name);
+        if (n)
+            for (const auto& e : n->entries)
+                if (!spec.find_arg(e.key))
+                    errors_.push_back(
+                        {e.key_at, fmt::format("stage {} has no argument '{}'", spec.name, e.key),
+                         closest(e.key, names)});
+        for (const auto& a : spec.args) {
+            const auto* e = n ? n->find(a.name) : nullptr;
+            if (e && e->value->kind != node::null) {
+                if (auto v = schema::read(*e->value, schema::arg_type_def(a), errors_))
+                    s.args[a.name] = *v;
+            } else if (a.default_value) {
+                s.args[a.name] = *a.default_value;
+            } else {
+                errors_.push_back({n ? n->at : s.at,
+                                   fmt::format("stage '{}' ({}) is missing required argument '{}'",
+                                               s.id, spec.name, a.name)});
+            }
+        }
+    }
+
+    void default_supervisor() {
+        supervisor_decl root{"root"};
+        for (const auto& s : topo_.stages)
+            root.children.push_back({child_ref::stage, s.id});
+        topo_.supervisors.push_back(std::move(root));
+    }
+
+    void decode_supervisors(const node& n) {
+        decode_supervisor(n, f_.supervisor, "root");
+        for (const auto& s : topo_.stages)
+            if (!placed_.count(s.id))
+                errors_.push_back({s.at, fmt::format("stage '{}' is under no supervisor: list it "
+                                                     "in supervisor children",
+                                                     s.id)});
+    }
+
+    // Decodes n and its nested supervisors (preorder); false when n is unusable.
+    bool decode_supervisor(const node& n, const schema::type_def& t, std::string_view fallback) {
+        const auto* id = n.find("id");
+        std::string name =
+            id && id->value->kind == node::scalar ? id->value->text : std::string(fallback);
+        if (!schema::check_object(n, t, fmt::format("supervisor '{}'", name), errors_))
+            return false;
+        std::size_t index = topo_.supervisors.size();
+        topo_.supervisors.push_back({name});
+        supervisor_decl& d = topo_.supervisors.back();
+        d.at = id ? id->value->at : n.at;
+        check_supervisor_id(name, d.at);
+        if (auto v = field(n, t, "strategy")) d.strategy = strategy_of(get<std::string>(*v));
+        set(d.intensity, n, t, "intensity");
+        set(d.period, n, t, "period");
+        if (t.find("restart"))
+            if (auto v = field(n, t, "restart")) d.restart = restart_of(get<std::string>(*v));
+        if (const auto* b = n.find("backoff"); b && b->value->kind != node::null)
+            d.backoff = decode_backoff(*b->value);
+        const auto* children = n.find("children");
+        if (!children) return true;
+        std::vector<child_ref> refs = decode_children(*children->value, name);
+        topo_.supervisors[index].children = std::move(refs);
+        return true;
+    }
+
+    std::vector<child_ref> decode_children(const node& list, const std::string& parent) {
+        std::vector<child_ref> refs;
+        if (list.kind != node::sequence) {
+            errors_.push_back({list.at, fmt::format("'children' must be {}, got {}",
+                                                    f_.children.title, yaml::describe(list.kind))});
+            return refs;
+        }
+        if (list.items.empty())
+            errors_.push_back({list.at, fmt::format("supervisor '{}' has no children", parent)});
+        for (const auto& item : list.items) {
+            if (item->kind == node::mapping) {
+                if (decode_supervisor(*item, f_.child_supervisor, ""))
+                    refs.push_back({child_ref::supervisor, topo_.supervisors.back().id});
+                continue;
+            }
+            if (item->kind != node::scalar) {
+                errors_.push_back({item->at, fmt::format("expected {}, got {}", f_.child.title,
+                                                         yaml::describe(item->kind))});
+                continue;
+            }
+            if (place_stage(*item, parent)) refs.push_back({child_ref::stage, item->text});
+        }
+        return refs;
+    }
+
+    bool place_stage(const node& item, const std::string& parent) {
+        const std::string& id = item.text;
+        if (!topo_.find_stage(id)) {
+            bool declared = std::any_of(stage_entries_.begin(), stage_entries_.end(),
+                                        [&](const yaml::entry* e) { return e->key == id; });
+            if (!declared) {
+                std::vector<std::string> ids;
+                for (const auto* e : stage_entries_)
+                    ids.push_back(e->key);
+                errors_.push_back(
+                    {item.at, fmt::format("supervisor '{}' lists unknown stage '{}'", parent, id),
+                     closest(id, ids)});
+            }
+            return false;
+        }
+        auto [where, fresh] = placed_.emplace(id, std::make_pair(parent, item.at));
+        if (!fresh) {
+            errors_.push_back(
+                {item.at, fmt::format("stage '{}' is already under supervisor '{}' "
+                                      "(line {})",
+                                      id, where->second.first, where->second.second.line)});
+            return false;
+        }
+        return true;
+    }
+
+    void check_supervisor_id(const std::string& id, const mark& at) {
+        if (topo_.find_stage(id))
+            errors_.push_back({at, fmt::format("supervisor id '{}' is also a stage id", id)});
+        for (std::size_t i = 0; i + 1 < topo_.supervisors.size(); ++i)
+            if (topo_.supervisors[i].id == id) {
+                errors_.push_back(
+                    {at, fmt::format("duplicate supervisor id '{}' (first at line {})", id,
+                                     topo_.supervisors[i].at.line)});
+                return;
+            }
+    }
+
+    std::optional<rill::backoff> decode_backoff(const node& n) {
+        if (!schema::check_object(n, f_.backoff, "backoff", errors_)) return std::nullopt;
+        rill::backoff b;
+        set(b.initial, n, f_.backoff, "initial");
+        set(b.max, n, f_.backoff, "max");
+        set(b.factor, n, f_.backoff, "factor");
+        set(b.jitter, n, f_.backoff, "jitter");
+        set(b.reset_after, n, f_.backoff, "reset_after");
+        return b;
+    }
+
+    load_result finish() {
+        if (errors_.empty()) check_graph(topo_, reg_, errors_);
+        auto order = [&](const diagnostic& d) {
+            auto f = file_order_.find(d.at.file);
+            return std::make_tuple(f == file_order_.end() ? file_order_.size() : f->second,
+                                   d.at.line, d.at.column);
+        };
+        std::stable_sort(
+            errors_.begin(), errors_.end(),
+            [&](const diagnostic& a, const diagnostic& b) { return order(a) < order(b); });
+        // An aliased subtree is decoded wherever it is used: report its problems once.
+        errors_.erase(std::unique(errors_.begin(), errors_.end()), errors_.end());
+        load_result r;
+        if (errors_.empty()) r.topo = std::move(topo_);
+        r.errors = std::move(errors_);
+        return r;
+    }
+
+    std::function<std::optional<std::string>(const std::string&)> read_file_;
+    getenv_fn getenv_;
+    const registry& reg_;
+    int max_depth_;
+    const schema::format& f_;
+    errors_t errors_;
+    topology topo_;
+    std::vector<yaml::node_ptr> trees_;
+    std::map<std::string, std::size_t> file_order_;
+    std::vector<std::string> open_;
+    std::vector<const yaml::entry*> channel_entries_, stage_entries_;
+    std::map<std::string, std::pair<std::string, mark>> placed_;
+};
+
+} // namespace
+
+load_result load_file(const std::string& path, const load_options& opts) {
+    return loader(opts).load(path, std::nullopt);
+}
+
+load_result load_string(std::string_view yaml, const std::string& name, const load_options& opts) {
+    return loader(opts).load(name, yaml);
+}
+
+topology load_file_or_throw(const std::string& path, const load_options& opts) {
+    load_result r = load_file(path, opts);
+    if (!r.topo) throw topology_error(std::move(r.errors));
+    return std::move(*r.topo);
+}
+
+} // namespace rill::config
