@@ -23,10 +23,15 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace rill::config {
+
+namespace detail {
+class run_state;
+} // namespace detail
 
 enum class run_outcome {
     completed,     // every stage finished by itself (the sources ran dry)
@@ -40,19 +45,20 @@ const char* to_string(run_outcome o) noexcept;
 
 struct channel_stats {
     std::string name;
-    std::uint64_t sent = 0;  // values that entered the channel
-    std::size_t left = 0;    // values still buffered when the run ended
+    std::uint64_t sent = 0; // values that entered the channel
+    std::size_t left = 0;   // values still buffered when the run ended
 };
 
 struct run_result {
     run_outcome outcome;
     std::string message; // what happened, for people (empty on completed/drained)
     std::vector<channel_stats> channels;
-    int exit_code() const noexcept; // see README: 0 completed/drained, 3 gave_up, 4 drain_timeout, 5 stopped, 6 start_failed
+    int exit_code() const noexcept; // see README: 0 completed/drained, 3 gave_up, 4 drain_timeout,
+                                    // 5 stopped, 6 start_failed
 };
 
 struct run_options {
-    const registry* stages = nullptr; // default: registry::global()
+    const registry* stages = nullptr;                // default: registry::global()
     std::optional<std::chrono::nanoseconds> grace{}; // default: the topology's runtime.grace
 };
 
@@ -65,15 +71,14 @@ public:
     runner(const runner&) = delete;
     runner& operator=(const runner&) = delete;
 
-    void start();      // throws supervisor_error(start_failed) via the root supervisor
-    void drain();      // begin a drain (idempotent)
-    void stop();       // stop hard (idempotent)
-    run_result wait(); // until the run ends
+    void start();             // throws supervisor_error(start_failed) via the root supervisor
+    void drain();             // begin a drain (idempotent)
+    void stop();              // stop hard (idempotent)
+    run_result wait();        // until the run ends
     std::string view() const; // the supervision tree with per-channel fill levels
 
 private:
-    struct impl;
-    std::shared_ptr<impl> impl_;
+    std::shared_ptr<detail::run_state> impl_;
 };
 
 // Graphviz dot: channels as labelled edges (type, capacity), stages as

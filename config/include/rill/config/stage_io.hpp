@@ -19,6 +19,8 @@
 #include <rill/config/registry.hpp>
 #include <rill/csp/context.hpp>
 
+#include <atomic>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,20 +29,22 @@
 
 namespace rill::config {
 
-// One value of a type known only at run time (generic stages).
+// One value of a type known only at run time (generic stages). Values of up
+// to 256 bytes live inside the box, larger ones on the heap.
 class box {
 public:
-    explicit box(const type_desc& t) noexcept : t_(&t) {}
+    explicit box(const type_desc& t);
     box(const box&) = delete;
     box& operator=(const box&) = delete;
-    ~box() { reset(); }
+    ~box();
     const type_desc& type() const noexcept { return *t_; }
     bool has_value() const noexcept { return full_; }
     void reset() noexcept;
     // Storage for the value; construct into it (when empty) then call filled().
-    void* storage() noexcept { return buf_; }
+    void* storage() noexcept { return p_; }
+    const void* storage() const noexcept { return p_; }
     void filled() noexcept { full_ = true; }
-    template <class T> T& as() { return *std::launder(reinterpret_cast<T*>(buf_)); }
+    template <class T> T& as() { return *std::launder(reinterpret_cast<T*>(p_)); }
     // Copies other's value into this (empty) box; the type must be copyable.
     void copy_from(const box& other);
     // fmt's rendering; std::logic_error if the type has no to_string.
@@ -49,6 +53,7 @@ public:
 private:
     const type_desc* t_;
     bool full_ = false;
+    void* p_; // buf_ or a heap block
     alignas(std::max_align_t) unsigned char buf_[256];
 };
 
@@ -59,6 +64,12 @@ struct port_core {
     std::string name;
     rill::detail::chan_core* c = nullptr;
     const type_desc* type = nullptr;
+    // Counts the values sent on c when c is a declared channel (the runner's
+    // channel_stats::sent); null for the runner's own channels.
+    std::atomic<std::uint64_t>* sent = nullptr;
+    // False for an optional port the topology left unbound (an input that is
+    // at its end at once, an output whose values are discarded).
+    bool bound = true;
 };
 struct stage_binding {
     const stage_decl* decl = nullptr;
@@ -70,11 +81,17 @@ struct stage_binding {
 bool port_recv(rill::detail::chan_core* c, rill::detail::chan_core* done, void* dst);
 // send *src on c unless done fires first; true when sent (moved from).
 bool port_send(rill::detail::chan_core* c, rill::detail::chan_core* done, void* src);
+// port_send on p's channel, counting the value in p.sent.
+bool port_send(const port_core& p, rill::detail::chan_core* done, void* src);
+// The id of one worker of a stage, as supervisors and logs show it: the
+// stage id when it has one worker, else "id[worker]".
+std::string worker_id(const stage_decl& d, int worker);
 } // namespace detail
 
 template <class T> class in_port {
 public:
-    in_port(rill::detail::chan_core* c, receiver<std::monostate> done) : c_(c), done_(std::move(done)) {}
+    in_port(const detail::port_core& p, receiver<std::monostate> done)
+        : c_(p.c), done_(std::move(done)) {}
     // The next value; empty once the input is closed and drained, or ctx is cancelled.
     std::optional<T> recv() {
         alignas(T) unsigned char buf[sizeof(T)];
@@ -109,40 +126,42 @@ private:
 
 template <class T> class out_port {
 public:
-    out_port(rill::detail::chan_core* c, receiver<std::monostate> done) : c_(c), done_(std::move(done)) {}
+    out_port(const detail::port_core& p, receiver<std::monostate> done)
+        : p_(&p), done_(std::move(done)) {}
     // Blocks until the value is taken; false (value dropped) once ctx is cancelled.
-    bool send(T v) { return detail::port_send(c_, done_.core(), &v); }
+    bool send(T v) { return detail::port_send(*p_, done_.core(), &v); }
 
 private:
-    rill::detail::chan_core* c_;
+    const detail::port_core* p_;
     receiver<std::monostate> done_;
 };
 
 class any_in_port {
 public:
-    any_in_port(rill::detail::chan_core* c, const type_desc& t, receiver<std::monostate> done)
-        : c_(c), t_(&t), done_(std::move(done)) {}
-    const type_desc& type() const noexcept { return *t_; }
-    // Fills the (empty) box; false once the input is closed and drained or ctx is cancelled.
+    any_in_port(const detail::port_core& p, receiver<std::monostate> done)
+        : p_(&p), done_(std::move(done)) {}
+    const type_desc& type() const noexcept { return *p_->type; }
+    // Fills the (empty) box; false once the input is closed and drained or
+    // ctx is cancelled. std::logic_error if the box holds another type.
     bool recv(box& b);
 
 private:
-    rill::detail::chan_core* c_;
-    const type_desc* t_;
+    const detail::port_core* p_;
     receiver<std::monostate> done_;
 };
 
 class any_out_port {
 public:
-    any_out_port(rill::detail::chan_core* c, const type_desc& t, receiver<std::monostate> done)
-        : c_(c), t_(&t), done_(std::move(done)) {}
-    const type_desc& type() const noexcept { return *t_; }
-    // Moves the box's value out (leaving it empty); false once ctx is cancelled.
+    any_out_port(const detail::port_core& p, receiver<std::monostate> done)
+        : p_(&p), done_(std::move(done)) {}
+    const type_desc& type() const noexcept { return *p_->type; }
+    // Moves the box's value out (leaving it empty); false once ctx is
+    // cancelled (the value stays in the box). std::logic_error if the box is
+    // empty or holds another type.
     bool send(box& b);
 
 private:
-    rill::detail::chan_core* c_;
-    const type_desc* t_;
+    const detail::port_core* p_;
     receiver<std::monostate> done_;
 };
 
@@ -161,21 +180,23 @@ public:
     // argument or A is not its type.
     template <class A> const A& arg(std::string_view name) const {
         auto it = b_->decl->args.find(std::string(name));
-        if (it == b_->decl->args.end() || !std::holds_alternative<A>(it->second))
-            bad_arg(name);
+        if (it == b_->decl->args.end() || !std::holds_alternative<A>(it->second)) bad_arg(name);
         return std::get<A>(it->second);
     }
 
     // Typed ports; std::logic_error if the stage declared no such port or T
     // is not the port's type.
     template <class T> in_port<T> in(std::string_view port) const {
-        return in_port<T>(input(port, &typeid(T)).c, ctx_.done());
+        return in_port<T>(input(port, &typeid(T)), ctx_.done());
     }
     template <class T> out_port<T> out(std::string_view port) const {
-        return out_port<T>(output(port, &typeid(T)).c, ctx_.done());
+        return out_port<T>(output(port, &typeid(T)), ctx_.done());
     }
     any_in_port in_any(std::string_view port) const;
     any_out_port out_any(std::string_view port) const;
+    // Whether an (optional) port is bound to a channel: a stage may skip
+    // work whose results nobody reads.
+    bool bound(std::string_view port) const;
 
 private:
     [[noreturn]] void bad_arg(std::string_view name) const;

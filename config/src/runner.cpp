@@ -1,0 +1,318 @@
+// The runner: the topology's channels, its stages' ports bound to them (with
+// the forwarders of forwarders.hpp around fan-in, fan-out and unbound
+// outputs), and one supervised child per stage worker under the supervisors
+// the file nests. Which workers have finished, which are running and under
+// which cancel_func lives in one table under a mutex: a worker's end decides
+// whether its outputs close, and drain/stop cancel what runs.
+#include "forwarders.hpp"
+#include "run_state.hpp"
+#include "stage_log.hpp"
+
+#include <rill/config/runner.hpp>
+#include <rill/runtime.hpp>
+#include <rill/select.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace rill::config {
+
+const char* to_string(run_outcome o) noexcept {
+    switch (o) {
+    case run_outcome::completed:
+        return "completed";
+    case run_outcome::drained:
+        return "drained";
+    case run_outcome::drain_timeout:
+        return "drain_timeout";
+    case run_outcome::stopped:
+        return "stopped";
+    case run_outcome::gave_up:
+        return "gave_up";
+    case run_outcome::start_failed:
+        return "start_failed";
+    }
+    return "?";
+}
+
+int run_result::exit_code() const noexcept {
+    switch (outcome) {
+    case run_outcome::completed:
+    case run_outcome::drained:
+        return 0;
+    case run_outcome::gave_up:
+        return 3;
+    case run_outcome::drain_timeout:
+        return 4;
+    case run_outcome::stopped:
+        return 5;
+    case run_outcome::start_failed:
+        return 6;
+    }
+    return 1;
+}
+
+namespace detail {
+
+void signal::fire() {
+    if (!fired_.exchange(true, std::memory_order_acq_rel)) ch_.close();
+}
+
+std::string what_of(const std::exception_ptr& e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+        return x.what();
+    } catch (...) {
+        return "an exception not derived from std::exception";
+    }
+}
+
+} // namespace detail
+
+using detail::run_state;
+using detail::stage_run;
+using detail::worker_phase;
+
+void run_state::run_worker(const std::shared_ptr<run_state>& self, stage_run& s, int w,
+                           const context& child) {
+    auto [ctx, cancel] = rill::with_cancel(child);
+    if (!self->begin_worker(s, w, cancel)) return idle_after_finish(s, child);
+    bool finished = false;
+    try {
+        stage_io io(ctx, s.binding, w);
+        s.spec->fn(io);
+        finished = !child.is_done();
+    } catch (const context_canceled&) {
+        // A stage may end by throwing its context's cause: when the runner
+        // (drain, stop) cancelled it and its supervisor did not, it finished.
+        if (!ctx.is_done()) {
+            self->fail_worker(s, w, std::current_exception(), child);
+            throw;
+        }
+        if (child.is_done()) {
+            self->end_worker(s, w, false);
+            throw;
+        }
+        finished = true;
+    } catch (...) {
+        self->fail_worker(s, w, std::current_exception(), child);
+        throw;
+    }
+    self->end_worker(s, w, finished);
+    if (finished) idle_after_finish(s, child);
+}
+
+// A permanent child that returns is restarted at once, which for a finished
+// stage would only count towards intensity; so it stays until stopped.
+void run_state::idle_after_finish(const stage_run& s, const context& child) {
+    if (s.decl->restart == rill::restart::permanent) child.done().recv();
+}
+
+bool run_state::begin_worker(stage_run& s, int w, const cancel_func& cancel) {
+    std::lock_guard lk(mu_);
+    auto& ws = s.workers[w];
+    // A one_for_all or rest_for_one restart also starts finished workers again.
+    if (ws.phase == worker_phase::finished) return false;
+    ws.phase = worker_phase::running;
+    ws.cancel = cancel;
+    if (stopping_ || (draining_ && s.spec->is_source())) cancel();
+    return true;
+}
+
+void run_state::end_worker(stage_run& s, int w, bool finished) {
+    std::lock_guard lk(mu_);
+    s.workers[w].cancel = {};
+    if (finished)
+        finish_locked(s, w);
+    else
+        s.workers[w].phase = worker_phase::waiting;
+}
+
+void run_state::fail_worker(stage_run& s, int w, const std::exception_ptr& e,
+                            const context& child) {
+    auto what = detail::what_of(e);
+    auto id = detail::worker_id(*s.decl, w);
+    detail::stage_log().warn("stage {} ({}) failed: {}", id, s.decl->stage, what);
+    std::lock_guard lk(mu_);
+    auto& ws = s.workers[w];
+    ws.cancel = {};
+    ws.phase = worker_phase::failed;
+    ++ws.failures;
+    ws.last_error = what;
+    last_failures_[supervision_path(child)] = {++failure_seq_, id, what};
+    // Never restarted: as far as its outputs go, it has finished.
+    if (s.decl->restart == rill::restart::temporary) finish_locked(s, w);
+}
+
+void run_state::finish_locked(stage_run& s, int w) {
+    s.workers[w].phase = worker_phase::finished;
+    if (--s.unfinished > 0) return;
+    for (auto& p : s.binding.outputs)
+        rill::detail::chan_close(p.c);
+    if (--unfinished_stages_ == 0) finished_.fire();
+}
+
+void run_state::cancel_locked(bool sources_only) {
+    for (auto& s : stages_) {
+        if (sources_only && !s.spec->is_source()) continue;
+        for (auto& ws : s.workers)
+            if (ws.cancel) ws.cancel();
+    }
+}
+
+void run_state::drain() {
+    drain_requested_.fire();
+    std::lock_guard lk(mu_);
+    if (draining_) return;
+    draining_ = true;
+    drain_began_ = std::chrono::steady_clock::now();
+    cancel_locked(true);
+}
+
+void run_state::on_event(const supervisor_event& e) {
+    if (e.kind != event_kind::intensity_exceeded || e.supervisor != root_decl().id) return;
+    auto culprit = root_decl().id + "/" + e.child;
+    std::lock_guard lk(mu_);
+    // The child itself, or the stage under it (a nested supervisor) that failed last.
+    const detail::failure* last = nullptr;
+    for (auto& [path, f] : last_failures_)
+        if ((path == culprit || path.rfind(culprit + "/", 0) == 0) && (!last || f.seq > last->seq))
+            last = &f;
+    gave_up_message_ =
+        fmt::format("supervisor {} gave up: child {} failed more than {} times in {}", e.supervisor,
+                    e.child, root_decl().intensity, scalars::format_duration(root_decl().period));
+    if (last) gave_up_message_ += fmt::format("; last failure: stage {}: {}", last->id, last->what);
+    gave_up_.fire();
+}
+
+supervisor_options run_state::options_of(const supervisor_decl& d) {
+    supervisor_options o;
+    o.name = d.id;
+    o.strategy = d.strategy;
+    o.intensity = d.intensity;
+    o.period = d.period;
+    o.backoff = d.backoff;
+    o.on_event = [this](const supervisor_event& e) { on_event(e); };
+    return o;
+}
+
+std::vector<child_spec> run_state::children_of(const std::shared_ptr<run_state>& self,
+                                               const supervisor_decl& d) {
+    std::vector<child_spec> out;
+    for (auto& c : d.children) {
+        if (c.kind == child_ref::supervisor) {
+            auto* nested = topo_.find_supervisor(c.id);
+            out.push_back(supervisor_child(nested->id, options_of(*nested),
+                                           children_of(self, *nested), nested->restart));
+            continue;
+        }
+        auto& s = stage(c.id);
+        for (int w = 0; w < s.decl->workers; ++w) {
+            child_spec spec;
+            spec.id = detail::worker_id(*s.decl, w);
+            spec.start = [self, sp = &s, w](const context& ctx) { run_worker(self, *sp, w, ctx); };
+            spec.restart = s.decl->restart;
+            spec.shutdown = s.decl->shutdown;
+            out.push_back(std::move(spec));
+        }
+    }
+    return out;
+}
+
+void run_state::start(const std::shared_ptr<run_state>& self) {
+    if (root_) throw std::logic_error("rill::config::runner: start() called twice");
+    if (topo_.runtime.processors) rill::set_maxprocs(*topo_.runtime.processors);
+    for (auto& f : forwarders_)
+        f();
+    root_.emplace(options_of(root_decl()), children_of(self, root_decl()));
+    dump_section_ = rill::add_dump_section([this](std::ostream& out) { out << render(true); });
+    try {
+        root_->start();
+    } catch (const std::exception& e) {
+        result_ = teardown(run_outcome::start_failed, e.what());
+        throw;
+    }
+}
+
+run_result run_state::wait() {
+    if (result_) return *result_;
+    if (!root_) throw std::logic_error("rill::config::runner: wait() before start()");
+    bool drain_seen = false;
+    for (;;) {
+        auto drain_rx = drain_seen ? receiver<std::monostate>() : drain_requested_.rx();
+        auto grace_left = std::chrono::nanoseconds::max();
+        if (drain_seen) {
+            std::lock_guard lk(mu_);
+            grace_left = drain_began_ + grace_ - std::chrono::steady_clock::now();
+        }
+        bool timed_out = false;
+        auto ignore = [](std::optional<std::monostate>) {};
+        int chosen = rill::select(
+            rill::on_recv(finished_.rx(), ignore), rill::on_recv(gave_up_.rx(), ignore),
+            rill::on_recv(stop_requested_.rx(), ignore), rill::on_recv(drain_rx, ignore),
+            rill::on_timeout(grace_left, [&] { timed_out = true; }));
+        if (finished_.fired())
+            return teardown(drain_seen || drain_requested_.fired() ? run_outcome::drained
+                                                                   : run_outcome::completed,
+                            "");
+        if (gave_up_.fired()) {
+            std::string message;
+            {
+                std::lock_guard lk(mu_);
+                message = gave_up_message_;
+            }
+            return teardown(run_outcome::gave_up, message);
+        }
+        if (stop_requested_.fired()) return teardown(run_outcome::stopped, "stopped");
+        if (timed_out)
+            return teardown(run_outcome::drain_timeout,
+                            fmt::format("the pipeline did not drain within the grace period of {}",
+                                        scalars::format_duration(grace_)));
+        drain_seen = drain_seen || chosen == 3;
+    }
+}
+
+run_result run_state::teardown(run_outcome outcome, std::string message) {
+    {
+        std::lock_guard lk(mu_);
+        stopping_ = true;
+        cancel_locked(false);
+    }
+    if (root_) root_->stop();
+    stop_forwarders_.fire();
+    forwarders_group_.wait();
+    rill::remove_dump_section(dump_section_);
+    run_result r{outcome, std::move(message), {}};
+    std::size_t lost = 0;
+    for (auto& ch : channels_) {
+        auto left = rill::detail::chan_len(ch.c.get());
+        lost += left;
+        r.channels.push_back({ch.decl->name, ch.sent.load(std::memory_order_relaxed), left});
+    }
+    if (lost > 0 && (outcome == run_outcome::stopped || outcome == run_outcome::drain_timeout))
+        r.message += fmt::format("; {} values left in channels were lost", lost);
+    // The children's closures hold this state: dropping the root breaks the cycle.
+    root_.reset();
+    std::lock_guard lk(mu_);
+    result_ = r;
+    return r;
+}
+
+runner::runner(const topology& t, run_options opts)
+    : impl_(std::make_shared<detail::run_state>(t, opts)) {}
+
+runner::~runner() {
+    stop();
+    if (impl_->started()) impl_->wait();
+}
+
+void runner::start() { impl_->start(impl_); }
+void runner::drain() { impl_->drain(); }
+void runner::stop() { impl_->stop(); }
+run_result runner::wait() { return impl_->wait(); }
+std::string runner::view() const { return impl_->render(false); }
+
+} // namespace rill::config
