@@ -72,7 +72,7 @@ child_result run(const std::string& program, std::vector<std::string> args,
     return rill_test::wait_process(start(program, std::move(args), env));
 }
 
-child_result rill(std::vector<std::string> args) { return run(RILL_CLI_PATH, std::move(args)); }
+child_result rill_cmd(std::vector<std::string> args) { return run(RILL_CLI_PATH, std::move(args)); }
 
 bool contains(const std::string& text, const std::string& part) {
     return text.find(part) != std::string::npos;
@@ -96,33 +96,33 @@ std::uint64_t sent_on(const std::string& log, const std::string& channel) {
 } // namespace
 
 TEST_CASE("rill: --help, --version and usage errors", "[config][cli]") {
-    auto help = rill({"--help"});
+    auto help = rill_cmd({"--help"});
     CHECK(help.exited_with(0));
     CHECK(contains(help.output, "usage: rill COMMAND"));
     for (const char* c : {"check", "graph", "run", "schema", "stages"})
         CHECK(contains(help.output, std::string("  ") + c));
 
     for (const char* c : {"check", "graph", "run", "schema", "stages"}) {
-        auto r = rill({c, "--help"});
+        auto r = rill_cmd({c, "--help"});
         CHECK(r.exited_with(0));
         CHECK(contains(r.output, std::string("usage: rill ") + c));
     }
-    CHECK(contains(rill({"run", "-h"}).output, "SIGTERM"));
+    CHECK(contains(rill_cmd({"run", "-h"}).output, "SIGTERM"));
 
-    auto version = rill({"--version"});
+    auto version = rill_cmd({"--version"});
     CHECK(version.exited_with(0));
     CHECK(contains(version.output, "rill"));
 
-    CHECK(rill({}).exited_with(2));
-    CHECK(rill({"frobnicate"}).exited_with(2));
-    CHECK(rill({"check"}).exited_with(2));
-    CHECK(rill({"check", "a.yaml", "b.yaml"}).exited_with(2));
-    CHECK(rill({"schema", "extra"}).exited_with(2));
-    CHECK(rill({"run", "x.yaml", "--bogus"}).exited_with(2));
-    auto grace = rill({"run", "x.yaml", "--grace", "5"});
+    CHECK(rill_cmd({}).exited_with(2));
+    CHECK(rill_cmd({"frobnicate"}).exited_with(2));
+    CHECK(rill_cmd({"check"}).exited_with(2));
+    CHECK(rill_cmd({"check", "a.yaml", "b.yaml"}).exited_with(2));
+    CHECK(rill_cmd({"schema", "extra"}).exited_with(2));
+    CHECK(rill_cmd({"run", "x.yaml", "--bogus"}).exited_with(2));
+    auto grace = rill_cmd({"run", "x.yaml", "--grace", "5"});
     CHECK(grace.exited_with(2));
     CHECK(contains(grace.output, "unit"));
-    CHECK(rill({"run", "x.yaml", "--log-level", "loud"}).exited_with(2));
+    CHECK(rill_cmd({"run", "x.yaml", "--log-level", "loud"}).exited_with(2));
 }
 
 TEST_CASE("rill check: every problem, with file:line:column", "[config][cli]") {
@@ -137,7 +137,7 @@ TEST_CASE("rill check: every problem, with file:line:column", "[config][cli]") {
                                                "    stage: write_lines\n"
                                                "    in: lines\n"
                                                "    shutdown: soon\n");
-    auto r = rill({"check", file});
+    auto r = rill_cmd({"check", file});
     INFO(r.output);
     CHECK(r.exited_with(1));
     CHECK(contains(r.output, file + ":5:12: error: "));
@@ -145,12 +145,12 @@ TEST_CASE("rill check: every problem, with file:line:column", "[config][cli]") {
     CHECK(contains(r.output, file + ":10:15: error: "));
     CHECK_FALSE(contains(r.output, ": ok"));
 
-    auto missing = rill({"check", dir.file("none.yaml").append(".gone")});
+    auto missing = rill_cmd({"check", dir.file("none.yaml").append(".gone")});
     CHECK(missing.exited_with(1));
     CHECK(contains(missing.output, "none.yaml.gone"));
 
     // The example's own stages are not in plain `rill`.
-    auto plain = rill({"check", example});
+    auto plain = rill_cmd({"check", example});
     CHECK(plain.exited_with(1));
     CHECK(contains(plain.output, "parse_access_log"));
 }
@@ -168,11 +168,11 @@ TEST_CASE("rill check and graph on a valid topology", "[config][cli]") {
                             "  children:\n"
                             "    - gen\n"
                             "    - {id: sinks, children: [print]}\n");
-    auto check = rill({"check", file});
+    auto check = rill_cmd({"check", file});
     CHECK(check.exited_with(0));
     CHECK(check.output == file + ": ok (1 channels, 2 stages, 2 supervisors)\n");
 
-    auto graph = rill({"graph", file});
+    auto graph = rill_cmd({"graph", file});
     CHECK(graph.exited_with(0));
     CHECK(graph.output.starts_with("digraph"));
     CHECK(contains(graph.output, "subgraph cluster"));
@@ -181,12 +181,12 @@ TEST_CASE("rill check and graph on a valid topology", "[config][cli]") {
 }
 
 TEST_CASE("rill schema and rill stages describe the registered stages", "[config][cli]") {
-    auto schema = rill({"schema"});
+    auto schema = rill_cmd({"schema"});
     CHECK(schema.exited_with(0));
     CHECK(schema.output.starts_with("{"));
     CHECK(contains(schema.output, "read_lines"));
 
-    auto stages = rill({"stages"});
+    auto stages = rill_cmd({"stages"});
     CHECK(stages.exited_with(0));
     CHECK(contains(stages.output, "\ngrep\n"));
     CHECK(contains(stages.output, "arg  pattern: regex (required)"));
@@ -205,7 +205,7 @@ TEST_CASE("rill run: a supervisor that gives up ends the run with status 3", "[c
                               "  intensity: 2\n"
                               "  period: 1h\n"
                               "  children: [gen, boom, sink]\n");
-    auto r = rill({"run", file});
+    auto r = rill_cmd({"run", file});
     INFO(r.output);
     CHECK(r.exited_with(3));
     CHECK(contains(r.output, "gave_up"));
