@@ -189,11 +189,11 @@ private:
             }
             const node& src = *s.e.value;
             std::vector<const node*> sources;
-            if (src.kind == node::mapping)
-                sources.push_back(&src);
-            else if (src.kind == node::sequence)
+            if (src.kind == node::sequence)
                 for (const auto& item : src.items)
                     sources.push_back(item.get());
+            else
+                sources.push_back(&src);
             for (const node* m : sources) {
                 if (m->kind != node::mapping) {
                     error(m->at, fmt::format("a merge key '<<' takes a mapping or a list of "

@@ -129,6 +129,8 @@ public:
     // Throws std::invalid_argument: duplicate name, duplicate port or arg
     // names, a default of the wrong type, an unknown port type.
     void add(stage_spec s);
+    // The built spec of a fluent chain: r.add(stage_def("x", f).output<int>("out")).
+    void add(stage_def& d) { add(std::move(d).build()); }
     const stage_spec* find(std::string_view name) const;
     std::vector<std::string> names() const; // sorted
     std::vector<const stage_spec*> all() const; // sorted by name
