@@ -13,6 +13,7 @@
 #include <fmt/ranges.h>
 #include <spdlog/common.h>
 
+#include <cctype>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -112,8 +113,10 @@ void print_usage(std::ostream& os, const std::string& program) {
 }
 
 void print_help(std::ostream& os, const std::string& program, const subcommand& c) {
+    std::string summary(c.summary);
+    summary[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(summary[0])));
     fmt::print(os, "usage: {} {}{}{}\n\n{}.\n\n{}", program, c.name, c.synopsis.empty() ? "" : " ",
-               c.synopsis, c.summary, c.details);
+               c.synopsis, summary, c.details);
 }
 
 int usage_error(const invocation& inv, std::string_view command, std::string_view what) {
