@@ -201,8 +201,10 @@ int stages(const invocation& inv) {
         print_ports(std::cout, "out", s->outputs);
         for (const auto& a : s->args) {
             std::string def = a.default_value ? "= " + to_text(*a.default_value) : "(required)";
-            fmt::print(std::cout, "    arg  {}: {} {}{}{}\n", a.name, to_string(a.type), def,
-                       a.help.empty() ? "" : ": ", a.help);
+            std::string choices =
+                a.choices.empty() ? "" : fmt::format(" (one of {})", fmt::join(a.choices, ", "));
+            fmt::print(std::cout, "    arg  {}: {} {}{}{}{}\n", a.name, to_string(a.type), def,
+                       choices, a.help.empty() ? "" : ": ", a.help);
         }
         std::cout << '\n';
     }
