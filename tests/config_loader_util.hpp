@@ -39,7 +39,7 @@ inline const rill::config::registry& test_stages() {
                     .output<std::string>("rejects")
                     .optional()
                     .regex_arg("pattern", std::nullopt, "what a line must match")
-                    .arg<std::string>("mode", "fast")
+                    .arg<std::string>("mode", "fast", "how strict")
                     .choices({"fast", "strict"}));
         reg.add(stage_def("sink", nop).input_any("in"));
         reg.add(stage_def("copy", nop).input_any("in").output_any("out"));
@@ -79,6 +79,14 @@ struct fixture {
         return rill::config::load_string(text, name, options());
     }
 };
+
+namespace Catch {
+template <> struct StringMaker<rill::config::mark> {
+    static std::string convert(const rill::config::mark& m) {
+        return m.file + ":" + std::to_string(m.line) + ":" + std::to_string(m.column);
+    }
+};
+} // namespace Catch
 
 // Every error, formatted, for Catch2's messages.
 inline std::string dump(const rill::config::load_result& r) {

@@ -253,10 +253,11 @@ private:
                                    closest(s.stage, reg_.names())});
         }
         if (!spec) return;
-        if (const auto* in = v.find("in")) bind(s, *spec, *in, true);
-        if (const auto* out = v.find("out")) bind(s, *spec, *out, false);
-        check_unbound(s, *spec, true);
-        check_unbound(s, *spec, false);
+        // After a misspelt port, its port is most likely the unbound one: say it once.
+        if (const auto* in = v.find("in"); !in || bind(s, *spec, *in, true))
+            check_unbound(s, *spec, true);
+        if (const auto* out = v.find("out"); !out || bind(s, *spec, *out, false))
+            check_unbound(s, *spec, false);
         decode_args(s, *spec, v.find("args"));
         topo_.stages.push_back(std::move(s));
     }
@@ -273,41 +274,42 @@ private:
         return rill::strategy::one_for_one;
     }
 
-    void bind(stage_decl& s, const stage_spec& spec, const yaml::entry& e, bool input) {
+    // False when the binding named no port or an unknown one.
+    bool bind(stage_decl& s, const stage_spec& spec, const yaml::entry& e, bool input) {
         const auto& ports = input ? spec.inputs : spec.outputs;
         auto& into = input ? s.inputs : s.outputs;
         const char* direction = input ? "input" : "output";
+        std::vector<std::string> names;
+        for (const auto& p : ports)
+            names.push_back(p.name);
         const node& v = *e.value;
-        if (v.kind == node::null) return;
+        if (v.kind == node::null) return true;
         if (v.kind != node::mapping) {
-            if (ports.size() != 1) {
-                std::vector<std::string> names;
-                for (const auto& p : ports)
-                    names.push_back(p.name);
-                errors_.push_back(
-                    {v.at, ports.empty()
-                               ? fmt::format("stage {} has no {} ports", spec.name, direction)
-                               : fmt::format("stage {} has {} ports {}: use the port form "
-                                             "({}: {{port: channel}})",
-                                             spec.name, direction, fmt::join(names, ", "), e.key)});
-                return;
+            if (ports.size() == 1) {
+                add_binding(into, ports[0].name, v);
+                return true;
             }
-            add_binding(into, ports[0].name, v);
-            return;
+            errors_.push_back(
+                {v.at, ports.empty()
+                           ? fmt::format("stage {} has no {} ports", spec.name, direction)
+                           : fmt::format("stage {} has {} ports {}: use the port form "
+                                         "({}: {{port: channel}})",
+                                         spec.name, direction, fmt::join(names, ", "), e.key)});
+            return false;
         }
+        bool known = true;
         for (const auto& pe : v.entries) {
-            if (!(input ? spec.find_input(pe.key) : spec.find_output(pe.key))) {
-                std::vector<std::string> names;
-                for (const auto& p : ports)
-                    names.push_back(p.name);
+            if (std::find(names.begin(), names.end(), pe.key) == names.end()) {
                 errors_.push_back(
                     {pe.key_at,
                      fmt::format("stage {} has no {} port '{}'", spec.name, direction, pe.key),
                      closest(pe.key, names)});
+                known = false;
                 continue;
             }
             add_binding(into, pe.key, *pe.value).at = pe.key_at;
         }
+        return known;
     }
 
     port_binding& add_binding(std::vector<port_binding>& into, const std::string& port,
