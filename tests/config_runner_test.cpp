@@ -2,7 +2,7 @@
 // exactly once through pools, fan-in and fan-out; failures are restarted
 // without losing what is in channels; supervision escalates as OTP says;
 // drain, grace timeout and stop end the run with the right outcome.
-#include "sup_util.hpp"
+#include "config_util.hpp"
 
 #include <rill/config/runner.hpp>
 #include <rill/config/stage_io.hpp>
@@ -17,17 +17,10 @@
 #include <set>
 #include <stdexcept>
 
-namespace cfg = rill::config;
+using namespace config_test;
 using std::int64_t;
 
 namespace {
-
-const std::shared_ptr<spdlog::logger> stage_logger = [] {
-    auto l = spdlog::get("rill.stage");
-    if (!l) l = spdlog::stderr_color_mt("rill.stage");
-    l->set_level(std::getenv("RILL_SUP_LOG") ? spdlog::level::info : spdlog::level::off);
-    return l;
-}();
 
 // What the test stages did, reset by each test.
 struct record {
@@ -133,33 +126,6 @@ void stuck(cfg::stage_io& io) {
 }
 RILL_STAGE(cfg::stage_def("test_stuck", stuck).input<int64_t>("in"));
 
-cfg::channel_decl chan(std::string name, std::size_t capacity = 4) {
-    return {std::move(name), "int", capacity};
-}
-
-cfg::stage_decl stage(std::string id, std::string name, std::vector<cfg::port_binding> in,
-                      std::vector<cfg::port_binding> out, std::map<std::string, int64_t> args = {},
-                      int workers = 1) {
-    cfg::stage_decl d{std::move(id), std::move(name), std::move(in), std::move(out), workers};
-    for (auto& a : cfg::registry::global().find(d.stage)->args)
-        d.args[a.name] = args.count(a.name) ? cfg::arg_value(args[a.name]) : *a.default_value;
-    return d;
-}
-
-cfg::supervisor_decl sup(std::string id, rill::strategy s, int intensity,
-                         std::vector<cfg::child_ref> children) {
-    cfg::supervisor_decl d;
-    d.id = std::move(id);
-    d.strategy = s;
-    d.intensity = intensity;
-    d.period = std::chrono::hours(1); // restarts never age out during a test
-    d.children = std::move(children);
-    return d;
-}
-
-cfg::child_ref st(std::string id) { return {cfg::child_ref::stage, std::move(id)}; }
-cfg::child_ref su(std::string id) { return {cfg::child_ref::supervisor, std::move(id)}; }
-
 std::vector<int64_t> range(int64_t first, int64_t n) {
     std::vector<int64_t> v;
     for (int64_t i = first; i < first + n; ++i)
@@ -167,25 +133,10 @@ std::vector<int64_t> range(int64_t first, int64_t n) {
     return v;
 }
 
-const cfg::channel_stats& stats(const cfg::run_result& r, const std::string& name) {
-    for (auto& c : r.channels)
-        if (c.name == name) return c;
-    throw std::logic_error("no channel " + name);
-}
-
-// Runs t to its end inside the runtime, with `during` run after start.
-template <class F> cfg::run_result run(const cfg::topology& t, F during, cfg::run_options o = {}) {
+// Runs t after clearing the record.
+template <class... A> cfg::run_result run_test(const cfg::topology& t, A&&... a) {
     rec.clear();
-    rill_test::watchdog wd("config runner test", std::chrono::seconds(60));
-    return rill::run([&] {
-        cfg::runner r(t, o);
-        r.start();
-        during(r);
-        return r.wait();
-    });
-}
-cfg::run_result run(const cfg::topology& t) {
-    return run(t, [](cfg::runner&) {});
+    return config_test::run(t, std::forward<A>(a)...);
 }
 
 const int64_t n = rill_test::by_build(2000, 500, 200);
@@ -194,11 +145,11 @@ const int64_t n = rill_test::by_build(2000, 500, 200);
 
 TEST_CASE("config runner: a linear pipeline completes and every value arrives once") {
     cfg::topology t;
-    t.channels = {chan("a"), chan("b", 0)};
+    t.channels = {chan("a"), chan("b", "int", 0)};
     t.stages = {stage("src", "test_source", {}, {{"out", {"a"}}}, {{"count", n}}),
                 stage("mid", "test_pass", {{"in", {"a"}}}, {{"out", {"b"}}}),
                 stage("dst", "test_sink", {{"in", {"b"}}}, {})};
-    auto r = run(t);
+    auto r = run_test(t);
     CHECK(r.outcome == cfg::run_outcome::completed);
     CHECK(r.exit_code() == 0);
     CHECK(rec.values("dst") == range(0, n));
@@ -213,7 +164,7 @@ TEST_CASE("config runner: a worker pool shares its input; each value is handled 
     t.stages = {stage("src", "test_source", {}, {{"out", {"a"}}}, {{"count", n}}),
                 stage("mid", "test_pass", {{"in", {"a"}}}, {{"out", {"b"}}}, {}, 4),
                 stage("dst", "test_sink", {{"in", {"b"}}}, {})};
-    auto r = run(t);
+    auto r = run_test(t);
     CHECK(r.outcome == cfg::run_outcome::completed);
     CHECK(rec.values("dst") == range(0, n));
     for (int w = 0; w < 4; ++w)
@@ -222,24 +173,25 @@ TEST_CASE("config runner: a worker pool shares its input; each value is handled 
 
 TEST_CASE("config runner: fan-in merges several channels and ends when all have ended") {
     cfg::topology t;
-    t.channels = {chan("a"), chan("b"), chan("c", 0)};
+    t.channels = {chan("a"), chan("b"), chan("c", "int", 0)};
     t.stages = {stage("s1", "test_source", {}, {{"out", {"a"}}}, {{"count", n}}),
                 stage("s2", "test_source", {}, {{"out", {"b"}}}, {{"first", n}, {"count", n}}),
                 stage("dst", "test_sink", {{"in", {"a", "c", "b"}}}, {}),
-                stage("s3", "test_source", {}, {{"out", {"c"}}}, {{"first", 2 * n}, {"count", 1}})};
-    auto r = run(t);
+                stage("s3", "test_source", {}, {{"out", {"c"}}},
+                      {{"first", 2 * n}, {"count", int64_t{1}}})};
+    auto r = run_test(t);
     CHECK(r.outcome == cfg::run_outcome::completed);
     CHECK(rec.values("dst") == range(0, 2 * n + 1));
 }
 
 TEST_CASE("config runner: fan-out gives every channel a copy of every value") {
     cfg::topology t;
-    t.channels = {chan("a"), chan("b"), chan("c", 0)};
+    t.channels = {chan("a"), chan("b"), chan("c", "int", 0)};
     t.stages = {stage("src", "test_source", {}, {{"out", {"a", "b", "c"}}}, {{"count", n}}),
                 stage("d1", "test_sink", {{"in", {"a"}}}, {}),
                 stage("d2", "test_sink", {{"in", {"b"}}}, {}),
                 stage("d3", "test_sink", {{"in", {"c"}}}, {})};
-    auto r = run(t);
+    auto r = run_test(t);
     CHECK(r.outcome == cfg::run_outcome::completed);
     for (auto id : {"d1", "d2", "d3"})
         CHECK(rec.values(id) == range(0, n));
@@ -256,7 +208,7 @@ TEST_CASE("config runner: an unbound optional output is discarded; a bound one i
                 stage("d1", "test_sink", {{"in", {"b"}}}, {}),
                 stage("d2", "test_sink", {{"in", {"d"}}}, {}),
                 stage("d3", "test_sink", {{"in", {"e"}}}, {})};
-    auto r = run(t);
+    auto r = run_test(t);
     CHECK(r.outcome == cfg::run_outcome::completed);
     CHECK(rec.values("d1") == range(0, n));
     CHECK(rec.values("d2") == range(0, n));
@@ -266,13 +218,13 @@ TEST_CASE("config runner: an unbound optional output is discarded; a bound one i
 TEST_CASE("config runner: a failing stage is restarted and nothing in its channels is lost") {
     cfg::topology t;
     t.channels = {chan("a"), chan("b")};
-    t.stages = {
-        stage("src", "test_source", {}, {{"out", {"a"}}}, {{"count", n}}),
-        stage("mid", "test_pass", {{"in", {"a"}}}, {{"out", {"b"}}}, {{"fail_every", 97}}, 2),
-        stage("dst", "test_sink", {{"in", {"b"}}}, {})};
+    t.stages = {stage("src", "test_source", {}, {{"out", {"a"}}}, {{"count", n}}),
+                stage("mid", "test_pass", {{"in", {"a"}}}, {{"out", {"b"}}},
+                      {{"fail_every", int64_t{97}}}, 2),
+                stage("dst", "test_sink", {{"in", {"b"}}}, {})};
     t.supervisors = {
         sup("root", rill::strategy::one_for_one, 1000, {st("src"), st("mid"), st("dst")})};
-    auto r = run(t);
+    auto r = run_test(t);
     REQUIRE(r.outcome == cfg::run_outcome::completed);
     std::vector<int64_t> expected;
     for (auto v : range(0, n))
@@ -288,7 +240,7 @@ TEST_CASE("config runner: past its intensity the root gives up and names the fai
     t.stages = {stage("crash", "test_crash", {}, {{"out", {"a"}}}),
                 stage("dst", "test_sink", {{"in", {"a"}}}, {})};
     t.supervisors = {sup("root", rill::strategy::one_for_one, 2, {st("crash"), st("dst")})};
-    auto r = run(t);
+    auto r = run_test(t);
     CHECK(r.outcome == cfg::run_outcome::gave_up);
     CHECK(r.exit_code() == 3);
     CHECK(rec.started("crash") == 3);
@@ -304,7 +256,7 @@ TEST_CASE("config runner: a nested supervisor that gives up is restarted by its 
                 stage("dst", "test_sink", {{"in", {"a"}}}, {})};
     t.supervisors = {sup("root", rill::strategy::one_for_one, 1, {st("dst"), su("inner")}),
                      sup("inner", rill::strategy::one_for_one, 0, {st("crash")})};
-    auto r = run(t);
+    auto r = run_test(t);
     CHECK(r.outcome == cfg::run_outcome::gave_up);
     // inner started twice (its restart by root), crash once in each.
     CHECK(rec.started("crash") == 2);
@@ -321,7 +273,7 @@ TEST_CASE("config runner: one_for_all restarts the siblings of a failed stage; n
         stage("dst", "test_sink", {{"in", {"b"}}}, {})};
     t.supervisors = {sup("root", rill::strategy::one_for_one, 1, {st("src"), su("group")}),
                      sup("group", rill::strategy::one_for_all, 10, {st("mid"), st("dst")})};
-    auto r = run(t);
+    auto r = run_test(t);
     REQUIRE(r.outcome == cfg::run_outcome::completed);
     // Fails on 0, n/2 (and n - 1 when n is odd... n is even): two failures.
     CHECK(rec.failed_on == std::set<int64_t>{0, n / 2});
@@ -336,11 +288,11 @@ TEST_CASE("config runner: one_for_all restarts the siblings of a failed stage; n
 
 TEST_CASE("config runner: drain stops an endless source and everything it sent arrives") {
     cfg::topology t;
-    t.channels = {chan("a", 16), chan("b", 16)};
+    t.channels = {chan("a", "int", 16), chan("b", "int", 16)};
     t.stages = {stage("src", "test_source", {}, {{"out", {"a"}}}),
                 stage("mid", "test_pass", {{"in", {"a"}}}, {{"out", {"b"}}}, {}, 3),
                 stage("dst", "test_sink", {{"in", {"b"}}}, {})};
-    auto r = run(t, [](cfg::runner& r) {
+    auto r = run_test(t, [](cfg::runner& r) {
         REQUIRE(rill_test::eventually([] { return rec.total_received() >= 100; }));
         r.drain();
         r.drain(); // idempotent
@@ -354,12 +306,12 @@ TEST_CASE("config runner: drain stops an endless source and everything it sent a
 
 TEST_CASE("config runner: a drain that outlasts the grace period ends as drain_timeout") {
     cfg::topology t;
-    t.channels = {chan("a", 8)};
+    t.channels = {chan("a", "int", 8)};
     t.stages = {stage("src", "test_source", {}, {{"out", {"a"}}}),
                 stage("dst", "test_stuck", {{"in", {"a"}}}, {})};
     cfg::run_options o;
     o.grace = std::chrono::milliseconds(20);
-    auto r = run(
+    auto r = run_test(
         t,
         [](cfg::runner& r) {
             REQUIRE(rill_test::eventually([] { return rec.sent.load() >= 8; }));
@@ -376,11 +328,11 @@ TEST_CASE("config runner: a drain that outlasts the grace period ends as drain_t
 TEST_CASE("config runner: stop ends the run at once; view shows the tree and channels") {
     cfg::topology t;
     t.file = "by-hand.yaml";
-    t.channels = {chan("a", 8)};
+    t.channels = {chan("a", "int", 8)};
     t.stages = {stage("src", "test_source", {}, {{"out", {"a"}}}),
                 stage("dst", "test_stuck", {{"in", {"a"}}}, {})};
     std::string view;
-    auto r = run(t, [&](cfg::runner& r) {
+    auto r = run_test(t, [&](cfg::runner& r) {
         REQUIRE(rill_test::eventually([] { return rec.sent.load() >= 8; }));
         view = r.view();
         r.stop();
@@ -397,7 +349,7 @@ TEST_CASE("config runner: stop ends the run at once; view shows the tree and cha
 TEST_CASE("config runner: to_dot draws stages, channel edges and supervisor clusters") {
     cfg::topology t;
     t.file = "t.yaml";
-    t.channels = {chan("a"), chan("b", 0)};
+    t.channels = {chan("a"), chan("b", "int", 0)};
     t.stages = {stage("src", "test_source", {}, {{"out", {"a", "b"}}}),
                 stage("d1", "test_sink", {{"in", {"a"}}}, {}, {}, 2),
                 stage("d2", "test_sink", {{"in", {"b"}}}, {})};

@@ -54,15 +54,20 @@ namespace detail {
 using rill::detail::chan_core;
 using rill::detail::select_case;
 
-bool port_recv(chan_core* c, chan_core* done, void* dst) {
-    if (rill::detail::chan_closed(done)) return false;
+recv_status port_recv_until(chan_core* c, chan_core* done, void* dst, std::int64_t deadline) {
+    if (rill::detail::chan_closed(done)) return recv_status::ended;
     auto r = rill::detail::chan_recv(c, dst, false);
-    if (r.selected) return r.received;
+    if (r.selected) return r.received ? recv_status::value : recv_status::ended;
     std::monostate ignored;
     select_case cases[2] = {{c, dst, select_case::recv, false},
                             {done, &ignored, select_case::recv, false}};
-    return rill::detail::select_go(cases, 2, true, rill::detail::no_deadline) == 0 &&
-           cases[0].received;
+    int chosen = rill::detail::select_go(cases, 2, true, deadline);
+    if (chosen == -2) return recv_status::timeout;
+    return chosen == 0 && cases[0].received ? recv_status::value : recv_status::ended;
+}
+
+bool port_recv(chan_core* c, chan_core* done, void* dst) {
+    return port_recv_until(c, done, dst, rill::detail::no_deadline) == recv_status::value;
 }
 
 bool port_send(chan_core* c, chan_core* done, void* src) {
@@ -98,8 +103,17 @@ void check_box(const box& b, const type_desc& t, const std::string& port, bool w
 } // namespace
 
 bool any_in_port::recv(box& b) {
+    bool timed_out;
+    return recv_until(b, std::chrono::steady_clock::time_point::max(), timed_out);
+}
+
+bool any_in_port::recv_until(box& b, std::chrono::steady_clock::time_point deadline,
+                             bool& timed_out) {
     check_box(b, *p_->type, p_->name, false);
-    if (!detail::port_recv(p_->c, done_.core(), b.storage())) return false;
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch());
+    auto st = detail::port_recv_until(p_->c, done_.core(), b.storage(), ns.count());
+    timed_out = st == detail::recv_status::timeout;
+    if (st != detail::recv_status::value) return false;
     b.filled();
     return true;
 }

@@ -20,6 +20,7 @@
 #include <rill/csp/context.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -79,6 +80,11 @@ struct stage_binding {
 
 // recv from c unless done fires first; true when *dst was constructed.
 bool port_recv(rill::detail::chan_core* c, rill::detail::chan_core* done, void* dst);
+// port_recv that also gives up at deadline (steady-clock nanoseconds):
+// value (*dst constructed), ended (closed and drained, or done) or timeout.
+enum class recv_status { value, ended, timeout };
+recv_status port_recv_until(rill::detail::chan_core* c, rill::detail::chan_core* done, void* dst,
+                            std::int64_t deadline);
 // send *src on c unless done fires first; true when sent (moved from).
 bool port_send(rill::detail::chan_core* c, rill::detail::chan_core* done, void* src);
 // port_send on p's channel, counting the value in p.sent.
@@ -101,6 +107,21 @@ public:
         p->~T();
         return v;
     }
+    // recv, giving up at deadline: then empty with *timed_out set (batching
+    // and windows need both at once).
+    std::optional<T> recv_until(std::chrono::steady_clock::time_point deadline, bool& timed_out) {
+        alignas(T) unsigned char buf[sizeof(T)];
+        auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch());
+        auto st = detail::port_recv_until(c_, done_.core(), buf, ns.count());
+        timed_out = st == detail::recv_status::timeout;
+        if (st != detail::recv_status::value) return std::nullopt;
+        T* p = std::launder(reinterpret_cast<T*>(buf));
+        std::optional<T> v(std::move(*p));
+        p->~T();
+        return v;
+    }
+    // Values waiting in the input now: a sink flushes its output when none are.
+    std::size_t buffered() const noexcept { return rill::detail::chan_len(c_); }
     class iterator {
     public:
         explicit iterator(in_port* p) : p_(p) { ++*this; }
@@ -144,6 +165,9 @@ public:
     // Fills the (empty) box; false once the input is closed and drained or
     // ctx is cancelled. std::logic_error if the box holds another type.
     bool recv(box& b);
+    // As recv, giving up at deadline with *timed_out set.
+    bool recv_until(box& b, std::chrono::steady_clock::time_point deadline, bool& timed_out);
+    std::size_t buffered() const noexcept { return rill::detail::chan_len(p_->c); }
 
 private:
     const detail::port_core* p_;
