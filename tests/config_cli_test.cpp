@@ -220,7 +220,7 @@ TEST_CASE("rill run: SIGTERM drains the pipeline and loses nothing", "[config][c
                                                 "  kept: {type: string, capacity: 16}\n"
                                                 "stages:\n"
                                                 "  gen: {stage: generate, out: ticks}\n"
-                                                "  keep: {stage: grep, in: ticks, out: kept,\n"
+                                                "  keep: {stage: grep, in: ticks, out: {out: kept},\n"
                                                 "         args: {pattern: '^tick [0-9]+$'}}\n"
                                                 "  sink: {stage: write_lines, in: kept,\n"
                                                 "         args: {path: '" +
