@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Builds rill in Release and runs the main program: for now examples/fanin.
-# Installs the Debian packages it needs first (see deps.sh).
+# Builds rill in Release and runs the main program: the YAML-declared
+# log-processing pipeline of examples/pipeline (`pipeline run
+# examples/pipeline/pipeline.yaml`, from the repository root). Installs the
+# Debian packages it needs first (see deps.sh).
 #
-# usage: bash scripts/run.sh [ARG...]    (ARGs are passed to the program)
+# usage: bash scripts/run.sh [ARG...]    (ARGs replace the default arguments,
+#        e.g. `bash scripts/run.sh graph examples/pipeline/pipeline.yaml`)
 # environment: BUILD_DIR (default build-run), JOBS (default: number of CPUs).
 set -euo pipefail
 
@@ -16,5 +19,9 @@ require_packages cmake ninja-build g++ libspdlog-dev libfmt-dev libboost-dev lib
 
 cmake -S "$repo" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRILL_SANITIZE= \
     -DRILL_BUILD_TESTS=OFF -DRILL_BUILD_BENCH=OFF -DRILL_BUILD_EXAMPLES=ON
-cmake --build "$build_dir" --parallel "$jobs" --target fanin
-exec "$build_dir/examples/fanin/fanin" "$@"
+cmake --build "$build_dir" --parallel "$jobs" --target pipeline
+pipeline=$build_dir/examples/pipeline/pipeline
+(($#)) && exec "$pipeline" "$@"
+# The topology reads its input relative to the repository root.
+cd "$repo"
+exec "$pipeline" run examples/pipeline/pipeline.yaml

@@ -1,7 +1,8 @@
 // Helpers shared by the runtime tests: workload sizes per sanitizer build, a
 // scoped processor count, waiting for runtime counters to settle, and running
 // a hidden test case in a child process (for behaviour that ends the process,
-// or that needs a runtime started under conditions of its own).
+// or that needs a runtime started under conditions of its own), and running
+// other programs.
 #pragma once
 
 #include <rill/runtime.hpp>
@@ -150,6 +151,70 @@ inline std::vector<std::string> read_nul_separated(const char* path) {
 }
 } // namespace detail
 
+// A program started by start_process, its stdout and stderr both going to
+// one memfd that the parent can read while it runs (output_so_far).
+struct process {
+    pid_t pid = -1;
+    int out = -1;
+};
+
+// Everything the process has written so far.
+inline std::string output_so_far(const process& p) {
+    std::string all;
+    char buf[4096];
+    ssize_t n;
+    for (off_t at = 0; (n = pread(p.out, buf, sizeof buf, at)) > 0; at += n)
+        all.append(buf, static_cast<std::size_t>(n));
+    return all;
+}
+
+// Starts exe with args (args[0] is its argv[0]) and this process's
+// environment, with `env` added to (or, for an empty value, removed from) it.
+inline process start_process(const std::string& exe, std::vector<std::string> args,
+                             const std::map<std::string, std::string>& env = {}) {
+    std::vector<std::string> envs;
+    for (char** e = environ; *e; ++e) {
+        std::string kv(*e);
+        if (!env.count(kv.substr(0, kv.find('=')))) envs.push_back(kv);
+    }
+    for (const auto& [k, v] : env)
+        if (!v.empty()) envs.push_back(k + "=" + v);
+    // Built before fork: the child of a multithreaded process may only make
+    // async-signal-safe calls until it execs.
+    std::vector<char*> argv, envp;
+    for (auto& a : args)
+        argv.push_back(a.data());
+    argv.push_back(nullptr);
+    for (auto& e : envs)
+        envp.push_back(e.data());
+    envp.push_back(nullptr);
+
+    process p;
+    p.out = memfd_create("rill-test-child", 0);
+    REQUIRE(p.out >= 0);
+    p.pid = fork();
+    REQUIRE(p.pid >= 0);
+    if (p.pid == 0) {
+        dup2(p.out, STDOUT_FILENO);
+        dup2(p.out, STDERR_FILENO);
+        execve(exe.c_str(), argv.data(), envp.data());
+        static const char msg[] = "rill_test::start_process: execve failed\n";
+        (void)!write(STDERR_FILENO, msg, sizeof msg - 1);
+        _exit(127);
+    }
+    return p;
+}
+
+// Waits for the process to end and collects its status and output.
+inline child_result wait_process(process p) {
+    child_result r;
+    while (waitpid(p.pid, &r.status, 0) < 0)
+        REQUIRE(errno == EINTR);
+    r.output = output_so_far(p);
+    close(p.out);
+    return r;
+}
+
 // Runs the hidden test case `test_name` (tag it [.]) in a new process,
 // started the way this one was, with `env` added to (or, for an empty value,
 // removed from) the environment. /proc/self/cmdline holds this program's
@@ -170,45 +235,7 @@ inline child_result run_child(const std::string& test_name,
     ssize_t n = readlink("/proc/thread-self/exe", exe, sizeof exe - 1);
     REQUIRE(n > 0);
     exe[n] = '\0';
-
-    std::vector<std::string> envs;
-    for (char** e = environ; *e; ++e) {
-        std::string kv(*e);
-        if (!env.count(kv.substr(0, kv.find('=')))) envs.push_back(kv);
-    }
-    for (const auto& [k, v] : env)
-        if (!v.empty()) envs.push_back(k + "=" + v);
-    // Built before fork: the child of a multithreaded process may only make
-    // async-signal-safe calls until it execs.
-    std::vector<char*> argv, envp;
-    for (auto& a : args)
-        argv.push_back(a.data());
-    argv.push_back(nullptr);
-    for (auto& e : envs)
-        envp.push_back(e.data());
-    envp.push_back(nullptr);
-
-    int out = memfd_create("rill-test-child", 0);
-    REQUIRE(out >= 0);
-    pid_t pid = fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        dup2(out, STDOUT_FILENO);
-        dup2(out, STDERR_FILENO);
-        execve(exe, argv.data(), envp.data());
-        static const char msg[] = "rill_test::run_child: execve failed\n";
-        (void)!write(STDERR_FILENO, msg, sizeof msg - 1);
-        _exit(127);
-    }
-    child_result r;
-    while (waitpid(pid, &r.status, 0) < 0)
-        REQUIRE(errno == EINTR);
-    lseek(out, 0, SEEK_SET);
-    char buf[4096];
-    while ((n = read(out, buf, sizeof buf)) > 0)
-        r.output.append(buf, static_cast<std::size_t>(n));
-    close(out);
-    return r;
+    return wait_process(start_process(exe, std::move(args), env));
 }
 
 } // namespace rill_test

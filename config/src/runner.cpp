@@ -164,12 +164,16 @@ void run_state::cancel_locked(bool sources_only) {
 }
 
 void run_state::drain() {
+    {
+        std::lock_guard lk(mu_);
+        if (!draining_) {
+            draining_ = true;
+            drain_began_ = std::chrono::steady_clock::now();
+            cancel_locked(true);
+        }
+    }
+    // After drain_began_ is set: wait() reads it as soon as this fires.
     drain_requested_.fire();
-    std::lock_guard lk(mu_);
-    if (draining_) return;
-    draining_ = true;
-    drain_began_ = std::chrono::steady_clock::now();
-    cancel_locked(true);
 }
 
 void run_state::on_event(const supervisor_event& e) {

@@ -1,0 +1,172 @@
+#include "run_command.hpp"
+#include "scalars.hpp"
+
+#include <rill/config/loader.hpp>
+#include <rill/config/runner.hpp>
+#include <rill/runtime.hpp>
+#include <rill/sync.hpp>
+
+#include <fmt/format.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <mutex>
+#include <pthread.h>
+#include <string>
+#include <thread>
+
+namespace rill::config {
+namespace {
+
+std::shared_ptr<spdlog::logger> log() {
+    static auto l = [] {
+        auto existing = spdlog::get("rill.config");
+        return existing ? existing : spdlog::stderr_color_mt("rill.config");
+    }();
+    return l;
+}
+
+sigset_t drain_signals() {
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGINT);
+    sigaddset(&s, SIGTERM);
+    return s;
+}
+
+// Takes SIGINT and SIGTERM for the run: they are blocked in the thread that
+// constructs it (and so in every thread started after, the runtime's
+// included), and a thread of its own waits for them with sigwait. The first
+// drains the attached runner, the second stops it; signals that come before
+// a runner is attached are applied when it is.
+class signal_watch {
+public:
+    explicit signal_watch(std::chrono::nanoseconds grace) : grace_(grace) {
+        sigset_t s = drain_signals();
+        pthread_sigmask(SIG_BLOCK, &s, nullptr);
+        thread_ = std::thread([this] { loop(); });
+    }
+    signal_watch(const signal_watch&) = delete;
+    signal_watch& operator=(const signal_watch&) = delete;
+    ~signal_watch() {
+        {
+            std::lock_guard lk(mu_);
+            done_ = true;
+        }
+        // Blocked everywhere, so it stays pending for this thread's sigwait.
+        pthread_kill(thread_.native_handle(), SIGTERM);
+        thread_.join();
+    }
+
+    void attach(runner& r) {
+        std::lock_guard lk(mu_);
+        r_ = &r;
+        if (seen_ >= 1) act(1);
+        if (seen_ >= 2) act(2);
+    }
+    void detach() {
+        std::lock_guard lk(mu_);
+        r_ = nullptr;
+    }
+
+private:
+    void loop() {
+        sigset_t s = drain_signals();
+        for (;;) {
+            int sig = 0;
+            if (sigwait(&s, &sig) != 0) continue;
+            std::lock_guard lk(mu_);
+            if (done_) return;
+            ++seen_;
+            log()->info("{} received", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            if (r_ && seen_ <= 2) act(seen_);
+        }
+    }
+    // The nth signal's effect; mu_ held.
+    void act(int nth) {
+        if (nth == 1) {
+            log()->info("draining: sources stopped, waiting up to {} for channels to empty",
+                        scalars::format_duration(grace_));
+            r_->drain();
+        } else {
+            log()->warn("stopping: every stage is cancelled (a second signal came before the "
+                        "drain finished)");
+            r_->stop();
+        }
+    }
+
+    std::chrono::nanoseconds grace_;
+    // A rill::mutex: the run's goroutine parks on it rather than blocking its thread.
+    rill::mutex mu_;
+    runner* r_ = nullptr; // guarded by mu_
+    int seen_ = 0;        // guarded by mu_
+    bool done_ = false;   // guarded by mu_
+    std::thread thread_;
+};
+
+// Keeps a runner attached to the signal watch for a scope.
+struct attachment {
+    signal_watch& w;
+    attachment(signal_watch& watch, runner& r) : w(watch) { w.attach(r); }
+    attachment(const attachment&) = delete;
+    attachment& operator=(const attachment&) = delete;
+    ~attachment() { w.detach(); }
+};
+
+run_result run_supervised(const topology& topo, const run_command_options& opts,
+                          signal_watch& watch) {
+    runner r(topo, {.grace = opts.grace});
+    attachment a(watch, r);
+    try {
+        r.start();
+    } catch (const std::exception& e) {
+        return {run_outcome::start_failed, e.what(), {}};
+    }
+    return r.wait();
+}
+
+void report(const std::string& file, const run_result& res) {
+    std::string channels;
+    bool lost = false;
+    for (const auto& c : res.channels) {
+        channels += fmt::format("{}{} sent {}, left {}", channels.empty() ? "" : "; ", c.name,
+                                c.sent, c.left);
+        lost = lost || c.left > 0;
+    }
+    if (!channels.empty())
+        log()->log(lost ? spdlog::level::warn : spdlog::level::info, "channels: {}{}", channels,
+                   lost ? " (values left in channels were lost)" : "");
+    bool ok = res.exit_code() == 0;
+    log()->log(ok ? spdlog::level::info : spdlog::level::err, "{}: {}{}{} (exit status {})", file,
+               to_string(res.outcome), res.message.empty() ? "" : ": ", res.message,
+               res.exit_code());
+}
+
+} // namespace
+
+int run_command(const std::string& file, const run_command_options& opts) {
+    if (opts.log_level) spdlog::set_level(*opts.log_level);
+    load_result loaded = load_file(file);
+    for (const auto& d : loaded.errors)
+        std::cerr << format(d) << '\n';
+    if (!loaded.topo) return 1;
+    const topology& topo = *loaded.topo;
+    // Read by the runtime once, when it starts: nothing may have started it yet.
+    if (topo.runtime.stack_reserve)
+        setenv("RILL_STACK_RESERVE", std::to_string(topo.runtime.stack_reserve->bytes).c_str(), 1);
+
+    signal_watch watch(opts.grace.value_or(topo.runtime.grace));
+    run_result res{run_outcome::start_failed, {}, {}};
+    try {
+        res = rill::run([&] { return run_supervised(topo, opts, watch); });
+    } catch (const std::exception& e) {
+        res = {run_outcome::start_failed, e.what(), {}};
+    }
+    report(file, res);
+    return res.exit_code();
+}
+
+} // namespace rill::config

@@ -1,0 +1,314 @@
+// End-to-end tests of the `rill` command and the pipeline example: the
+// built programs are run as child processes (RILL_CLI_PATH, RILL_PIPELINE_PATH
+// come from tests/CMakeLists.txt) on topology files written here, and their
+// exit status, messages and outputs are checked. Signals are sent only once
+// the child has shown, in its output, that it reached the state under test,
+// so nothing depends on timing.
+#include "test_util.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+using rill_test::child_result;
+
+namespace {
+
+const std::string source_dir = RILL_SOURCE_DIR;
+const std::string example = source_dir + "/examples/pipeline/pipeline.yaml";
+
+// A directory of its own for each test, removed afterwards.
+class scratch_dir {
+public:
+    scratch_dir() {
+        std::string tmpl = (fs::temp_directory_path() / "rill-cli-test-XXXXXX").string();
+        REQUIRE(mkdtemp(tmpl.data()));
+        path_ = tmpl;
+    }
+    scratch_dir(const scratch_dir&) = delete;
+    scratch_dir& operator=(const scratch_dir&) = delete;
+    ~scratch_dir() { fs::remove_all(path_); }
+    // Writes text to a file here and returns its path.
+    std::string file(const std::string& name, const std::string& text = {}) const {
+        std::string p = (path_ / name).string();
+        std::ofstream(p) << text;
+        return p;
+    }
+
+private:
+    fs::path path_;
+};
+
+std::string read_file(const std::string& path) {
+    std::ifstream f(path);
+    return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string l; std::getline(in, l);)
+        out.push_back(l);
+    return out;
+}
+
+rill_test::process start(const std::string& program, std::vector<std::string> args,
+                         const std::map<std::string, std::string>& env = {}) {
+    args.insert(args.begin(), program);
+    return rill_test::start_process(program, std::move(args), env);
+}
+
+child_result run(const std::string& program, std::vector<std::string> args,
+                 const std::map<std::string, std::string>& env = {}) {
+    return rill_test::wait_process(start(program, std::move(args), env));
+}
+
+child_result rill_cmd(std::vector<std::string> args) { return run(RILL_CLI_PATH, std::move(args)); }
+
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
+// Polls until pred() holds; the limit only turns a hang into a failure.
+template <class Pred> bool soon(Pred pred) {
+    auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!pred() && std::chrono::steady_clock::now() < give_up)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return pred();
+}
+
+// "channels: ticks sent 12, left 0; ..." in a run's log: channel -> sent.
+std::uint64_t sent_on(const std::string& log, const std::string& channel) {
+    std::smatch m;
+    REQUIRE(std::regex_search(log, m, std::regex(channel + " sent ([0-9]+), left ([0-9]+)")));
+    return std::stoull(m[1]);
+}
+
+} // namespace
+
+TEST_CASE("rill: --help, --version and usage errors", "[config][cli]") {
+    auto help = rill_cmd({"--help"});
+    CHECK(help.exited_with(0));
+    CHECK(contains(help.output, "usage: rill COMMAND"));
+    for (const char* c : {"check", "graph", "run", "schema", "stages"})
+        CHECK(contains(help.output, std::string("  ") + c));
+
+    for (const char* c : {"check", "graph", "run", "schema", "stages"}) {
+        auto r = rill_cmd({c, "--help"});
+        CHECK(r.exited_with(0));
+        CHECK(contains(r.output, std::string("usage: rill ") + c));
+    }
+    CHECK(contains(rill_cmd({"run", "-h"}).output, "SIGTERM"));
+
+    auto version = rill_cmd({"--version"});
+    CHECK(version.exited_with(0));
+    CHECK(contains(version.output, "rill"));
+
+    CHECK(rill_cmd({}).exited_with(2));
+    CHECK(rill_cmd({"frobnicate"}).exited_with(2));
+    CHECK(rill_cmd({"check"}).exited_with(2));
+    CHECK(rill_cmd({"check", "a.yaml", "b.yaml"}).exited_with(2));
+    CHECK(rill_cmd({"schema", "extra"}).exited_with(2));
+    CHECK(rill_cmd({"run", "x.yaml", "--bogus"}).exited_with(2));
+    auto grace = rill_cmd({"run", "x.yaml", "--grace", "5"});
+    CHECK(grace.exited_with(2));
+    CHECK(contains(grace.output, "unit"));
+    CHECK(rill_cmd({"run", "x.yaml", "--log-level", "loud"}).exited_with(2));
+}
+
+TEST_CASE("rill check: every problem, with file:line:column", "[config][cli]") {
+    scratch_dir dir;
+    std::string file = dir.file("broken.yaml", "channels:\n"
+                                               "  lines: {type: string, capacity: 8}\n"
+                                               "stages:\n"
+                                               "  read:\n"
+                                               "    stage: read_line\n"
+                                               "    out: lines\n"
+                                               "  print:\n"
+                                               "    stage: write_lines\n"
+                                               "    in: lines\n"
+                                               "    shutdown: soon\n");
+    auto r = rill_cmd({"check", file});
+    INFO(r.output);
+    CHECK(r.exited_with(1));
+    CHECK(contains(r.output, file + ":5:12: error: "));
+    CHECK(contains(r.output, "did you mean 'read_lines'?"));
+    CHECK(contains(r.output, file + ":10:15: error: "));
+    CHECK_FALSE(contains(r.output, ": ok"));
+
+    auto missing = rill_cmd({"check", dir.file("none.yaml").append(".gone")});
+    CHECK(missing.exited_with(1));
+    CHECK(contains(missing.output, "none.yaml.gone"));
+
+    // The example's own stages are not in plain `rill`.
+    auto plain = rill_cmd({"check", example});
+    CHECK(plain.exited_with(1));
+    CHECK(contains(plain.output, "parse_access_log"));
+}
+
+TEST_CASE("rill check and graph on a valid topology", "[config][cli]") {
+    scratch_dir dir;
+    std::string file =
+        dir.file("ok.yaml", "channels:\n"
+                            "  ticks: string\n"
+                            "stages:\n"
+                            "  gen: {stage: generate, out: ticks, args: {count: 3}}\n"
+                            "  print: {stage: write_lines, in: ticks}\n"
+                            "supervisor:\n"
+                            "  id: top\n"
+                            "  children:\n"
+                            "    - gen\n"
+                            "    - {id: sinks, children: [print]}\n");
+    auto check = rill_cmd({"check", file});
+    CHECK(check.exited_with(0));
+    CHECK(check.output == file + ": ok (1 channels, 2 stages, 2 supervisors)\n");
+
+    auto graph = rill_cmd({"graph", file});
+    CHECK(graph.exited_with(0));
+    CHECK(graph.output.starts_with("digraph"));
+    CHECK(contains(graph.output, "subgraph"));
+    CHECK(contains(graph.output, "cluster_sinks"));
+    CHECK(contains(graph.output, "ticks"));
+}
+
+TEST_CASE("rill schema and rill stages describe the registered stages", "[config][cli]") {
+    auto schema = rill_cmd({"schema"});
+    CHECK(schema.exited_with(0));
+    CHECK(schema.output.starts_with("{"));
+    CHECK(contains(schema.output, "read_lines"));
+
+    auto stages = rill_cmd({"stages"});
+    CHECK(stages.exited_with(0));
+    CHECK(contains(stages.output, "\ngrep\n"));
+    CHECK(contains(stages.output, "arg  pattern: regex (required)"));
+}
+
+TEST_CASE("rill run: a supervisor that gives up ends the run with status 3", "[config][cli]") {
+    scratch_dir dir;
+    std::string file =
+        dir.file("fail.yaml", "channels: {a: string, b: string}\n"
+                              "stages:\n"
+                              "  gen: {stage: generate, out: a, args: {count: 100}}\n"
+                              "  boom: {stage: fail_every, in: a, out: b, args: {n: 1}}\n"
+                              "  sink: {stage: write_lines, in: b}\n"
+                              "supervisor:\n"
+                              "  id: root\n"
+                              "  intensity: 2\n"
+                              "  period: 1h\n"
+                              "  children: [gen, boom, sink]\n");
+    auto r = rill_cmd({"run", file});
+    INFO(r.output);
+    CHECK(r.exited_with(3));
+    CHECK(contains(r.output, "gave_up"));
+    CHECK(contains(r.output, "boom"));
+}
+
+TEST_CASE("rill run: SIGTERM drains the pipeline and loses nothing", "[config][cli]") {
+    scratch_dir dir;
+    std::string out = dir.file("out.txt");
+    std::string file =
+        dir.file("endless.yaml", "channels:\n"
+                                 "  ticks: {type: string, capacity: 16}\n"
+                                 "  kept: {type: string, capacity: 16}\n"
+                                 "stages:\n"
+                                 "  gen: {stage: generate, out: ticks}\n"
+                                 "  keep: {stage: grep, in: ticks, out: {out: kept},\n"
+                                 "         args: {pattern: '^tick [0-9]+$'}}\n"
+                                 "  sink: {stage: write_lines, in: kept,\n"
+                                 "         args: {path: '" +
+                                     out + "', flush: true}}\n");
+    auto p = start(RILL_CLI_PATH, {"run", file});
+    REQUIRE(soon([&] { return lines_of(read_file(out)).size() >= 100; }));
+    kill(p.pid, SIGTERM);
+    auto r = rill_test::wait_process(p);
+    INFO(r.output);
+    CHECK(r.exited_with(0));
+    CHECK(contains(r.output, "draining: sources stopped, waiting up to 10s"));
+    CHECK(contains(r.output, "drained"));
+
+    auto written = lines_of(read_file(out));
+    CHECK(sent_on(r.output, "ticks") == written.size());
+    CHECK(sent_on(r.output, "kept") == written.size());
+    // Every tick the source made, once each and in order.
+    for (std::size_t i = 0; i < written.size(); ++i)
+        if (written[i] != "tick " + std::to_string(i + 1))
+            FAIL("line " << i + 1 << ": " << written[i]);
+}
+
+namespace {
+// A drain that cannot finish: ten values wait behind a throttle that passes
+// one per 1000 s. The first has reached the sink once out has a line.
+std::string stuck_topology(const scratch_dir& dir, const std::string& out) {
+    return dir.file("stuck.yaml", "channels: {a: string, b: string}\n"
+                                  "stages:\n"
+                                  "  gen: {stage: generate, out: a, args: {count: 10}}\n"
+                                  "  slow: {stage: throttle, in: a, out: b, args: {rate: 0.001}}\n"
+                                  "  sink: {stage: write_lines, in: b,\n"
+                                  "         args: {path: '" +
+                                      out + "', flush: true}}\n");
+}
+} // namespace
+
+TEST_CASE("rill run: a drain past its grace period ends with status 4", "[config][cli]") {
+    scratch_dir dir;
+    std::string out = dir.file("out.txt");
+    auto p = start(RILL_CLI_PATH, {"run", stuck_topology(dir, out), "--grace", "50ms"});
+    REQUIRE(soon([&] { return !read_file(out).empty(); }));
+    kill(p.pid, SIGINT);
+    auto r = rill_test::wait_process(p);
+    INFO(r.output);
+    CHECK(r.exited_with(4));
+    CHECK(contains(r.output, "waiting up to 50ms"));
+    CHECK(contains(r.output, "drain_timeout"));
+    CHECK(contains(r.output, "lost"));
+}
+
+TEST_CASE("rill run: a second signal stops the run with status 5", "[config][cli]") {
+    scratch_dir dir;
+    std::string out = dir.file("out.txt");
+    auto p = start(RILL_CLI_PATH, {"run", stuck_topology(dir, out), "--grace", "1h"});
+    REQUIRE(soon([&] { return !read_file(out).empty(); }));
+    kill(p.pid, SIGTERM);
+    REQUIRE(soon([&] { return contains(rill_test::output_so_far(p), "draining"); }));
+    kill(p.pid, SIGTERM);
+    auto r = rill_test::wait_process(p);
+    INFO(r.output);
+    CHECK(r.exited_with(5));
+    CHECK(contains(r.output, "stopping"));
+}
+
+#ifdef RILL_PIPELINE_PATH
+TEST_CASE("pipeline example: the output is exactly expected.txt", "[config][cli][example]") {
+    scratch_dir dir;
+    std::string out = dir.file("counts.txt");
+    auto r = run(RILL_PIPELINE_PATH, {"run", example},
+                 {{"INPUT", source_dir + "/examples/pipeline/data/access.log"}, {"OUTPUT", out}});
+    INFO(r.output);
+    CHECK(r.exited_with(0));
+    CHECK(read_file(out) == read_file(source_dir + "/examples/pipeline/expected.txt"));
+    // The malformed lines failed the parse stage, which was restarted.
+    CHECK(contains(r.output, "malformed access-log line"));
+}
+
+TEST_CASE("pipeline example: check, graph and stages know its own stages",
+          "[config][cli][example]") {
+    auto check = run(RILL_PIPELINE_PATH, {"check", example});
+    CHECK(check.exited_with(0));
+    CHECK(check.output == example + ": ok (4 channels, 5 stages, 2 supervisors)\n");
+    auto graph = run(RILL_PIPELINE_PATH, {"graph", example});
+    CHECK(graph.exited_with(0));
+    CHECK(contains(graph.output, "cluster_processing"));
+    auto stages = run(RILL_PIPELINE_PATH, {"stages"});
+    CHECK(contains(stages.output, "\nwindow_counts\n"));
+    CHECK(contains(stages.output, "in   in (log_record)"));
+}
+#endif
