@@ -215,17 +215,16 @@ TEST_CASE("rill run: a supervisor that gives up ends the run with status 3", "[c
 TEST_CASE("rill run: SIGTERM drains the pipeline and loses nothing", "[config][cli]") {
     scratch_dir dir;
     std::string out = dir.file("out.txt");
-    std::string file =
-        dir.file("endless.yaml", "channels:\n"
-                                 "  ticks: {type: string, capacity: 16}\n"
-                                 "  kept: {type: string, capacity: 16}\n"
-                                 "stages:\n"
-                                 "  gen: {stage: generate, out: ticks}\n"
-                                 "  keep: {stage: grep, in: ticks, out: {out: kept},\n"
-                                 "         args: {pattern: '^tick [0-9]+$'}}\n"
-                                 "  sink: {stage: write_lines, in: kept,\n"
-                                 "         args: {path: '" +
-                                     out + "', flush: true}}\n");
+    std::string file = dir.file("endless.yaml", "channels:\n"
+                                                "  ticks: {type: string, capacity: 16}\n"
+                                                "  kept: {type: string, capacity: 16}\n"
+                                                "stages:\n"
+                                                "  gen: {stage: generate, out: ticks}\n"
+                                                "  keep: {stage: grep, in: ticks, out: kept,\n"
+                                                "         args: {pattern: '^tick [0-9]+$'}}\n"
+                                                "  sink: {stage: write_lines, in: kept,\n"
+                                                "         args: {path: '" +
+                                                    out + "', flush: true}}\n");
     auto p = start(RILL_CLI_PATH, {"run", file});
     REQUIRE(soon([&] { return lines_of(read_file(out)).size() >= 100; }));
     kill(p.pid, SIGTERM);
