@@ -9,6 +9,7 @@
 #include <rill/runtime.hpp>
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <atomic>
@@ -262,6 +263,27 @@ TEST_CASE("config runner: a nested supervisor that gives up is restarted by its 
     CHECK(rec.started("crash") == 2);
     CHECK(rec.started("dst") == 1);
     CHECK_THAT(r.message, Catch::Contains("child inner") && Catch::Contains("stage crash: boom"));
+}
+
+TEST_CASE("config runner: a nested supervisor that gives up and is not restarted ends the run") {
+    auto restart = GENERATE(rill::restart::transient, rill::restart::temporary);
+    cfg::topology t;
+    t.channels = {chan("a")};
+    t.stages = {stage("crash", "test_crash", {}, {{"out", {"a"}}}),
+                stage("dst", "test_sink", {{"in", {"a"}}}, {})};
+    t.supervisors = {sup("root", rill::strategy::one_for_one, 5, {st("dst"), su("inner")}),
+                     sup("inner", rill::strategy::one_for_one, 1, {st("crash")})};
+    t.supervisors[1].restart = restart;
+    // Channel a stays open (crash never finished): without the supervisor's
+    // end ending the run, dst would wait on it for ever.
+    auto r = run_test(t);
+    CHECK(r.outcome == cfg::run_outcome::gave_up);
+    CHECK(r.exit_code() == 3);
+    CHECK(rec.started("crash") == 2); // inner's own restart, and no more
+    CHECK(r.message == fmt::format("supervisor root/inner gave up and is not restarted (restart: "
+                                   "{}): child crash failed more than 1 times in 1h; last "
+                                   "failure: stage crash: boom",
+                                   rill::to_string(restart)));
 }
 
 TEST_CASE("config runner: one_for_all restarts the siblings of a failed stage; nothing is lost") {
