@@ -362,6 +362,7 @@ TEST_CASE("config runner: stop ends the run at once; view shows the tree and cha
     });
     CHECK(r.outcome == cfg::run_outcome::stopped);
     CHECK(r.exit_code() == 5);
+    CHECK(r.message == "every stage was cancelled; 8 values left in channels were lost");
     CHECK_THAT(view, Catch::Contains("topology by-hand.yaml: running") &&
                          Catch::Contains("supervisor root (one_for_one") &&
                          Catch::Contains("stage src (test_source) running") &&

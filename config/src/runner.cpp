@@ -281,7 +281,8 @@ run_result run_state::wait() {
             }
             return teardown(run_outcome::gave_up, message);
         }
-        if (stop_requested_.fired()) return teardown(run_outcome::stopped, "stopped");
+        if (stop_requested_.fired())
+            return teardown(run_outcome::stopped, "every stage was cancelled");
         if (timed_out)
             return teardown(run_outcome::drain_timeout,
                             fmt::format("the pipeline did not drain within the grace period of {}",

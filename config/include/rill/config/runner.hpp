@@ -55,7 +55,8 @@ struct channel_stats {
 
 struct run_result {
     run_outcome outcome;
-    std::string message; // what happened, for people (empty on completed/drained)
+    std::string message; // what happened, for people; never just the outcome's name
+                         // (empty on completed/drained)
     std::vector<channel_stats> channels;
     int exit_code() const noexcept; // see README: 0 completed/drained, 3 gave_up, 4 drain_timeout,
                                     // 5 stopped, 6 start_failed
