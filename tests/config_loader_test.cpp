@@ -209,18 +209,40 @@ TEST_CASE("unknown stage names, types and channels, with suggestions") {
     CHECK(chan.suggestion == "lines");
 }
 
-TEST_CASE("ports: unknown names, shorthand on several ports, required ports") {
+TEST_CASE("ports: unknown names, and the shorthand where its port is ambiguous") {
     auto port = only_error(with_parse("    stage: parse\n    in: lines\n"
                                       "    out: {record: records}\n    args: {pattern: x}\n"));
     CHECK(port.at == mark{"t.yaml", 10, 11});
     CHECK(port.message == "stage parse has no output port 'record'");
     CHECK(port.suggestion == "records");
-    auto shorthand = only_error(with_parse("    stage: parse\n    in: lines\n"
-                                           "    out: records\n    args: {pattern: x}\n"));
-    CHECK(shorthand.at == mark{"t.yaml", 10, 10});
-    CHECK(shorthand.message ==
-          "stage parse has output ports records, rejects: use the port form (out: {port: "
-          "channel})");
+
+    const std::string two_outputs = "channels: {lines: string, l: string, r: string}\n"
+                                    "stages:\n  read: {stage: source, out: lines}\n"
+                                    "  a: {stage: sink, in: l}\n  b: {stage: sink, in: r}\n";
+    auto several = only_error(two_outputs + "  split: {stage: route, in: lines, out: [l, r]}\n");
+    CHECK(several.at == mark{"t.yaml", 6, 41});
+    CHECK(several.message == "stage route has required output ports left, right: use the port "
+                             "form (out: {port: channel})");
+    auto optional = only_error(two_outputs + "  split: {stage: taps, in: lines, out: l}\n");
+    CHECK(optional.at == mark{"t.yaml", 6, 40});
+    CHECK(optional.message == "stage taps has only optional output ports seen, missed: use the "
+                              "port form (out: {port: channel})");
+}
+
+TEST_CASE("ports: the shorthand binds the one required port beside optional ones") {
+    fixture fx;
+    auto r = fx.load(with_parse("    stage: parse\n    in: lines\n"
+                                "    out: records\n    args: {pattern: x}\n"));
+    INFO(dump(r));
+    REQUIRE(r.topo);
+    const stage_decl* parse = r.topo->find_stage("parse");
+    REQUIRE(parse);
+    REQUIRE(parse->outputs.size() == 1);
+    CHECK(parse->outputs[0].port == "records");
+    CHECK(parse->outputs[0].channels == std::vector<std::string>{"records"});
+}
+
+TEST_CASE("ports: a required port left unbound") {
     fixture fx;
     auto r = fx.load(with_parse("    stage: parse\n    in: lines\n    args: {pattern: x}\n"));
     INFO(dump(r));

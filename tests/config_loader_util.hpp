@@ -41,6 +41,16 @@ inline const rill::config::registry& test_stages() {
                     .regex_arg("pattern", std::nullopt, "what a line must match")
                     .arg<std::string>("mode", "fast", "how strict")
                     .choices({"fast", "strict"}));
+        reg.add(stage_def("route", nop)
+                    .input<std::string>("in")
+                    .output<std::string>("left")
+                    .output<std::string>("right"));
+        reg.add(stage_def("taps", nop)
+                    .input<std::string>("in")
+                    .output<std::string>("seen")
+                    .optional()
+                    .output<std::string>("missed")
+                    .optional());
         reg.add(stage_def("sink", nop).input_any("in"));
         reg.add(stage_def("copy", nop).input_any("in").output_any("out"));
         reg.add(stage_def("handles", nop).output<test_handle>("out"));

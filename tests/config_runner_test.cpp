@@ -9,6 +9,7 @@
 #include <rill/runtime.hpp>
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <atomic>
@@ -248,20 +249,43 @@ TEST_CASE("config runner: past its intensity the root gives up and names the fai
                               Catch::Contains("child crash") && Catch::Contains("boom"));
 }
 
-TEST_CASE("config runner: a nested supervisor that gives up is restarted by its parent, which "
-          "then gives up itself") {
+namespace {
+// crash -> a -> dst, crash under a supervisor `inner` nested in root beside dst.
+cfg::topology crash_in_inner(int root_intensity, int inner_intensity, rill::restart inner_restart) {
     cfg::topology t;
     t.channels = {chan("a")};
     t.stages = {stage("crash", "test_crash", {}, {{"out", {"a"}}}),
                 stage("dst", "test_sink", {{"in", {"a"}}}, {})};
-    t.supervisors = {sup("root", rill::strategy::one_for_one, 1, {st("dst"), su("inner")}),
-                     sup("inner", rill::strategy::one_for_one, 0, {st("crash")})};
-    auto r = run_test(t);
+    t.supervisors = {
+        sup("root", rill::strategy::one_for_one, root_intensity, {st("dst"), su("inner")}),
+        sup("inner", rill::strategy::one_for_one, inner_intensity, {st("crash")})};
+    t.supervisors[1].restart = inner_restart;
+    return t;
+}
+} // namespace
+
+TEST_CASE("config runner: a nested supervisor that gives up is restarted by its parent, which "
+          "then gives up itself") {
+    auto r = run_test(crash_in_inner(1, 0, rill::restart::permanent));
     CHECK(r.outcome == cfg::run_outcome::gave_up);
     // inner started twice (its restart by root), crash once in each.
     CHECK(rec.started("crash") == 2);
     CHECK(rec.started("dst") == 1);
     CHECK_THAT(r.message, Catch::Contains("child inner") && Catch::Contains("stage crash: boom"));
+}
+
+TEST_CASE("config runner: a nested supervisor that gives up and is not restarted ends the run") {
+    auto restart = GENERATE(rill::restart::transient, rill::restart::temporary);
+    // Channel a stays open (crash never finished): without the supervisor's
+    // end ending the run, dst would wait on it for ever.
+    auto r = run_test(crash_in_inner(5, 1, restart));
+    CHECK(r.outcome == cfg::run_outcome::gave_up);
+    CHECK(r.exit_code() == 3);
+    CHECK(rec.started("crash") == 2); // inner's own restart, and no more
+    CHECK(r.message == fmt::format("supervisor root/inner gave up and is not restarted (restart: "
+                                   "{}): child crash failed more than 1 times in 1h; last "
+                                   "failure: stage crash: boom",
+                                   rill::to_string(restart)));
 }
 
 TEST_CASE("config runner: one_for_all restarts the siblings of a failed stage; nothing is lost") {
@@ -340,6 +364,7 @@ TEST_CASE("config runner: stop ends the run at once; view shows the tree and cha
     });
     CHECK(r.outcome == cfg::run_outcome::stopped);
     CHECK(r.exit_code() == 5);
+    CHECK(r.message == "every stage was cancelled; 8 values left in channels were lost");
     CHECK_THAT(view, Catch::Contains("topology by-hand.yaml: running") &&
                          Catch::Contains("supervisor root (one_for_one") &&
                          Catch::Contains("stage src (test_source) running") &&

@@ -1,6 +1,7 @@
 // The built-in stages, each run in a small topology: files in a temporary
 // directory, TCP on loopback, values collected by test stages.
 #include "config_util.hpp"
+#include "stages/line_matcher.hpp"
 
 #include <rill/net.hpp>
 
@@ -9,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <regex>
 #include <sstream>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -206,6 +208,37 @@ TEST_CASE("config stages: grep passes matches and sends the rest to rejects") {
     CHECK(received("dst_rejects") == strings{"banana", "cherry"});
     run_clean(filter("grep", lines, {{"pattern", std::string("an")}, {"invert", true}}));
     CHECK(received("dst") == strings{"apple", "avocado", "cherry"});
+}
+
+TEST_CASE("config stages: grep's matcher searches plain text as std::regex_search would") {
+    struct pattern {
+        std::string text;
+        bool literal;
+    };
+    const std::vector<pattern> patterns{{"\"GET /healthz ", true},
+                                        {"an", true},
+                                        {"a\\.b\\(", true},
+                                        {"", true},
+                                        {"a.b", false},
+                                        {"^a", false},
+                                        {"an$", false},
+                                        {"\\d", false},
+                                        {"a|b", false},
+                                        {"[ab]c", false},
+                                        {"x*", false},
+                                        {"\\bapp", false}};
+    const strings lines{
+        "apple", "banana", "a.b(", "axb(", "GET /healthz x", "\"GET /healthz HTTP/1.1\"",
+        "",      "b1c",    "bc"};
+    for (const auto& p : patterns) {
+        cfg::stages::line_matcher m(p.text);
+        std::regex re(p.text, std::regex::ECMAScript);
+        CHECK(m.is_literal() == p.literal);
+        for (const auto& l : lines) {
+            INFO("pattern '" << p.text << "', line '" << l << "'");
+            CHECK(m.matches(l) == std::regex_search(l, re));
+        }
+    }
 }
 
 TEST_CASE("config stages: split sends the fields of each line") {

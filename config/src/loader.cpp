@@ -285,16 +285,11 @@ private:
         const node& v = *e.value;
         if (v.kind == node::null) return true;
         if (v.kind != node::mapping) {
-            if (ports.size() == 1) {
-                add_binding(into, ports[0].name, v);
+            if (const port_spec* p = shorthand_port(ports)) {
+                add_binding(into, p->name, v);
                 return true;
             }
-            errors_.push_back(
-                {v.at, ports.empty()
-                           ? fmt::format("stage {} has no {} ports", spec.name, direction)
-                           : fmt::format("stage {} has {} ports {}: use the port form "
-                                         "({}: {{port: channel}})",
-                                         spec.name, direction, fmt::join(names, ", "), e.key)});
+            errors_.push_back({v.at, shorthand_error(spec, ports, direction, e.key)});
             return false;
         }
         bool known = true;
@@ -310,6 +305,34 @@ private:
             add_binding(into, pe.key, *pe.value).at = pe.key_at;
         }
         return known;
+    }
+
+    // The port `in: c` / `out: c` binds: the only port, or else the only
+    // required one (grep's optional `rejects` must not force the port form on
+    // every grep). None when that is ambiguous.
+    static const port_spec* shorthand_port(const std::vector<port_spec>& ports) {
+        if (ports.size() == 1) return &ports[0];
+        const port_spec* required = nullptr;
+        for (const auto& p : ports) {
+            if (p.optional) continue;
+            if (required) return nullptr;
+            required = &p;
+        }
+        return required;
+    }
+
+    static std::string shorthand_error(const stage_spec& spec, const std::vector<port_spec>& ports,
+                                       const char* direction, const std::string& key) {
+        if (ports.empty()) return fmt::format("stage {} has no {} ports", spec.name, direction);
+        std::vector<std::string> required, optional;
+        for (const auto& p : ports)
+            (p.optional ? optional : required).push_back(p.name);
+        std::string which =
+            required.empty()
+                ? fmt::format("only optional {} ports {}", direction, fmt::join(optional, ", "))
+                : fmt::format("required {} ports {}", direction, fmt::join(required, ", "));
+        return fmt::format("stage {} has {}: use the port form ({}: {{port: channel}})", spec.name,
+                           which, key);
     }
 
     port_binding& add_binding(std::vector<port_binding>& into, const std::string& port,

@@ -139,10 +139,14 @@ void report(const std::string& file, const run_result& res) {
     if (!channels.empty())
         log()->log(lost ? spdlog::level::warn : spdlog::level::info, "channels: {}{}", channels,
                    lost ? " (values left in channels were lost)" : "");
-    bool ok = res.exit_code() == 0;
-    log()->log(ok ? spdlog::level::info : spdlog::level::err, "{}: {}{}{} (exit status {})", file,
-               to_string(res.outcome), res.message.empty() ? "" : ": ", res.message,
-               res.exit_code());
+    // The message says what happened in words (and may itself say "gave up"):
+    // the outcome's name then only labels it, for scripts that grep the log.
+    auto level = res.exit_code() == 0 ? spdlog::level::info : spdlog::level::err;
+    if (res.message.empty())
+        log()->log(level, "{}: {} (exit status {})", file, to_string(res.outcome), res.exit_code());
+    else
+        log()->log(level, "{}: {} ({}, exit status {})", file, res.message, to_string(res.outcome),
+                   res.exit_code());
 }
 
 } // namespace

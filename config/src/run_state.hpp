@@ -122,7 +122,8 @@ private:
     void fail_worker(stage_run& s, int w, const std::exception_ptr& e, const context& child);
     void finish_locked(stage_run& s, int w);
     void cancel_locked(bool sources_only);
-    void on_event(const supervisor_event& e);
+    // d: the supervisor whose hook reports e (topo_ outlives every supervisor).
+    void on_event(const supervisor_decl& d, const supervisor_event& e);
     run_result teardown(run_outcome outcome, std::string message);
 
     supervisor_options options_of(const supervisor_decl& d);

@@ -176,18 +176,29 @@ void run_state::drain() {
     drain_requested_.fire();
 }
 
-void run_state::on_event(const supervisor_event& e) {
-    if (e.kind != event_kind::intensity_exceeded || e.supervisor != root_decl().id) return;
-    auto culprit = root_decl().id + "/" + e.child;
+// The supervisors' events tell the runner what its worker table cannot: that
+// a supervisor gave up. The root giving up ends the run; so does a nested one
+// its parent will not restart (transient: a supervisor that gave up ends with
+// reason shutdown; temporary: never), since its stages stopped unfinished and
+// the channels they write would never close.
+void run_state::on_event(const supervisor_decl& d, const supervisor_event& e) {
+    if (e.kind != event_kind::intensity_exceeded) return;
+    bool root = &d == &root_decl();
+    if (!root && d.restart == rill::restart::permanent) return; // its parent decides
+    auto culprit = e.supervisor + "/" + e.child;
     std::lock_guard lk(mu_);
+    if (gave_up_.fired()) return; // the first to give up is the story
     // The child itself, or the stage under it (a nested supervisor) that failed last.
     const detail::failure* last = nullptr;
     for (auto& [path, f] : last_failures_)
         if ((path == culprit || path.rfind(culprit + "/", 0) == 0) && (!last || f.seq > last->seq))
             last = &f;
-    gave_up_message_ =
-        fmt::format("supervisor {} gave up: child {} failed more than {} times in {}", e.supervisor,
-                    e.child, root_decl().intensity, scalars::format_duration(root_decl().period));
+    gave_up_message_ = fmt::format("supervisor {} gave up", e.supervisor);
+    if (!root)
+        gave_up_message_ +=
+            fmt::format(" and is not restarted (restart: {})", to_string(d.restart));
+    gave_up_message_ += fmt::format(": child {} failed more than {} times in {}", e.child,
+                                    d.intensity, scalars::format_duration(d.period));
     if (last) gave_up_message_ += fmt::format("; last failure: stage {}: {}", last->id, last->what);
     gave_up_.fire();
 }
@@ -199,7 +210,7 @@ supervisor_options run_state::options_of(const supervisor_decl& d) {
     o.intensity = d.intensity;
     o.period = d.period;
     o.backoff = d.backoff;
-    o.on_event = [this](const supervisor_event& e) { on_event(e); };
+    o.on_event = [this, &d](const supervisor_event& e) { on_event(d, e); };
     return o;
 }
 
@@ -270,7 +281,8 @@ run_result run_state::wait() {
             }
             return teardown(run_outcome::gave_up, message);
         }
-        if (stop_requested_.fired()) return teardown(run_outcome::stopped, "stopped");
+        if (stop_requested_.fired())
+            return teardown(run_outcome::stopped, "every stage was cancelled");
         if (timed_out)
             return teardown(run_outcome::drain_timeout,
                             fmt::format("the pipeline did not drain within the grace period of {}",

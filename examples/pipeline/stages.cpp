@@ -66,5 +66,5 @@ RILL_STAGE(rill::config::stage_def("window_counts", window_counts)
                .arg<std::chrono::nanoseconds>("window", std::chrono::minutes(5),
                                               "window length (whole seconds)")
                .min(1)
-               .arg<std::string>("key", std::string("status"), "the field counted by")
+               .arg<std::string>("key", "status", "the field counted by")
                .choices({std::begin(access_log::window_keys), std::end(access_log::window_keys)}));

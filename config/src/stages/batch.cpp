@@ -35,7 +35,7 @@ void register_batch(registry& r) {
                     "when full, when its first line has waited max_wait, or at the end.")
               .input<std::string>("in", "the lines")
               .output<std::vector<std::string>>("out", "the batches")
-              .arg<std::int64_t>("size", "lines per batch")
+              .required<std::int64_t>("size", "lines per batch")
               .min(1)
               .arg<std::chrono::nanoseconds>("max_wait", std::chrono::seconds(1),
                                              "the longest a line waits for its batch to fill")

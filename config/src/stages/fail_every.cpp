@@ -31,7 +31,7 @@ void register_fail_every(registry& r) {
                     "injector for trying supervision and restarts out.")
               .input_any("in", "the values")
               .output_any("out", "the values that did not fail")
-              .arg<std::int64_t>("n", "fail on every n-th value")
+              .required<std::int64_t>("n", "fail on every n-th value")
               .min(1));
 }
 

@@ -1,19 +1,18 @@
 // grep: passes the lines a regular expression matches (or, inverted, those it
 // does not); the others go to `rejects` when that is bound.
+#include "stages/line_matcher.hpp"
 #include "stages/stages.hpp"
-
-#include <regex>
 
 namespace rill::config::stages {
 
 namespace {
 void grep(stage_io& io) {
-    std::regex re(io.arg<std::string>("pattern"), std::regex::ECMAScript | std::regex::optimize);
+    line_matcher matcher(io.arg<std::string>("pattern"));
     bool invert = io.arg<bool>("invert"), keep_rejects = io.bound("rejects");
     auto out = io.out<std::string>("out");
     auto rejects = io.out<std::string>("rejects");
     for (auto& line : io.in<std::string>("in")) {
-        bool pass = std::regex_search(line, re) != invert;
+        bool pass = matcher.matches(line) != invert;
         if (!pass && !keep_rejects) continue;
         if (!(pass ? out : rejects).send(std::move(line))) return;
     }

@@ -6,6 +6,7 @@
 #include <rill/config/stage_io.hpp>
 
 #include <chrono>
+#include <cstring>
 #include <string>
 
 namespace rill::config::stages {
@@ -28,22 +29,23 @@ bool pause(const context& ctx, std::chrono::nanoseconds d);
 class line_splitter {
 public:
     template <class Emit> bool feed(const char* data, std::size_t n, Emit&& emit) {
-        std::size_t start = 0;
-        for (std::size_t i = 0; i < n; ++i) {
-            if (data[i] != '\n') continue;
+        const char* const end = data + n;
+        // memchr: a byte-by-byte loop cost more than all the rest of read_lines.
+        while (const void* found = std::memchr(data, '\n', static_cast<std::size_t>(end - data))) {
+            const char* nl = static_cast<const char*>(found);
             std::string line;
             if (partial_.empty()) {
-                line.assign(data + start, i - start);
+                line.assign(data, nl);
             } else {
                 line = std::move(partial_);
                 partial_.clear();
-                line.append(data + start, i - start);
+                line.append(data, nl);
             }
             if (!line.empty() && line.back() == '\r') line.pop_back();
-            start = i + 1;
+            data = nl + 1;
             if (!emit(std::move(line))) return false;
         }
-        partial_.append(data + start, n - start);
+        partial_.append(data, end);
         return true;
     }
     std::size_t partial_size() const noexcept { return partial_.size(); }

@@ -138,7 +138,7 @@ void register_tcp(registry& r) {
                     "line received on them. A source: a drain closes the listener and the "
                     "connections.")
               .output<std::string>("out", "the lines")
-              .arg<std::string>("listen", "host:port to listen on (port 0: any free port)")
+              .required<std::string>("listen", "host:port to listen on (port 0: any free port)")
               .arg<byte_size>("max_line", byte_size{1024 * 1024},
                               "longest line accepted; a connection sending a longer one is "
                               "dropped")
@@ -148,7 +148,7 @@ void register_tcp(registry& r) {
                     "are, other types as fmt formats them), reconnecting when the connection is "
                     "lost.")
               .input_any("in", "the values to send")
-              .arg<std::string>("connect", "host:port to connect to")
+              .required<std::string>("connect", "host:port to connect to")
               .arg<std::chrono::nanoseconds>("reconnect", std::chrono::seconds(1),
                                              "wait before connecting again")
               .min(0));

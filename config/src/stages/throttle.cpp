@@ -37,7 +37,7 @@ void register_throttle(registry& r) {
                     "to burst through at once.")
               .input_any("in", "the values")
               .output_any("out", "the same values, paced")
-              .arg<double>("rate", "values per second")
+              .required<double>("rate", "values per second")
               .min(1e-9)
               .arg<std::int64_t>("burst", 1, "values let through at once after a quiet time")
               .min(1));

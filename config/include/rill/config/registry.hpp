@@ -8,7 +8,8 @@
 //                  .help("parses access-log lines")
 //                  .input<std::string>("in")
 //                  .output<log_record>("out")
-//                  .arg<std::int64_t>("max_len", 4096, "longest line accepted").min(1));
+//                  .arg<std::int64_t>("max_len", 4096, "longest line accepted").min(1)
+//                  .required<std::string>("source", "where the lines come from"));
 //
 // A port's type is a registered element type (types.hpp) or, for generic
 // stages, the type parameter T (input_any / output_any): the loader binds T
@@ -83,17 +84,21 @@ public:
     stage_def& output_any(std::string name, std::string help = {});
     // Makes the last port added optional.
     stage_def& optional();
-    // A required argument of C++ type A: bool, std::int64_t, double,
-    // std::string, std::chrono::nanoseconds, byte_size, std::vector<std::string>.
-    template <class A> stage_def& arg(std::string name, std::string help = {}) {
+    // Arguments of C++ type A: bool, std::int64_t, double, std::string,
+    // std::chrono::nanoseconds, byte_size, std::vector<std::string>. The two
+    // kinds have different names because one overloaded name could not tell
+    // arg<std::string>("path", "-") (a default) from (name, help).
+    // An argument the topology must give.
+    template <class A> stage_def& required(std::string name, std::string help = {}) {
         return add_arg(std::move(name), arg_type_of<A>(), std::nullopt, std::move(help));
     }
-    // An argument with a default.
+    // An argument with a default: never required.
     template <class A> stage_def& arg(std::string name, A default_value, std::string help = {}) {
         return add_arg(std::move(name), arg_type_of<A>(), arg_value(std::move(default_value)),
                        std::move(help));
     }
-    // A string argument holding a regular expression (ECMAScript), checked at load.
+    // A string argument holding a regular expression (ECMAScript), checked at
+    // load; required when default_value is std::nullopt.
     stage_def& regex_arg(std::string name, std::optional<std::string> default_value,
                          std::string help = {});
     // Constraints on the last argument added.

@@ -13,8 +13,12 @@
 //   the grace period, or on stop(), every stage is cancelled (values still in
 //   channels are then counted and reported as lost).
 // - Supervision follows OTP: a stage failing past its supervisor's intensity
-//   takes that supervisor down and its parent decides; if the root gives up
-//   the run ends with outcome gave_up and says which child kept failing.
+//   takes that supervisor down and its parent decides. If the root gives up,
+//   or a nested supervisor that its parent does not restart (transient or
+//   temporary), the run ends with outcome gave_up and says which supervisor
+//   and which child kept failing: that supervisor's stages stopped unfinished.
+// - A temporary worker that fails is never restarted: it counts as finished,
+//   so the channels it alone writes close.
 #pragma once
 
 #include <rill/config/registry.hpp>
@@ -38,7 +42,7 @@ enum class run_outcome {
     drained,       // drain() was called and everything drained in time
     drain_timeout, // drain() was called and the grace period ran out
     stopped,       // stop() was called
-    gave_up,       // the root supervisor exceeded its restart intensity
+    gave_up,       // the root, or a nested supervisor not restarted, exceeded its intensity
     start_failed,  // a stage failed to start
 };
 const char* to_string(run_outcome o) noexcept;
@@ -51,7 +55,8 @@ struct channel_stats {
 
 struct run_result {
     run_outcome outcome;
-    std::string message; // what happened, for people (empty on completed/drained)
+    std::string message; // what happened, for people; never just the outcome's name
+                         // (empty on completed/drained)
     std::vector<channel_stats> channels;
     int exit_code() const noexcept; // see README: 0 completed/drained, 3 gave_up, 4 drain_timeout,
                                     // 5 stopped, 6 start_failed
