@@ -341,6 +341,24 @@ TEST_CASE("supervisors: unknown, twice, none, duplicate ids, stage ids, empty") 
     CHECK(empty.errors.back().at == mark{"t.yaml", 6, 13});
 }
 
+TEST_CASE("supervisors: no temporary child where a sibling's restart would drop it") {
+    std::string head = "channels: {c: string}\nstages:\n  a: {stage: source, out: c}\n"
+                       "  b: {stage: sink, in: c, restart: temporary}\n";
+    auto stage = only_error(head + "supervisor:\n  strategy: one_for_all\n  children: [a, b]\n");
+    CHECK(stage.at == mark{"t.yaml", 4, 3});
+    CHECK(stage.message == "'b' is temporary under one_for_all supervisor 'root': a sibling's "
+                           "restart would drop it and leave its channels open; use transient, "
+                           "or a one_for_one supervisor");
+    auto nested = only_error("channels: {c: string}\nstages:\n  a: {stage: source, out: c}\n"
+                             "  b: {stage: sink, in: c}\nsupervisor:\n  strategy: rest_for_one\n"
+                             "  children: [a, {id: s, restart: temporary, children: [b]}]\n");
+    CHECK(nested.message == "'s' is temporary under rest_for_one supervisor 'root': a sibling's "
+                            "restart would drop it and leave its channels open; use transient, "
+                            "or a one_for_one supervisor");
+    fixture fx;
+    CHECK(fx.load(head + "supervisor:\n  children: [a, b]\n").errors.empty());
+}
+
 TEST_CASE("includes: relative paths, joined declarations, duplicates, cycles, missing") {
     fixture fx;
     fx.files["dir/common.yaml"] = "channels: {c: string}\nstages: {a: {stage: source, out: c}}\n";

@@ -438,6 +438,30 @@ private:
                 errors_.push_back({s.at, fmt::format("stage '{}' is under no supervisor: list it "
                                                      "in supervisor children",
                                                      s.id)});
+        for (const auto& sup : topo_.supervisors)
+            if (sup.strategy != rill::strategy::one_for_one) check_no_temporary(sup);
+    }
+
+    // OTP drops a temporary child when one_for_all or rest_for_one restarts
+    // its siblings: a dropped stage would leave its channels open for ever,
+    // so such a child is refused here rather than hanging the run.
+    void check_no_temporary(const supervisor_decl& sup) {
+        for (const auto& c : sup.children) {
+            const mark* at = nullptr;
+            if (c.kind == child_ref::stage) {
+                const auto* st = topo_.find_stage(c.id);
+                if (st && st->restart == rill::restart::temporary) at = &st->at;
+            } else {
+                const auto* nested = topo_.find_supervisor(c.id);
+                if (nested && nested->restart == rill::restart::temporary) at = &nested->at;
+            }
+            if (at)
+                errors_.push_back(
+                    {*at, fmt::format("'{}' is temporary under {} supervisor '{}': a sibling's "
+                                      "restart would drop it and leave its channels open; use "
+                                      "transient, or a one_for_one supervisor",
+                                      c.id, rill::to_string(sup.strategy), sup.id)});
+        }
     }
 
     // Decodes n and its nested supervisors (preorder); false when n is unusable.
