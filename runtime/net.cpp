@@ -179,8 +179,7 @@ address socket::local_address() const {
     return or_throw("getsockname", "", [&](std::error_code& ec) { return local_address(ec); });
 }
 
-long socket::io_loop(int how, long (*op)(void*), void* arg, std::error_code& ec,
-                     std::size_t want) const {
+long socket::io_loop(int how, long (*op)(void*), void* arg, std::error_code& ec) const {
     auto* pd = static_cast<detail::poll_desc*>(pd_);
     if (!pd || !detail::pd_acquire(pd, gen_)) {
         ec = net_errc::closed;
@@ -189,14 +188,18 @@ long socket::io_loop(int how, long (*op)(void*), void* arg, std::error_code& ec,
     auto mode = static_cast<detail::pd_mode>(how);
     long r = -1;
     ec = how ? wait_error(detail::pd_check(pd, mode)) : std::error_code{};
-    // Edge triggered: after a draining read, new data brings a new event.
-    if (!ec && want && detail::pd_take_drained(pd)) ec = wait_error(detail::pd_wait(pd, mode));
+    // The system call comes first, and only its EAGAIN makes the loop wait,
+    // as in Go's internal/poll. The poller's edges say that the fd's state
+    // changed, not what it is: only the kernel knows whether anything is
+    // left. In particular a read that returned less than it asked for has
+    // not shown that the socket is empty: a FIN (or an error) that came with
+    // the data raised the same edge, which woke this read, yet the kernel
+    // reports it only to the next read, and a Unix socket does not join
+    // data from different senders. Waiting for another edge after such a
+    // read can wait for ever.
     while (!ec) {
         r = op(arg);
-        if (r >= 0) {
-            if (want && static_cast<std::size_t>(r) < want && r > 0) detail::pd_set_drained(pd);
-            break;
-        }
+        if (r >= 0) break;
         if (r == -EINTR) continue;
         if (how == 0 || (r != -EAGAIN && r != -EWOULDBLOCK)) {
             ec = sys_error(static_cast<int>(-r));
@@ -222,9 +225,8 @@ std::error_code socket::wait_ready(bool write, deadline d) const {
 // ---- stream ------------------------------------------------------------------------------
 
 std::size_t stream::read(std::span<std::byte> buf, std::error_code& ec) {
-    long n = stream_read(
-        buf.size(), [&] { return sys_result(::read(native_handle(), buf.data(), buf.size())); },
-        ec);
+    long n = io(
+        false, [&] { return sys_result(::read(native_handle(), buf.data(), buf.size())); }, ec);
     return n < 0 ? 0 : static_cast<std::size_t>(n);
 }
 

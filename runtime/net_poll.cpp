@@ -88,7 +88,6 @@ struct poll_desc {
     int fd = -1;
     bool own_fd = true;
     std::atomic<bool> closing{false};
-    std::atomic<bool> drained{false}; // see pd_set_drained
     direction rd, wr;
     std::atomic<std::uint64_t> state{0};
     poll_desc* next_free = nullptr;
@@ -171,7 +170,6 @@ poll_desc* pd_open(int fd, bool own_fd, std::uint32_t* gen) noexcept {
     pd->fd = fd;
     pd->own_fd = own_fd;
     pd->closing.store(false, std::memory_order_relaxed);
-    pd->drained.store(false, std::memory_order_relaxed);
     std::uint64_t s = pd->state.load(std::memory_order_relaxed) & ~(closed_bit | ref_mask);
     *gen = static_cast<std::uint32_t>(s >> 32);
     pd->state.store(s | 1, std::memory_order_release);
@@ -228,13 +226,6 @@ int pd_ready_list(G* list) noexcept {
         ready(g);
     }
     return n;
-}
-
-void pd_set_drained(poll_desc* pd) noexcept { pd->drained.store(true, std::memory_order_relaxed); }
-
-bool pd_take_drained(poll_desc* pd) noexcept {
-    return pd->drained.load(std::memory_order_relaxed) &&
-           pd->drained.exchange(false, std::memory_order_relaxed);
 }
 
 pd_result pd_check(poll_desc* pd, pd_mode mode) noexcept {

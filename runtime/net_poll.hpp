@@ -15,8 +15,9 @@
 //
 // pd_wait parks the calling goroutine until the fd may have become ready in
 // that direction since the caller's last attempt: callers always try the
-// system call first and wait only after EAGAIN, and retry after every return
-// of pd_ready, which may be spurious.
+// system call first and wait only after EAGAIN (not after a short read,
+// which may leave an end of stream that raises no further edge), and retry
+// after every return of pd_ready, which may be spurious.
 #pragma once
 
 #include "g.hpp"
@@ -45,12 +46,6 @@ bool pd_is_open(const poll_desc* pd, std::uint32_t gen) noexcept;
 // Before an operation's first attempt (Go's prepareRead/prepareWrite):
 // closed, timed_out if the mode's deadline has passed, else ready.
 pd_result pd_check(poll_desc* pd, pd_mode mode) noexcept;
-// A stream read found the socket drained (it returned less than asked for).
-// Data that comes later raises a new edge, which the poller turns into
-// `ready` or a wake-up, so the next read may wait first: pd_take_drained
-// says whether to, and clears the mark.
-void pd_set_drained(poll_desc* pd) noexcept;
-bool pd_take_drained(poll_desc* pd) noexcept;
 // Waits (the caller holds a reference) until the fd may be ready for mode,
 // the descriptor is closed, or the mode's deadline passes. A plain thread
 // (or a goroutine inside rill::blocking) blocks in poll(2) instead.

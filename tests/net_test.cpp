@@ -285,6 +285,66 @@ TEST_CASE("tcp: half-close: the reader sees EOF, the other direction still works
     });
 }
 
+namespace {
+
+// Rounds of `conns` streams whose reader is parked when its peer writes a
+// few bytes and at once shuts its side down; each reader reads, with no
+// deadline, until the end of the stream. The data and the FIN raise their
+// epoll edges microseconds apart, so the kernel often reports both as one
+// event. The woken reader's first read then returns the data alone, short,
+// and only the next read returns 0: a runtime that took the short read to
+// mean "nothing left, wait for the next edge" parks for an edge that never
+// comes (the watchdog then fails the test). make_pair(): a connected pair.
+template <class MakePair> void short_read_then_eof(const char* what, MakePair make_pair) {
+    raise_fd_limit();
+    const int conns = by_build(200, 100, 50);
+    const int rounds = by_build(20, 10, 5);
+    rill_test::watchdog wd(what, std::chrono::seconds(60));
+    rill::run([&] {
+        for (int r = 0; r < rounds; ++r) {
+            std::vector<net::stream*> writers, readers;
+            std::vector<decltype(make_pair())> pairs;
+            pairs.reserve(conns);
+            for (int i = 0; i < conns; ++i) {
+                auto& p = pairs.emplace_back(make_pair());
+                writers.push_back(&p.first);
+                readers.push_back(&p.second);
+            }
+            rill::wait_group wg;
+            wg.add(conns);
+            std::atomic<int> ok{0};
+            for (net::stream* s : readers)
+                rill::go([s, &wg, &ok] {
+                    std::string got;
+                    std::byte buf[64]; // more than is sent: the read is short
+                    std::error_code ec;
+                    while (std::size_t n = s->read(buf, ec))
+                        got.append(reinterpret_cast<const char*>(buf), n);
+                    ok += !ec && got == "hello";
+                    wg.done();
+                });
+            // Every reader waits for the poller before the data comes.
+            REQUIRE(parked_on_io(conns));
+            for (net::stream* s : writers) {
+                s->write_all("hello");
+                s->shutdown(SHUT_WR);
+            }
+            wg.wait();
+            REQUIRE(ok == conns);
+        }
+    });
+}
+
+} // namespace
+
+TEST_CASE("tcp: a short read and the end of the stream right after it: the reader sees EOF") {
+    short_read_then_eof("tcp short read then EOF", [] { return tcp_pair(); });
+}
+
+TEST_CASE("unix: a short read and the end of the stream right after it: the reader sees EOF") {
+    short_read_then_eof("unix short read then EOF", [] { return net::unix_stream::pair(); });
+}
+
 TEST_CASE("tcp: connect errors name the address") {
     rill::run([] {
         std::string where;

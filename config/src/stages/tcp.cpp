@@ -51,12 +51,7 @@ void read_connection(rill::net::tcp_stream& s, out_port<std::string>& out, std::
     auto emit = [&](std::string&& line) { return out.send(std::move(line)); };
     for (;;) {
         std::error_code ec;
-        // A deadline makes a parked read look at the socket again now and
-        // then: an end of stream arriving just after a short read can fail
-        // to wake it (a lost netpoll wakeup, reported to the runtime).
-        s.set_read_deadline(std::chrono::steady_clock::now() + std::chrono::seconds(1));
         auto n = s.read(std::as_writable_bytes(std::span(buf.data(), buf.size())), ec);
-        if (ec == std::errc::timed_out) continue;
         if (ec || n == 0) break;
         if (!lines.feed(buf.data(), n, emit)) return;
         if (lines.partial_size() > max_line) {

@@ -137,12 +137,6 @@ protected:
     template <class Op> long io(bool write, Op&& op, std::error_code& ec) const {
         return io_loop(write ? 2 : 1, &call<Op>, &op, ec);
     }
-    // A stream read of up to want bytes: as io, but a read that returned
-    // less than it asked for drained the socket, so the next one waits for
-    // the poller's word before calling the kernel (saves an EAGAIN read).
-    template <class Op> long stream_read(std::size_t want, Op&& op, std::error_code& ec) const {
-        return io_loop(1, &call<Op>, &op, ec, want);
-    }
     // Runs op once on the open fd (no deadline, no waiting).
     template <class Op> long once(Op&& op, std::error_code& ec) const {
         return io_loop(0, &call<Op>, &op, ec);
@@ -154,8 +148,7 @@ protected:
 private:
     template <class Op> static long call(void* op) { return (*static_cast<Op*>(op))(); }
     // mode: 0 (once), 1 (read) or 2 (write).
-    long io_loop(int mode, long (*op)(void*), void* arg, std::error_code& ec,
-                 std::size_t want = 0) const;
+    long io_loop(int mode, long (*op)(void*), void* arg, std::error_code& ec) const;
 
     void* pd_ = nullptr;
     std::uint32_t gen_ = 0;
