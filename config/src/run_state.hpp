@@ -85,6 +85,9 @@ struct stage_run {
 };
 
 struct declared_channel {
+    // A constructor, not aggregate initialisation, for emplace_back: clang
+    // before 16 has no parenthesised aggregate initialisation.
+    declared_channel(const channel_decl* d, chan_ref ch) : decl(d), c(std::move(ch)) {}
     const channel_decl* decl;
     chan_ref c;
     std::atomic<std::uint64_t> sent{0};
