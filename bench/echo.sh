@@ -23,18 +23,11 @@ conns=${CONNS:-1000}
 size=${SIZE:-64}
 duration=${DURATION:-5s}
 accepts=${ACCEPTS:-20000}
-case ${1:-} in
---smoke) runs=1 conns=20 duration=300ms accepts=200 ;;
--h | --help)
-    sed -n '/^# usage:/,/^# Exit status/p' "$0" | sed 's/^# \{0,1\}//'
-    exit 0
-    ;;
-"") ;;
-*)
-    echo "unknown argument $1" >&2
-    exit 2
-    ;;
-esac
+
+# shellcheck source-path=SCRIPTDIR source=common.sh
+source "$repo/bench/common.sh"
+single_bench_arg "$0" "$@"
+((smoke)) && runs=1 conns=20 duration=300ms accepts=200
 
 # shellcheck source-path=SCRIPTDIR source=../scripts/deps.sh
 source "$repo/scripts/deps.sh"
@@ -44,8 +37,6 @@ mkdir -p "$build_dir"
 log_dir=$build_dir/logs
 mkdir -p "$log_dir"
 echo "building (logs: $log_dir/echo-build-*.log)" >&2
-# shellcheck source-path=SCRIPTDIR source=build.sh
-source "$repo/bench/build.sh"
 if ! build_rill_bench "$repo" "$build_dir" bench_echo_server >"$log_dir/echo-build-rill.log" 2>&1; then
     tail -n 20 "$log_dir/echo-build-rill.log" >&2
     exit 1
@@ -102,8 +93,6 @@ run_side() {
     cpu=$(awk -v d=$((t1 - t0)) -v hz="$clk_tck" '$1 == "echo" && $4 > 0 { printf "%.3f", d / hz * 1e6 / $4 }' <<<"$echo_line")
     echo "$e $a ${cpu:-0}"
 }
-
-median() { sort -g | awk 'NF { v[++n] = $1 } END { print (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }'; }
 
 declare -A msgs_of=([rill]="" [go]="") accs_of=([rill]="" [go]="") cpus_of=([rill]="" [go]="")
 failed=0

@@ -84,8 +84,8 @@ mkdir -p "$log_dir"
 declare -A bin_of=([rill]=$build_dir/bench/bench_workloads [go]=$build_dir/go_workloads)
 declare -A broken_of=([rill]="" [go]="") vals_of err_of med_of cell_of
 echo "building rill benchmarks in $build_dir (log: $log_dir/build-rill.log)" >&2
-# shellcheck source-path=SCRIPTDIR source=build.sh
-source "$repo/bench/build.sh"
+# shellcheck source-path=SCRIPTDIR source=common.sh
+source "$repo/bench/common.sh"
 if ! build_rill_bench "$repo" "$build_dir" bench_workloads >"$log_dir/build-rill.log" 2>&1; then
     broken_of[rill]="build failed"
     tail -n 20 "$log_dir/build-rill.log" >&2
@@ -123,8 +123,6 @@ run_one() {
     fi
     echo "$value $unit"
 }
-
-median() { sort -g | awk 'NF { v[++n] = $1 } END { print (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }'; }
 
 at_most() { awk -v v="$1" -v t="$2" 'BEGIN { print (v <= t) ? "yes" : "NO" }'; }
 

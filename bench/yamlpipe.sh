@@ -20,18 +20,11 @@ build_dir=${BUILD_DIR:-$repo/build-bench}
 maxprocs=${MAXPROCS:-2}
 runs=${RUNS:-5}
 lines=${LINES:-1000000}
-case ${1:-} in
---smoke) runs=1 lines=10000 ;;
--h | --help)
-    sed -n '/^# usage:/,/^# Exit status/p' "$0" | sed 's/^# \{0,1\}//'
-    exit 0
-    ;;
-"") ;;
-*)
-    echo "unknown argument $1" >&2
-    exit 2
-    ;;
-esac
+
+# shellcheck source-path=SCRIPTDIR source=common.sh
+source "$repo/bench/common.sh"
+single_bench_arg "$0" "$@"
+((smoke)) && runs=1 lines=10000
 
 # shellcheck source-path=SCRIPTDIR source=../scripts/deps.sh
 source "$repo/scripts/deps.sh"
@@ -42,8 +35,6 @@ mkdir -p "$build_dir"
 log_dir=$build_dir/logs
 mkdir -p "$log_dir"
 echo "building (logs: $log_dir/yamlpipe-build-*.log)" >&2
-# shellcheck source-path=SCRIPTDIR source=build.sh
-source "$repo/bench/build.sh"
 if ! build_rill_bench "$repo" "$build_dir" bench_yamlpipe >"$log_dir/yamlpipe-build-rill.log" 2>&1; then
     tail -n 20 "$log_dir/yamlpipe-build-rill.log" >&2
     exit 1
@@ -76,8 +67,6 @@ run_side() {
     awk '$1 == "yamlpipe" && $3 == "ms" && $5 == "lines" { print $2, $4; found = 1 }
          END { if (!found) print "ERROR bad output" }' <<<"$res"
 }
-
-median() { sort -g | awk 'NF { v[++n] = $1 } END { print (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }'; }
 
 sides=(yaml csp go)
 declare -A ms_of=([yaml]="" [csp]="" [go]="")
