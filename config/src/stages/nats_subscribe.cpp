@@ -5,6 +5,7 @@
 // NATS buffers them up to the pending limits (then reports a slow consumer),
 // JetStream keeps them on the server.
 #include "stages/nats_connection.hpp"
+#include "stages/stages.hpp"
 
 #include <rill/runtime.hpp>
 
@@ -52,6 +53,8 @@ subscribe_stats subscribe_core(const context& ctx, connection& conn, const subsc
     // published from now on reaches it.
     check(rill::blocking([&] { return natsConnection_FlushTimeout(conn.get(), 5000); }),
           conn.name() + ": subscribing to " + o.subject);
+    log().info("{}: subscribed to {}{}", conn.name(), o.subject,
+               o.queue.empty() ? "" : " in queue group " + o.queue);
     if (o.ready) o.ready();
     subscribe_stats st;
     while (!ctx.is_done()) {
@@ -127,6 +130,8 @@ subscribe_stats subscribe_stored(const context& ctx, connection& conn, const sub
           }),
           conn.name() + ": pull subscription to " + o.subject, err);
     sub_ptr sub(raw);
+    log().info("{}: subscribed to {} as durable consumer {} of stream {}", conn.name(), o.subject,
+               o.durable, stream);
     if (o.ready) o.ready();
     const int batch = std::max(1, std::min(64, o.max_pending));
     subscribe_stats st;
