@@ -1,5 +1,7 @@
 #include "stages/nats_connection.hpp"
 
+#include <rill/runtime.hpp>
+
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -149,11 +151,14 @@ void connection::connect(const connection_options& o) {
 }
 
 connection::~connection() {
-    if (js_) jsCtx_Destroy(js_);
     cb_->closing.store(true); // a disconnection now is ours: not reported
-    // Its callbacks run later on a libnats thread; on_closed, the last, frees cb_.
-    natsConnection_Close(nc_);
-    natsConnection_Destroy(nc_);
+    // Closing flushes and joins libnats' threads: a blocking call.
+    rill::blocking([&] {
+        if (js_) jsCtx_Destroy(js_);
+        // Its callbacks run later on a libnats thread; on_closed, the last, frees cb_.
+        natsConnection_Close(nc_);
+        natsConnection_Destroy(nc_);
+    });
 }
 
 jsCtx* connection::js() {
