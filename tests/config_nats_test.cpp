@@ -12,6 +12,8 @@
 #include <rill/sync.hpp>
 
 #include <catch2/catch.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include <map>
 #include <set>
@@ -44,6 +46,14 @@ template <> struct rill::config::codec<point> {
 RILL_CONFIG_TYPE(point, "test_point");
 
 namespace {
+
+// The bridge's log, quiet unless RILL_SUP_LOG is set (as the other config tests).
+const std::shared_ptr<spdlog::logger> nats_logger = [] {
+    auto l = spdlog::get("rill.nats");
+    if (!l) l = spdlog::stderr_color_mt("rill.nats");
+    l->set_level(std::getenv("RILL_SUP_LOG") ? spdlog::level::info : spdlog::level::off);
+    return l;
+}();
 
 template <class F> void in_runtime(F f) {
     rill_test::watchdog wd("nats test", std::chrono::seconds(120));

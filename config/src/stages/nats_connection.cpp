@@ -25,12 +25,15 @@ spdlog::logger& log() {
     return **logger;
 }
 
+std::string describe(natsStatus s) {
+    const char* last = nats_GetLastError(nullptr);
+    return last && *last ? last : natsStatus_GetText(s);
+}
+
 void check(natsStatus s, std::string_view what, jsErrCode js_err) {
     if (s == NATS_OK) return;
     std::string msg(what);
-    msg += ": ";
-    const char* last = nats_GetLastError(nullptr);
-    msg += last && *last ? last : natsStatus_GetText(s);
+    msg += ": " + describe(s);
     if (js_err != 0) msg += " (JetStream error " + std::to_string(static_cast<int>(js_err)) + ")";
     throw std::runtime_error(msg);
 }

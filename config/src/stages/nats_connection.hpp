@@ -18,6 +18,9 @@ namespace rill::config::nats::detail {
 
 spdlog::logger& log();
 
+// libnats' text for the last error on this thread, else s's generic text.
+std::string describe(natsStatus s);
+
 // Throws std::runtime_error "what: <libnats' text>" unless s is NATS_OK.
 void check(natsStatus s, std::string_view what, jsErrCode js_err = static_cast<jsErrCode>(0));
 

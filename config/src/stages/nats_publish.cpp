@@ -30,7 +30,7 @@ bool publish_stored(const context& ctx, connection& conn, const std::string& sub
         jsPubAck_Destroy(ack);
         if (s == NATS_OK) return true;
         log().warn("{}: JetStream publish to {} failed: {} (error {}); retrying", conn.name(),
-                   subject, natsStatus_GetText(s), static_cast<int>(err));
+                   subject, describe(s), static_cast<int>(err));
         if (!stages::pause(ctx, std::chrono::milliseconds(500))) return false;
     }
 }

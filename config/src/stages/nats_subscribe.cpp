@@ -135,12 +135,27 @@ subscribe_stats subscribe_stored(const context& ctx, connection& conn, const sub
     if (o.ready) o.ready();
     const int batch = std::max(1, std::min(64, o.max_pending));
     subscribe_stats st;
+    bool failing = false;
     while (!ctx.is_done()) {
         list_guard fetched;
         natsStatus s = rill::blocking(
             [&] { return natsSubscription_Fetch(&fetched.list, sub.get(), batch, wait_ms, &err); });
         if (s == NATS_TIMEOUT) continue;
+        if (s != NATS_OK && !natsConnection_IsClosed(conn.get())) {
+            // The server went away (or is shutting down): the client library
+            // reconnects and the durable consumer stays on the server, so
+            // waiting beats failing, which would soon exhaust the supervisor's
+            // restart intensity during an outage.
+            if (!failing)
+                log().warn("{}: fetching from {} failed: {}; retrying", conn.name(), o.subject,
+                           describe(s));
+            failing = true;
+            if (!stages::pause(ctx, std::chrono::milliseconds(500))) break;
+            continue;
+        }
         check(s, conn.name() + ": fetching from " + o.subject, err);
+        if (failing) log().info("{}: fetching from {} again", conn.name(), o.subject);
+        failing = false;
         bool stopped = false;
         for (int i = 0; i < fetched.list.Count; ++i) {
             natsMsg* m = fetched.list.Msgs[i];
