@@ -37,7 +37,7 @@ std::string value() { return std::string(64, 'v'); }
 void channel_run(long n) {
     rill::chan<std::string> c(64);
     auto start = clock_type::now();
-    rill::go([=] {
+    rill::go([=]() mutable {
         for (long i = 0; i < n; ++i)
             c.send(value());
         c.close();
