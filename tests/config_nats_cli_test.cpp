@@ -6,6 +6,7 @@
 // their output shows the state under test, and the checks are on what was
 // written, so nothing depends on timing.
 #include "nats_server.hpp"
+#include "scratch_dir.hpp"
 #include "test_util.hpp"
 
 #include <catch2/catch.hpp>
@@ -19,29 +20,13 @@
 #include <string>
 #include <vector>
 
-namespace fs = std::filesystem;
 using rill_test::nats_server;
+using rill_test::scratch_dir;
 
 namespace {
 
 const std::string producer_yaml = std::string(RILL_SOURCE_DIR) + "/examples/scaleout/producer.yaml";
 const std::string consumer_yaml = std::string(RILL_SOURCE_DIR) + "/examples/scaleout/consumer.yaml";
-
-class scratch_dir {
-public:
-    scratch_dir() {
-        std::string tmpl = (fs::temp_directory_path() / "rill-nats-cli-XXXXXX").string();
-        REQUIRE(mkdtemp(tmpl.data()));
-        path_ = tmpl;
-    }
-    scratch_dir(const scratch_dir&) = delete;
-    scratch_dir& operator=(const scratch_dir&) = delete;
-    ~scratch_dir() { fs::remove_all(path_); }
-    std::string file(const std::string& name) const { return (path_ / name).string(); }
-
-private:
-    fs::path path_;
-};
 
 std::vector<std::string> lines_of(const std::string& path) {
     std::ifstream f(path);

@@ -153,6 +153,34 @@ nats::subscribe_options subscribing(const nats_server& s, std::string subject, n
     return o;
 }
 
+// Publishes 1..n with JetStream: stored before anyone subscribes.
+void store_one_to(const nats_server& s, const std::string& subject, int n) {
+    std::vector<int64_t> values;
+    for (int i = 1; i <= n; ++i)
+        values.push_back(i);
+    publish_all(publishing(s, subject, nats::delivery::at_least_once), values);
+}
+
+// A durable consumer of subject, with a few unacknowledged messages at most
+// so that a stopped one holds some.
+nats::subscribe_options durable_consumer(const nats_server& s, const std::string& subject,
+                                         const std::string& durable) {
+    auto so = subscribing(s, subject, nats::delivery::at_least_once);
+    so.durable = durable;
+    so.max_pending = 16;
+    return so;
+}
+
+// Takes values from sub until seen holds all of 1..n (each value in range).
+void take_the_rest(subscriber<int64_t>& sub, std::set<int64_t>& seen, int n) {
+    while (seen.size() < static_cast<std::size_t>(n)) {
+        auto v = sub.next();
+        REQUIRE(v >= 1);
+        REQUIRE(v <= n);
+        seen.insert(v);
+    }
+}
+
 std::vector<std::string> numbered(int n) {
     std::vector<std::string> v;
     for (int i = 1; i <= n; ++i)
@@ -225,14 +253,8 @@ TEST_CASE("nats: a JetStream durable consumer stopped mid-stream loses nothing")
     nats_server server;
     const int n = rill_test::by_build(600, 300, 150);
     in_runtime([&] {
-        std::vector<int64_t> values;
-        for (int i = 1; i <= n; ++i)
-            values.push_back(i);
-        // Published before anyone subscribes: stored by the server.
-        publish_all(publishing(server, "t.jobs", nats::delivery::at_least_once), values);
-        auto so = subscribing(server, "t.jobs", nats::delivery::at_least_once);
-        so.durable = "jobs";
-        so.max_pending = 16;
+        store_one_to(server, "t.jobs", n);
+        auto so = durable_consumer(server, "t.jobs", "jobs");
         std::set<int64_t> seen;
         {
             // Unbuffered: a value is taken when this goroutine receives it.
@@ -242,12 +264,7 @@ TEST_CASE("nats: a JetStream durable consumer stopped mid-stream loses nothing")
             CHECK(first.stop().delivered == static_cast<std::uint64_t>(n / 4));
         }
         subscriber<int64_t> second(so, 0);
-        while (seen.size() < static_cast<std::size_t>(n)) {
-            auto v = second.next();
-            REQUIRE(v >= 1);
-            REQUIRE(v <= n);
-            seen.insert(v);
-        }
+        take_the_rest(second, seen, n);
         second.stop();
     });
 }
@@ -256,13 +273,8 @@ TEST_CASE("nats: a JetStream consumer that crashes before acknowledging gets its
     nats_server server;
     const int n = rill_test::by_build(300, 200, 100);
     in_runtime([&] {
-        std::vector<int64_t> values;
-        for (int i = 1; i <= n; ++i)
-            values.push_back(i);
-        publish_all(publishing(server, "t.crash", nats::delivery::at_least_once), values);
-        auto so = subscribing(server, "t.crash", nats::delivery::at_least_once);
-        so.durable = "crashy";
-        so.max_pending = 16;
+        store_one_to(server, "t.crash", n);
+        auto so = durable_consumer(server, "t.crash", "crashy");
         // Redelivery of what the crashed consumer held waits for ack_wait.
         so.ack_wait = std::chrono::milliseconds(500);
         std::set<int64_t> seen;
@@ -280,12 +292,7 @@ TEST_CASE("nats: a JetStream consumer that crashes before acknowledging gets its
         }
         REQUIRE(crash == "crash");
         subscriber<int64_t> second(so, 0);
-        while (seen.size() < static_cast<std::size_t>(n)) {
-            auto v = second.next();
-            REQUIRE(v >= 1);
-            REQUIRE(v <= n);
-            seen.insert(v);
-        }
+        take_the_rest(second, seen, n);
         second.stop();
     });
 }

@@ -5,17 +5,21 @@
 
 namespace rill::config::detail {
 
-spdlog::logger& stage_log() {
-    // Kept for the whole process: an abandoned stage may log after main returns.
-    static auto* logger = new std::shared_ptr<spdlog::logger>([] {
-        if (auto existing = spdlog::get("rill.stage")) return existing;
+spdlog::logger& process_logger(const char* name) {
+    auto* logger = new std::shared_ptr<spdlog::logger>([name] {
+        if (auto existing = spdlog::get(name)) return existing;
         try {
-            return spdlog::stderr_color_mt("rill.stage");
+            return spdlog::stderr_color_mt(name);
         } catch (const spdlog::spdlog_ex&) { // registered meanwhile
-            return spdlog::get("rill.stage");
+            return spdlog::get(name);
         }
     }());
     return **logger;
+}
+
+spdlog::logger& stage_log() {
+    static spdlog::logger& logger = process_logger("rill.stage");
+    return logger;
 }
 
 } // namespace rill::config::detail

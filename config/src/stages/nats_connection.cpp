@@ -1,8 +1,8 @@
 #include "stages/nats_connection.hpp"
+#include "stage_log.hpp"
 
 #include <rill/runtime.hpp>
 
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
@@ -13,16 +13,8 @@
 namespace rill::config::nats::detail {
 
 spdlog::logger& log() {
-    // Kept for the whole process: libnats threads may log after main returns.
-    static auto* logger = new std::shared_ptr<spdlog::logger>([] {
-        if (auto existing = spdlog::get("rill.nats")) return existing;
-        try {
-            return spdlog::stderr_color_mt("rill.nats");
-        } catch (const spdlog::spdlog_ex&) { // registered meanwhile
-            return spdlog::get("rill.nats");
-        }
-    }());
-    return **logger;
+    static spdlog::logger& logger = config::detail::process_logger("rill.nats");
+    return logger;
 }
 
 std::string describe(natsStatus s) {
