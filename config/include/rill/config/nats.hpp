@@ -26,8 +26,11 @@
 //   at once when it was stopped cleanly (the bridge gives such messages back
 //   with a negative acknowledgement), after ack_wait when it crashed. So
 //   values may arrive twice, never not at all — from the moment publish has
-//   the server's acknowledgement until the downstream stage took the value;
-//   values still in the producer's channels when it crashes are not covered.
+//   the server's acknowledgement until the value was sent on: values still
+//   in the producer's channels when it crashes, and values acknowledged but
+//   waiting in a buffered output channel or held by the next stage when the
+//   consumer crashes, are not covered (an unbuffered output channel leaves
+//   only the value the next stage holds).
 //   Undecodable messages are acknowledged as terminated (never redelivered),
 //   logged and counted.
 // Several subscribers with the same queue group (at_most_once) or the same
