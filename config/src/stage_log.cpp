@@ -3,18 +3,27 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <memory>
+#include <mutex>
+#include <vector>
+
 namespace rill::config::detail {
 
 spdlog::logger& process_logger(const char* name) {
-    auto* logger = new std::shared_ptr<spdlog::logger>([name] {
-        if (auto existing = spdlog::get(name)) return existing;
+    // Never freed (see stage_log.hpp); held from a global, so not a leak.
+    static auto* kept = new std::vector<std::shared_ptr<spdlog::logger>>;
+    static std::mutex mu;
+    auto logger = spdlog::get(name);
+    if (!logger) {
         try {
-            return spdlog::stderr_color_mt(name);
+            logger = spdlog::stderr_color_mt(name);
         } catch (const spdlog::spdlog_ex&) { // registered meanwhile
-            return spdlog::get(name);
+            logger = spdlog::get(name);
         }
-    }());
-    return **logger;
+    }
+    std::lock_guard lk(mu);
+    kept->push_back(logger);
+    return *logger;
 }
 
 spdlog::logger& stage_log() {
