@@ -11,6 +11,7 @@
 
 #include <memory>
 #include <stdexcept>
+#include <utility>
 
 namespace rill::config::nats::detail {
 
@@ -136,11 +137,23 @@ subscribe_stats subscribe_stored(const context& ctx, connection& conn, const sub
     const int batch = std::max(1, std::min(64, o.max_pending));
     subscribe_stats st;
     bool failing = false;
+    // The message whose value was sent last: acknowledged only when the next
+    // value is taken, which for a stage taking one value at a time from an
+    // unbuffered channel means it is done with this one; or when no message
+    // came for wait_ms, so that the last of a burst is not delivered again.
+    msg_ptr held;
+    auto settle = [&] {
+        if (held) natsMsg_Ack(held.get(), nullptr);
+        held.reset();
+    };
     while (!ctx.is_done()) {
         list_guard fetched;
         natsStatus s = rill::blocking(
             [&] { return natsSubscription_Fetch(&fetched.list, sub.get(), batch, wait_ms, &err); });
-        if (s == NATS_TIMEOUT) continue;
+        if (s == NATS_TIMEOUT) {
+            settle();
+            continue;
+        }
         if (s != NATS_OK && !natsConnection_IsClosed(conn.get())) {
             // The server went away (or is shutting down): the client library
             // reconnects and the durable consumer stays on the server, so
@@ -169,7 +182,8 @@ subscribe_stats subscribe_stored(const context& ctx, connection& conn, const sub
             try {
                 if (deliver(data(m))) {
                     ++st.delivered;
-                    natsMsg_Ack(m, nullptr);
+                    settle();
+                    held.reset(std::exchange(fetched.list.Msgs[i], nullptr));
                 } else {
                     stopped = true;
                     natsMsg_Nak(m, nullptr);
@@ -181,6 +195,8 @@ subscribe_stats subscribe_stored(const context& ctx, connection& conn, const sub
         }
         if (stopped) break;
     }
+    // Stopped, not crashed: the stage that took the last value drains it.
+    settle();
     // Acknowledgements still buffered would be lost with the connection, and
     // their messages delivered again.
     rill::blocking([&] { natsConnection_FlushTimeout(conn.get(), 5000); });

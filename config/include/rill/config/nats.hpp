@@ -21,16 +21,19 @@
 //   The subscriber is a durable pull consumer: it fetches only what the
 //   downstream channel can take (back-pressure reaches the server, at most
 //   max_pending messages are unacknowledged), and acknowledges a message only
-//   after its value was sent into the output channel. A message whose value
+//   once the value sent after it was taken from the output channel (or no
+//   message came for 100 ms, or the subscriber was stopped): through an
+//   unbuffered channel to a stage that takes one value at a time, that is
+//   when the stage is done with the value. A message whose value
 //   was not taken (the process crashed, or was stopped) is delivered again:
 //   at once when it was stopped cleanly (the bridge gives such messages back
 //   with a negative acknowledgement), after ack_wait when it crashed. So
 //   values may arrive twice, never not at all — from the moment publish has
-//   the server's acknowledgement until the value was sent on: values still
-//   in the producer's channels when it crashes, and values acknowledged but
-//   waiting in a buffered output channel or held by the next stage when the
-//   consumer crashes, are not covered (an unbuffered output channel leaves
-//   only the value the next stage holds).
+//   the server's acknowledgement until the next stage is done with it (as
+//   above): values still in the producer's channels when it crashes, and
+//   acknowledged values waiting in a buffered output channel when the
+//   consumer crashes, are not covered; nor is a value the next stage still
+//   works on 100 ms after the last message arrived.
 //   Undecodable messages are acknowledged as terminated (never redelivered),
 //   logged and counted.
 // Several subscribers with the same queue group (at_most_once) or the same
