@@ -101,7 +101,8 @@ void register_nats(registry& r) {
     stage_def sub("nats_subscribe", nats_subscribe);
     sub.help("Sends the messages of a NATS subject, decoded by the output type's codec. A source: "
              "a drain stops it. at_least_once: a durable JetStream consumer; a message is "
-             "acknowledged after its value was sent on.")
+             "acknowledged once the value after it was taken (or after 100 ms without messages), "
+             "so use an unbuffered output channel.")
         .output_any("out", "the values received")
         .required<std::string>("subject", "the NATS subject")
         .arg<std::string>("queue", "",
