@@ -15,7 +15,8 @@ jobs=${JOBS:-$(nproc)}
 
 # shellcheck source-path=SCRIPTDIR source=deps.sh
 source "$repo/scripts/deps.sh"
-require_packages cmake ninja-build g++ libspdlog-dev libfmt-dev libboost-dev libyaml-cpp-dev
+require_packages cmake ninja-build g++ libspdlog-dev libfmt-dev libboost-dev libyaml-cpp-dev \
+    libnats-dev
 
 cmake -S "$repo" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRILL_SANITIZE= \
     -DRILL_BUILD_TESTS=OFF -DRILL_BUILD_BENCH=OFF -DRILL_BUILD_EXAMPLES=ON

@@ -51,7 +51,9 @@ done
 
 # shellcheck source-path=SCRIPTDIR source=deps.sh
 source "$repo/scripts/deps.sh"
-packages=(cmake ninja-build g++ libspdlog-dev libfmt-dev libboost-dev libyaml-cpp-dev catch2)
+# libnats-dev and nats-server: the NATS bridge and its tests (config_nats_test).
+packages=(cmake ninja-build g++ libspdlog-dev libfmt-dev libboost-dev libyaml-cpp-dev catch2
+    libnats-dev nats-server)
 [[ " ${stages[*]} " == *" aarch64 "* ]] && packages+=(g++-aarch64-linux-gnu qemu-user)
 [[ " ${stages[*]} " == *" fuzz "* ]] && packages+=(clang libclang-rt-dev)
 require_packages "${packages[@]}" || exit 1

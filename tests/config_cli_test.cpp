@@ -4,6 +4,7 @@
 // exit status, messages and outputs are checked. Signals are sent only once
 // the child has shown, in its output, that it reached the state under test,
 // so nothing depends on timing.
+#include "scratch_dir.hpp"
 #include "test_util.hpp"
 
 #include <catch2/catch.hpp>
@@ -18,35 +19,13 @@
 #include <string>
 #include <vector>
 
-namespace fs = std::filesystem;
 using rill_test::child_result;
+using rill_test::scratch_dir;
 
 namespace {
 
 const std::string source_dir = RILL_SOURCE_DIR;
 const std::string example = source_dir + "/examples/pipeline/pipeline.yaml";
-
-// A directory of its own for each test, removed afterwards.
-class scratch_dir {
-public:
-    scratch_dir() {
-        std::string tmpl = (fs::temp_directory_path() / "rill-cli-test-XXXXXX").string();
-        REQUIRE(mkdtemp(tmpl.data()));
-        path_ = tmpl;
-    }
-    scratch_dir(const scratch_dir&) = delete;
-    scratch_dir& operator=(const scratch_dir&) = delete;
-    ~scratch_dir() { fs::remove_all(path_); }
-    // Writes text to a file here and returns its path.
-    std::string file(const std::string& name, const std::string& text = {}) const {
-        std::string p = (path_ / name).string();
-        std::ofstream(p) << text;
-        return p;
-    }
-
-private:
-    fs::path path_;
-};
 
 std::string read_file(const std::string& path) {
     std::ifstream f(path);

@@ -3,19 +3,32 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <memory>
+#include <mutex>
+#include <vector>
+
 namespace rill::config::detail {
 
-spdlog::logger& stage_log() {
-    // Kept for the whole process: an abandoned stage may log after main returns.
-    static auto* logger = new std::shared_ptr<spdlog::logger>([] {
-        if (auto existing = spdlog::get("rill.stage")) return existing;
+spdlog::logger& process_logger(const char* name) {
+    // Never freed (see stage_log.hpp); held from a global, so not a leak.
+    static auto* kept = new std::vector<std::shared_ptr<spdlog::logger>>;
+    static std::mutex mu;
+    auto logger = spdlog::get(name);
+    if (!logger) {
         try {
-            return spdlog::stderr_color_mt("rill.stage");
+            logger = spdlog::stderr_color_mt(name);
         } catch (const spdlog::spdlog_ex&) { // registered meanwhile
-            return spdlog::get("rill.stage");
+            logger = spdlog::get(name);
         }
-    }());
-    return **logger;
+    }
+    std::lock_guard lk(mu);
+    kept->push_back(logger);
+    return *logger;
+}
+
+spdlog::logger& stage_log() {
+    static spdlog::logger& logger = process_logger("rill.stage");
+    return logger;
 }
 
 } // namespace rill::config::detail

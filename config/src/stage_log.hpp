@@ -7,4 +7,8 @@
 
 namespace rill::config::detail {
 spdlog::logger& stage_log();
+// The logger registered under name, else a new one on stderr; kept for the
+// whole process (an abandoned stage, or a library thread, may log after main
+// returns).
+spdlog::logger& process_logger(const char* name);
 } // namespace rill::config::detail

@@ -12,4 +12,5 @@ void rill::config::detail::register_builtin_stages(registry& r) {
     stages::register_throttle(r);
     stages::register_count(r);
     stages::register_fail_every(r);
+    stages::register_nats(r);
 }

@@ -1,0 +1,352 @@
+// The NATS bridge (rill/config/nats.hpp) against a real nats-server started
+// for each test: core NATS round trips and queue groups, JetStream
+// redelivery after a stopped or crashed consumer, codecs.
+#include "nats_server.hpp"
+#include "test_util.hpp"
+
+#include <rill/config/nats.hpp>
+#include <rill/config/types.hpp>
+#include <rill/csp/context.hpp>
+#include <rill/runtime.hpp>
+#include <rill/select.hpp>
+#include <rill/sync.hpp>
+
+#include <catch2/catch.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace nats = rill::config::nats;
+using rill_test::nats_server;
+using std::int64_t;
+
+namespace {
+struct point {
+    int64_t x = 0, y = 0;
+    friend bool operator==(const point&, const point&) = default;
+};
+} // namespace
+
+// "x,y" in decimal.
+template <> struct rill::config::codec<point> {
+    static void encode(const point& p, std::string& out) {
+        out += std::to_string(p.x) + "," + std::to_string(p.y);
+    }
+    static point decode(std::string_view bytes) {
+        auto comma = bytes.find(',');
+        if (comma == std::string_view::npos) throw codec_error("not a point: no comma");
+        return {codec<int64_t>::decode(bytes.substr(0, comma)),
+                codec<int64_t>::decode(bytes.substr(comma + 1))};
+    }
+};
+RILL_CONFIG_TYPE(point, "test_point");
+
+namespace {
+
+// The bridge's log, quiet unless RILL_SUP_LOG is set (as the other config tests).
+const std::shared_ptr<spdlog::logger> nats_logger = [] {
+    auto l = spdlog::get("rill.nats");
+    if (!l) l = spdlog::stderr_color_mt("rill.nats");
+    l->set_level(std::getenv("RILL_SUP_LOG") ? spdlog::level::info : spdlog::level::off);
+    return l;
+}();
+
+template <class F> void in_runtime(F f) {
+    rill_test::watchdog wd("nats test", std::chrono::seconds(120));
+    rill::run(std::move(f));
+}
+
+nats::connection_options connect_to(const nats_server& s) {
+    nats::connection_options o;
+    o.servers = s.url();
+    o.name = "test";
+    return o;
+}
+
+// Publishes values through nats::publish and returns once it has finished
+// (everything flushed, or stored by JetStream).
+template <class T> void publish_all(const nats::publish_options& po, std::vector<T> values) {
+    rill::chan<T> in(64);
+    rill::chan<std::string> failed(1);
+    rill::go([&] {
+        std::string error;
+        try {
+            nats::publish<T>(rill::background(), in.rx(), po);
+        } catch (const std::exception& e) {
+            error = e.what();
+        }
+        failed.send(error);
+    });
+    for (auto& v : values)
+        in.send(std::move(v));
+    in.close();
+    REQUIRE(*failed.recv() == "");
+}
+
+// nats::subscribe in a goroutine, its values on out; the constructor returns
+// once it is subscribed.
+template <class T> class subscriber {
+public:
+    rill::chan<T> out;
+
+    subscriber(nats::subscribe_options o, std::size_t capacity) : out(capacity) {
+        std::tie(ctx_, cancel_) = rill::with_cancel(rill::background());
+        rill::chan<std::monostate> ready(1);
+        o.ready = [ready]() mutable { ready.send({}); };
+        rill::go([o, out = out, ctx = ctx_, ended = ended_]() mutable {
+            outcome r;
+            try {
+                r.stats = nats::subscribe<T>(ctx, out.tx(), o);
+            } catch (const std::exception& e) {
+                r.error = e.what();
+            }
+            ended.send(std::move(r));
+        });
+        rill::select(rill::on_recv(ready, [](auto) {}),
+                     rill::on_recv(ended_, [](std::optional<outcome> r) {
+                         FAIL("subscribe ended at start: " << r->error);
+                     }));
+    }
+    // Cancels the subscription and returns its counts.
+    nats::subscribe_stats stop() {
+        cancel_();
+        auto r = *ended_.recv();
+        REQUIRE(r.error == "");
+        return r.stats;
+    }
+    // The next value, failing the test after 30 s without one.
+    T next() {
+        std::optional<T> v;
+        rill::select(rill::on_recv(out, [&](std::optional<T> x) { v = std::move(x); }),
+                     rill::on_timeout(std::chrono::seconds(30), [] {}));
+        if (!v) FAIL("no value from the subscriber in 30 s");
+        return std::move(*v);
+    }
+
+private:
+    struct outcome {
+        nats::subscribe_stats stats;
+        std::string error;
+    };
+    rill::context ctx_;
+    rill::cancel_func cancel_;
+    rill::chan<outcome> ended_{1};
+};
+
+nats::publish_options publishing(const nats_server& s, std::string subject, nats::delivery d) {
+    nats::publish_options o;
+    o.connection = connect_to(s);
+    o.subject = std::move(subject);
+    o.mode = d;
+    return o;
+}
+
+nats::subscribe_options subscribing(const nats_server& s, std::string subject, nats::delivery d) {
+    nats::subscribe_options o;
+    o.connection = connect_to(s);
+    o.subject = std::move(subject);
+    o.mode = d;
+    return o;
+}
+
+// Publishes 1..n with JetStream: stored before anyone subscribes.
+void store_one_to(const nats_server& s, const std::string& subject, int n) {
+    std::vector<int64_t> values;
+    for (int i = 1; i <= n; ++i)
+        values.push_back(i);
+    publish_all(publishing(s, subject, nats::delivery::at_least_once), values);
+}
+
+// A durable consumer of subject, with a few unacknowledged messages at most
+// so that a stopped one holds some.
+nats::subscribe_options durable_consumer(const nats_server& s, const std::string& subject,
+                                         const std::string& durable) {
+    auto so = subscribing(s, subject, nats::delivery::at_least_once);
+    so.durable = durable;
+    so.max_pending = 16;
+    return so;
+}
+
+// Takes values from sub until seen holds all of 1..n (each value in range).
+void take_the_rest(subscriber<int64_t>& sub, std::set<int64_t>& seen, int n) {
+    while (seen.size() < static_cast<std::size_t>(n)) {
+        auto v = sub.next();
+        REQUIRE(v >= 1);
+        REQUIRE(v <= n);
+        seen.insert(v);
+    }
+}
+
+std::vector<std::string> numbered(int n) {
+    std::vector<std::string> v;
+    for (int i = 1; i <= n; ++i)
+        v.push_back(std::to_string(i));
+    return v;
+}
+
+} // namespace
+
+TEST_CASE("nats: core publish and subscribe carry every value in order") {
+    nats_server server;
+    const int n = rill_test::by_build(5000, 2000, 500);
+    in_runtime([&] {
+        auto so = subscribing(server, "t.core", nats::delivery::at_most_once);
+        so.max_pending = n; // loopback and one subscriber: nothing is dropped
+        subscriber<std::string> sub(so, 64);
+        publish_all(publishing(server, "t.core", nats::delivery::at_most_once), numbered(n));
+        for (int i = 1; i <= n; ++i)
+            REQUIRE(sub.next() == std::to_string(i));
+        auto st = sub.stop();
+        CHECK(st.delivered == static_cast<std::uint64_t>(n));
+        CHECK(st.undecodable == 0);
+    });
+}
+
+TEST_CASE("nats: a queue group of three subscribers shares the values, each exactly once") {
+    nats_server server;
+    const int n = rill_test::by_build(3000, 1500, 600);
+    in_runtime([&] {
+        auto so = subscribing(server, "t.work", nats::delivery::at_most_once);
+        so.queue = "workers";
+        so.max_pending = n;
+        std::vector<std::unique_ptr<subscriber<std::string>>> subs;
+        for (int i = 0; i < 3; ++i)
+            subs.push_back(std::make_unique<subscriber<std::string>>(so, 16));
+        // Every subscriber's values, tagged with its index, on one channel.
+        rill::chan<std::pair<int, std::string>> merged(64);
+        rill::wait_group collectors;
+        for (int i = 0; i < 3; ++i) {
+            collectors.add(1);
+            rill::go([&, i] {
+                for (auto& v : subs[i]->out)
+                    merged.send({i, v});
+                collectors.done();
+            });
+        }
+        publish_all(publishing(server, "t.work", nats::delivery::at_most_once), numbered(n));
+        std::map<std::string, int> times;
+        int per_sub[3] = {};
+        for (int k = 0; k < n; ++k) {
+            auto [i, v] = *merged.recv();
+            ++times[v];
+            ++per_sub[i];
+        }
+        for (auto& s : subs) {
+            s->stop();
+            s->out.close();
+        }
+        collectors.wait();
+        CHECK(merged.len() == 0); // nothing beyond the n values
+        REQUIRE(times.size() == static_cast<std::size_t>(n));
+        for (auto& [v, count] : times)
+            REQUIRE(count == 1);
+        for (int c : per_sub)
+            CHECK(c > 0);
+    });
+}
+
+TEST_CASE("nats: a JetStream durable consumer stopped mid-stream loses nothing") {
+    nats_server server;
+    const int n = rill_test::by_build(600, 300, 150);
+    in_runtime([&] {
+        store_one_to(server, "t.jobs", n);
+        auto so = durable_consumer(server, "t.jobs", "jobs");
+        std::set<int64_t> seen;
+        {
+            // Unbuffered: a value is taken when this goroutine receives it.
+            subscriber<int64_t> first(so, 0);
+            for (int k = 0; k < n / 4; ++k)
+                seen.insert(first.next());
+            CHECK(first.stop().delivered == static_cast<std::uint64_t>(n / 4));
+        }
+        subscriber<int64_t> second(so, 0);
+        take_the_rest(second, seen, n);
+        second.stop();
+    });
+}
+
+TEST_CASE("nats: a JetStream consumer that crashes before acknowledging gets its messages again") {
+    nats_server server;
+    const int n = rill_test::by_build(300, 200, 100);
+    in_runtime([&] {
+        store_one_to(server, "t.crash", n);
+        auto so = durable_consumer(server, "t.crash", "crashy");
+        // Redelivery of what the crashed consumer held waits for ack_wait.
+        so.ack_wait = std::chrono::milliseconds(500);
+        std::set<int64_t> seen;
+        // The crash: an exception out of the delivery, after n / 3 values.
+        std::string crash;
+        try {
+            nats::detail::subscribe_encoded(rill::background(), so, [&](std::string_view b) {
+                if (seen.size() == static_cast<std::size_t>(n / 3))
+                    throw std::runtime_error("crash");
+                seen.insert(rill::config::codec<int64_t>::decode(b));
+                return true;
+            });
+        } catch (const std::runtime_error& e) {
+            crash = e.what();
+        }
+        REQUIRE(crash == "crash");
+        subscriber<int64_t> second(so, 0);
+        take_the_rest(second, seen, n);
+        second.stop();
+    });
+}
+
+TEST_CASE("nats: codecs encode and decode the built-in types and a user's type") {
+    namespace cfg = rill::config;
+    auto round_trip = [](const char* type, auto v) {
+        const cfg::type_desc* t = cfg::find_type(type);
+        REQUIRE(t);
+        REQUIRE(t->encode);
+        std::string bytes;
+        t->encode(&v, bytes);
+        using T = decltype(v);
+        alignas(T) unsigned char buf[sizeof(T)];
+        t->decode(bytes, buf);
+        auto* back = std::launder(reinterpret_cast<T*>(buf));
+        bool same = *back == v;
+        back->~T();
+        return same;
+    };
+    CHECK(round_trip("string", std::string("a\0b\n", 4)));
+    CHECK(round_trip("int", int64_t{-42}));
+    CHECK(round_trip("float", 0.1));
+    CHECK(round_trip("bool", true));
+    CHECK(round_trip("lines", std::vector<std::string>{"a", "", "b"}));
+    CHECK(round_trip("lines", std::vector<std::string>{}));
+    CHECK(round_trip("test_point", point{3, -4}));
+    CHECK_THROWS_AS(cfg::codec<int64_t>::decode("12x"), cfg::codec_error);
+    CHECK_THROWS_AS(cfg::codec<int64_t>::decode(""), cfg::codec_error);
+    CHECK_THROWS_AS(cfg::codec<bool>::decode("yes"), cfg::codec_error);
+    CHECK_THROWS_AS(cfg::codec<std::vector<std::string>>::decode("a\nb"), cfg::codec_error);
+    CHECK_THROWS_AS(cfg::codec<point>::decode("3;4"), cfg::codec_error);
+
+    nats_server server;
+    in_runtime([&] {
+        subscriber<point> sub(subscribing(server, "t.points", nats::delivery::at_most_once), 4);
+        publish_all(publishing(server, "t.points", nats::delivery::at_most_once),
+                    std::vector<point>{{1, 2}, {-3, 4}});
+        CHECK(sub.next() == point{1, 2});
+        CHECK(sub.next() == point{-3, 4});
+        sub.stop();
+    });
+}
+
+TEST_CASE("nats: an undecodable message is counted and skipped, the next ones still arrive") {
+    nats_server server;
+    in_runtime([&] {
+        subscriber<int64_t> sub(subscribing(server, "t.nums", nats::delivery::at_most_once), 4);
+        publish_all(publishing(server, "t.nums", nats::delivery::at_most_once),
+                    std::vector<std::string>{"1", "one", "3"});
+        CHECK(sub.next() == 1);
+        CHECK(sub.next() == 3);
+        auto st = sub.stop();
+        CHECK(st.delivered == 2);
+        CHECK(st.undecodable == 1);
+    });
+}
