@@ -30,7 +30,7 @@ struct load_options {
 };
 
 struct load_result {
-    std::optional<topology> topo;  // set exactly when errors is empty
+    std::optional<topology> topo;   // set exactly when errors is empty
     std::vector<diagnostic> errors; // in file order
 };
 

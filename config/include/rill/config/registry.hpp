@@ -110,14 +110,22 @@ public:
 
 private:
     template <class A> static constexpr arg_type arg_type_of() {
-        if constexpr (std::is_same_v<A, bool>) return arg_type::boolean;
-        else if constexpr (std::is_same_v<A, std::int64_t>) return arg_type::integer;
-        else if constexpr (std::is_same_v<A, double>) return arg_type::number;
-        else if constexpr (std::is_same_v<A, std::string>) return arg_type::string;
-        else if constexpr (std::is_same_v<A, std::chrono::nanoseconds>) return arg_type::duration;
-        else if constexpr (std::is_same_v<A, byte_size>) return arg_type::size;
-        else if constexpr (std::is_same_v<A, std::vector<std::string>>) return arg_type::string_list;
-        else static_assert(sizeof(A) == 0, "unsupported stage argument type");
+        if constexpr (std::is_same_v<A, bool>)
+            return arg_type::boolean;
+        else if constexpr (std::is_same_v<A, std::int64_t>)
+            return arg_type::integer;
+        else if constexpr (std::is_same_v<A, double>)
+            return arg_type::number;
+        else if constexpr (std::is_same_v<A, std::string>)
+            return arg_type::string;
+        else if constexpr (std::is_same_v<A, std::chrono::nanoseconds>)
+            return arg_type::duration;
+        else if constexpr (std::is_same_v<A, byte_size>)
+            return arg_type::size;
+        else if constexpr (std::is_same_v<A, std::vector<std::string>>)
+            return arg_type::string_list;
+        else
+            static_assert(sizeof(A) == 0, "unsupported stage argument type");
     }
     stage_def& port(std::vector<port_spec>& ports, std::string name, std::string type,
                     std::string help);
@@ -137,7 +145,7 @@ public:
     // The built spec of a fluent chain: r.add(stage_def("x", f).output<int>("out")).
     void add(stage_def& d) { add(std::move(d).build()); }
     const stage_spec* find(std::string_view name) const;
-    std::vector<std::string> names() const; // sorted
+    std::vector<std::string> names() const;     // sorted
     std::vector<const stage_spec*> all() const; // sorted by name
 
     registry();
@@ -159,7 +167,7 @@ struct stage_registration {
 
 // Registers a stage_def in registry::global() at static initialisation.
 #define RILL_STAGE(def)                                                                            \
-    static const ::rill::config::detail::stage_registration RILL_CONFIG_CONCAT(                   \
-        rill_config_stage_, __LINE__) {                                                            \
+    static const ::rill::config::detail::stage_registration RILL_CONFIG_CONCAT(rill_config_stage_, \
+                                                                               __LINE__) {         \
         def                                                                                        \
     }
