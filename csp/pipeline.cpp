@@ -4,8 +4,7 @@
 
 namespace rill {
 
-namespace {
-std::string describe(const std::exception_ptr& e) {
+std::string describe_exception(const std::exception_ptr& e) {
     try {
         std::rethrow_exception(e);
     } catch (const std::exception& x) {
@@ -14,10 +13,9 @@ std::string describe(const std::exception_ptr& e) {
         return "an exception not derived from std::exception";
     }
 }
-} // namespace
 
 stage_error::stage_error(std::string stage, std::exception_ptr cause)
-    : std::runtime_error("pipeline stage '" + stage + "' failed: " + describe(cause)),
+    : std::runtime_error("pipeline stage '" + stage + "' failed: " + describe_exception(cause)),
       stage_(std::move(stage)), cause_(std::move(cause)) {}
 
 namespace detail {

@@ -59,8 +59,6 @@ private:
     rill::detail::chan_core* c_;
 };
 
-std::string what_of(const std::exception_ptr& e);
-
 enum class worker_phase {
     waiting,  // not started yet, or stopped by its supervisor
     running,  // its stage function runs

@@ -9,6 +9,7 @@
 #include "stage_log.hpp"
 
 #include <rill/config/runner.hpp>
+#include <rill/csp/pipeline.hpp>
 #include <rill/runtime.hpp>
 #include <rill/select.hpp>
 
@@ -58,16 +59,6 @@ namespace detail {
 
 void signal::fire() {
     if (!fired_.exchange(true, std::memory_order_acq_rel)) ch_.close();
-}
-
-std::string what_of(const std::exception_ptr& e) {
-    try {
-        std::rethrow_exception(e);
-    } catch (const std::exception& x) {
-        return x.what();
-    } catch (...) {
-        return "an exception not derived from std::exception";
-    }
 }
 
 } // namespace detail
@@ -133,7 +124,7 @@ void run_state::end_worker(stage_run& s, int w, bool finished) {
 
 void run_state::fail_worker(stage_run& s, int w, const std::exception_ptr& e,
                             const context& child) {
-    auto what = detail::what_of(e);
+    auto what = rill::describe_exception(e);
     auto id = detail::worker_id(*s.decl, w);
     detail::stage_log().warn("stage {} ({}) failed: {}", id, s.decl->stage, what);
     std::lock_guard lk(mu_);

@@ -56,6 +56,10 @@
 
 namespace rill {
 
+// The what() of the exception e holds, or a note that it is not a
+// std::exception: how stage failures are described in messages and logs.
+std::string describe_exception(const std::exception_ptr& e);
+
 // An exception that escaped a pipeline stage, with the stage's name.
 class stage_error : public std::runtime_error {
 public:
