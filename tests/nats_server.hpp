@@ -84,6 +84,14 @@ private:
         a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         a.sin_port = htons(static_cast<std::uint16_t>(port_));
         bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+        // free_port's port is an ephemeral one, so the kernel may give this
+        // socket the same port as its own: a connection to itself (TCP
+        // simultaneous open) succeeds while nobody listens yet.
+        sockaddr_in self{};
+        socklen_t len = sizeof self;
+        if (ok && ::getsockname(fd, reinterpret_cast<sockaddr*>(&self), &len) == 0 &&
+            self.sin_port == a.sin_port)
+            ok = false;
         ::close(fd);
         return ok;
     }
