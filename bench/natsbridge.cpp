@@ -4,8 +4,9 @@
 // nats-server given by URL (start one with `nats-server -js`):
 //   channel     goroutine -> chan<std::string>(64) -> goroutine
 //   core        publish (at_most_once) -> server -> subscribe (at_most_once)
-//   jetstream   publish (at_least_once, each stored before the next) while a
-//               durable pull consumer receives and acknowledges them
+//   jetstream   publish (at_least_once: a window of messages awaiting the
+//               server's acknowledgement) while a durable pull consumer
+//               receives and acknowledges them
 // Each line: "natsbridge MODE N values MS ms RATE values/s", timed from the
 // first value sent to the last received.
 //

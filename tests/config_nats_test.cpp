@@ -1,7 +1,9 @@
 // The NATS bridge (rill/config/nats.hpp) against a real nats-server started
 // for each test: core NATS round trips and queue groups, JetStream
-// redelivery after a stopped or crashed consumer, codecs.
+// redelivery after a stopped or crashed consumer, publishes retried after the
+// server refused them, codecs.
 #include "nats_server.hpp"
+#include "stages/nats_connection.hpp"
 #include "test_util.hpp"
 
 #include <rill/config/nats.hpp>
@@ -12,10 +14,14 @@
 #include <rill/sync.hpp>
 
 #include <catch2/catch.hpp>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -47,11 +53,45 @@ RILL_CONFIG_TYPE(point, "test_point");
 
 namespace {
 
-// The bridge's log, quiet unless RILL_SUP_LOG is set (as the other config tests).
+// The bridge's warnings, kept so that a test can wait for one.
+class warnings_sink final : public spdlog::sinks::base_sink<std::mutex> {
+public:
+    // Blocks until a warning containing text has been logged; false after 60 s.
+    bool wait_for(std::string_view text) {
+        std::unique_lock lk(mu_);
+        return cv_.wait_for(lk, std::chrono::seconds(60), [&] {
+            return std::any_of(lines_.begin(), lines_.end(),
+                               [&](const std::string& l) { return l.find(text) != l.npos; });
+        });
+    }
+
+private:
+    void sink_it_(const spdlog::details::log_msg& m) override {
+        {
+            std::lock_guard lk(mu_);
+            lines_.emplace_back(m.payload.begin(), m.payload.end());
+        }
+        cv_.notify_all();
+    }
+    void flush_() override {}
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::vector<std::string> lines_;
+};
+
+const auto warnings = std::make_shared<warnings_sink>();
+
+// The bridge's log: warnings go to `warnings`; stderr shows nothing unless
+// RILL_SUP_LOG is set (as in the other config tests).
 const std::shared_ptr<spdlog::logger> nats_logger = [] {
     auto l = spdlog::get("rill.nats");
     if (!l) l = spdlog::stderr_color_mt("rill.nats");
-    l->set_level(std::getenv("RILL_SUP_LOG") ? spdlog::level::info : spdlog::level::off);
+    const bool shown = std::getenv("RILL_SUP_LOG") != nullptr;
+    for (auto& sink : l->sinks())
+        sink->set_level(shown ? spdlog::level::info : spdlog::level::off);
+    warnings->set_level(spdlog::level::warn);
+    l->sinks().push_back(warnings);
+    l->set_level(shown ? spdlog::level::info : spdlog::level::warn);
     return l;
 }();
 
@@ -67,24 +107,32 @@ nats::connection_options connect_to(const nats_server& s) {
     return o;
 }
 
-// Publishes values through nats::publish and returns once it has finished
-// (everything flushed, or stored by JetStream).
-template <class T> void publish_all(const nats::publish_options& po, std::vector<T> values) {
-    rill::chan<T> in(64);
-    rill::chan<std::string> failed(1);
-    rill::go([&] {
+// nats::publish of in's values in a goroutine; the channel returned gets
+// its exception's text once it has returned, "" when it returned normally.
+template <class T>
+rill::chan<std::string> start_publisher(const nats::publish_options& po, rill::chan<T> in) {
+    rill::chan<std::string> ended(1);
+    rill::go([=]() mutable {
         std::string error;
         try {
             nats::publish<T>(rill::background(), in.rx(), po);
         } catch (const std::exception& e) {
             error = e.what();
         }
-        failed.send(error);
+        ended.send(error);
     });
+    return ended;
+}
+
+// Publishes values through nats::publish and returns once it has finished
+// (everything flushed, or stored by JetStream).
+template <class T> void publish_all(const nats::publish_options& po, std::vector<T> values) {
+    rill::chan<T> in(64);
+    auto ended = start_publisher(po, in);
     for (auto& v : values)
         in.send(std::move(v));
     in.close();
-    REQUIRE(*failed.recv() == "");
+    REQUIRE(*ended.recv() == "");
 }
 
 // nats::subscribe in a goroutine, its values on out; the constructor returns
@@ -294,6 +342,55 @@ TEST_CASE("nats: a JetStream consumer that crashes before acknowledging gets its
         subscriber<int64_t> second(so, 0);
         take_the_rest(second, seen, n);
         second.stop();
+    });
+}
+
+// Creates or updates subject's default stream to hold max_msgs messages at
+// most (-1: no limit) and to refuse more (discard new).
+void limit_stream(const nats_server& s, const std::string& subject, int64_t max_msgs) {
+    namespace detail = nats::detail;
+    rill::blocking([&] {
+        detail::connection conn(connect_to(s));
+        std::string name = detail::default_stream(subject);
+        jsStreamConfig cfg;
+        jsStreamConfig_Init(&cfg);
+        cfg.Name = name.c_str();
+        const char* subjects[] = {subject.c_str()};
+        cfg.Subjects = subjects;
+        cfg.SubjectsLen = 1;
+        cfg.Storage = js_FileStorage;
+        cfg.MaxMsgs = max_msgs;
+        cfg.Discard = js_DiscardNew;
+        jsStreamInfo* si = nullptr;
+        jsErrCode err{};
+        natsStatus st = max_msgs < 0 ? js_UpdateStream(&si, conn.js(), &cfg, nullptr, &err)
+                                     : js_AddStream(&si, conn.js(), &cfg, nullptr, &err);
+        jsStreamInfo_Destroy(si);
+        detail::check(st, "setting up stream " + name, err);
+    });
+}
+
+TEST_CASE("nats: JetStream publishes the server refuses are published again, none is lost") {
+    nats_server server;
+    const int n = 200, room = 50;
+    in_runtime([&] {
+        // Until the limit is lifted, the server refuses the values after the
+        // first `room` ones: the publisher must hold them and try again.
+        limit_stream(server, "t.full", room);
+        rill::chan<int64_t> in(n); // takes every value while the stream is full
+        auto ended =
+            start_publisher(publishing(server, "t.full", nats::delivery::at_least_once), in);
+        for (int i = 1; i <= n; ++i)
+            in.send(i);
+        in.close();
+        REQUIRE(rill::blocking([] { return warnings->wait_for("publishes to t.full failed"); }));
+        limit_stream(server, "t.full", -1);
+        // Returned normally: everything is stored.
+        REQUIRE(*ended.recv() == "");
+        subscriber<int64_t> sub(durable_consumer(server, "t.full", "full"), 0);
+        std::set<int64_t> seen;
+        take_the_rest(sub, seen, n);
+        sub.stop();
     });
 }
 

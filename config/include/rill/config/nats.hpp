@@ -16,8 +16,16 @@
 //   client library's pending limit is reached: the library then drops
 //   messages, and the bridge logs every such slow-consumer report with the
 //   number dropped so far. The publisher is not slowed by slow subscribers.
-// - at_least_once (JetStream): publish returns a value as sent only when the
-//   server has stored it (a publish acknowledgement), retrying until then.
+// - at_least_once (JetStream): publish keeps up to 1024 messages in flight
+//   and counts a value as sent only once the server has stored it (a publish
+//   acknowledgement). A message the server refuses, or whose acknowledgement
+//   does not come within 5 s (lost in a disconnection, say), is published
+//   again after a pause, until stored; the failures are logged, one line per
+//   round of retries. Values are stored in the order received, except that
+//   one published again is stored after those that followed it (and twice,
+//   when only its acknowledgement was lost). When the input is closed,
+//   publish returns once every value is stored; when ctx is cancelled, at
+//   once, giving up on the values in flight (stored or not).
 //   The subscriber is a durable pull consumer: it fetches only what the
 //   downstream channel can take (back-pressure reaches the server, at most
 //   max_pending messages are unacknowledged), and acknowledges a message only
