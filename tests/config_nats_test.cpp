@@ -1,7 +1,7 @@
 // The NATS bridge (rill/config/nats.hpp) against a real nats-server started
 // for each test: core NATS round trips and queue groups, JetStream
 // redelivery after a stopped or crashed consumer, publishes retried after the
-// server refused them, codecs.
+// server refused them, codecs (bytes included).
 #include "nats_server.hpp"
 #include "stages/nats_connection.hpp"
 #include "test_util.hpp"
@@ -236,6 +236,15 @@ std::vector<std::string> numbered(int n) {
     return v;
 }
 
+// Binary data: NUL bytes, a newline, bytes that are not UTF-8 (0xff; 0xc3
+// without its continuation byte).
+rill::config::bytes binary() {
+    rill::config::bytes b;
+    for (int v : {0x00, 0xff, 0x0a, 0xc3, 0x28, 0x00, 0x80, 0x7f})
+        b.push_back(static_cast<std::byte>(v));
+    return b;
+}
+
 } // namespace
 
 TEST_CASE("nats: core publish and subscribe carry every value in order") {
@@ -417,6 +426,8 @@ TEST_CASE("nats: codecs encode and decode the built-in types and a user's type")
     CHECK(round_trip("lines", std::vector<std::string>{"a", "", "b"}));
     CHECK(round_trip("lines", std::vector<std::string>{}));
     CHECK(round_trip("test_point", point{3, -4}));
+    CHECK(round_trip("bytes", binary()));
+    CHECK(round_trip("bytes", cfg::bytes{}));
     CHECK_THROWS_AS(cfg::codec<int64_t>::decode("12x"), cfg::codec_error);
     CHECK_THROWS_AS(cfg::codec<int64_t>::decode(""), cfg::codec_error);
     CHECK_THROWS_AS(cfg::codec<bool>::decode("yes"), cfg::codec_error);
@@ -430,6 +441,24 @@ TEST_CASE("nats: codecs encode and decode the built-in types and a user's type")
                     std::vector<point>{{1, 2}, {-3, 4}});
         CHECK(sub.next() == point{1, 2});
         CHECK(sub.next() == point{-3, 4});
+        sub.stop();
+    });
+}
+
+TEST_CASE("nats: bytes cross unchanged, NUL and invalid UTF-8 included, and are not text") {
+    const rill::config::type_desc* t = rill::config::find_type("bytes");
+    REQUIRE(t);
+    CHECK(t->cpp == typeid(rill::config::bytes));
+    CHECK_FALSE(t->to_string);
+    nats_server server;
+    in_runtime([&] {
+        subscriber<rill::config::bytes> sub(
+            subscribing(server, "t.bytes", nats::delivery::at_most_once), 4);
+        publish_all(publishing(server, "t.bytes", nats::delivery::at_most_once),
+                    std::vector<rill::config::bytes>{binary(), {}, {std::byte{0}}});
+        CHECK(sub.next() == binary());
+        CHECK(sub.next().empty());
+        CHECK(sub.next() == rill::config::bytes{std::byte{0}});
         sub.stop();
     });
 }

@@ -43,6 +43,11 @@ struct type_table {
             return fmt::format("{}", fmt::join(l, "\n"));
         };
         add_locked(std::move(lines));
+        type_desc raw = describe_type<bytes>("bytes");
+        // Not text, whatever fmt makes of a vector of std::byte: a line sink
+        // writing it would break its line framing.
+        raw.to_string = nullptr;
+        add_locked(std::move(raw));
     }
 };
 

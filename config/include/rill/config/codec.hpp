@@ -3,8 +3,13 @@
 // and subscribed; describe_type (types.hpp) picks the codec up by itself.
 //
 // Built in:
-// - string: the bytes as they are, so a string carries any bytes (also
-//   binary data, "bytes"); every message decodes.
+// - string: the bytes as they are, so a string carries any bytes; every
+//   message decodes.
+// - bytes (std::vector<std::byte>): the bytes as they are, every message
+//   decodes. For binary data (serialised messages, images): a bytes channel
+//   cannot be wired to a stage that takes text (string), and the line sinks
+//   (write_lines, tcp_sink) fail on it rather than write it as text; it
+//   passes through generic stages (throttle, count, ...) and NATS unchanged.
 // - int, float, bool: their decimal text ("42", "2.5", "true"/"false").
 // - lines: each line followed by '\n'; a message that is not empty and does
 //   not end with '\n' is undecodable. Lines must not contain '\n' (the lines
@@ -23,7 +28,9 @@
 
 #include <charconv>
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -49,6 +56,19 @@ concept has_codec = requires(const T& v, std::string& out, std::string_view byte
 template <> struct codec<std::string> {
     static void encode(const std::string& v, std::string& out) { out += v; }
     static std::string decode(std::string_view bytes) { return std::string(bytes); }
+};
+
+// The element type `bytes`: binary data, with no text meaning.
+using bytes = std::vector<std::byte>;
+
+template <> struct codec<bytes> {
+    static void encode(const bytes& v, std::string& out) {
+        out.append(reinterpret_cast<const char*>(v.data()), v.size());
+    }
+    static bytes decode(std::string_view b) {
+        auto raw = std::as_bytes(std::span(b.data(), b.size()));
+        return bytes(raw.begin(), raw.end());
+    }
 };
 
 template <> struct codec<std::int64_t> {

@@ -1,7 +1,8 @@
 // The element types channels carry, registered by name so that a topology
 // file can say `type: string` and the loader can check every edge before
 // anything runs. Built in: string, int (std::int64_t), float (double), bool,
-// lines (std::vector<std::string>). Register your own once, before loading:
+// lines (std::vector<std::string>), bytes (std::vector<std::byte>, codec.hpp).
+// Register your own once, before loading:
 //
 //   RILL_CONFIG_TYPE(log_record, "log_record");
 //
