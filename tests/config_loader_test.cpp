@@ -307,6 +307,34 @@ TEST_CASE("types: port against channel, generic T, fan-out of uncopyable types")
                          "copied");
 }
 
+TEST_CASE("types: a port that needs a codec refuses a type without one, at the binding") {
+    test_stages(); // registers record, which has no codec
+    // The NATS bridge stages of the global registry: their ports take any type with a codec.
+    auto bytes = load_string("channels: {raw: bytes, paced: bytes}\nstages:\n"
+                             "  sub: {stage: nats_subscribe, out: raw, args: {subject: a}}\n"
+                             "  pace: {stage: throttle, in: raw, out: paced, args: {rate: 10}}\n"
+                             "  pub: {stage: nats_publish, in: paced, args: {subject: b}}\n",
+                             "t.yaml");
+    INFO(dump(bytes));
+    REQUIRE(bytes.topo);
+    CHECK(bytes.topo->find_stage("pace")->type_param == "bytes");
+    auto r = load_string("channels: {c: record}\nstages:\n"
+                         "  sub: {stage: nats_subscribe, out: c, args: {subject: a}}\n"
+                         "  pub:\n    stage: nats_publish\n    in: c\n    args: {subject: b}\n",
+                         "t.yaml");
+    INFO(dump(r));
+    REQUIRE(r.errors.size() == 2);
+    CHECK(r.errors[0].at == mark{"t.yaml", 3, 37});
+    CHECK(r.errors[0].message ==
+          "stage sub (nats_subscribe) output port 'out' needs a type with a codec, but channel "
+          "'c' carries record, which has none: specialise rill::config::codec for it before "
+          "registering it (rill/config/codec.hpp)");
+    CHECK(r.errors[1].at == mark{"t.yaml", 6, 9});
+    CHECK_THAT(r.errors[1].message,
+               Catch::StartsWith("stage pub (nats_publish) input port 'in' needs a type with a "
+                                 "codec, but channel 'c' carries record"));
+}
+
 TEST_CASE("cycles are reported once, listing the cycle") {
     auto d = only_error("channels: {c: string, d: string, e: string}\nstages:\n"
                         "  a: {stage: source, out: e}\n"

@@ -188,8 +188,8 @@ std::string to_text(const arg_value& v) {
 
 void print_ports(std::ostream& os, std::string_view direction, const std::vector<port_spec>& ps) {
     for (const auto& p : ps)
-        fmt::print(os, "    {:<4} {} ({}{}){}{}\n", direction, p.name, p.type,
-                   p.optional ? ", optional" : "", p.help.empty() ? "" : ": ", p.help);
+        fmt::print(os, "    {:<4} {} ({}){}{}\n", direction, p.name, port_type_text(p),
+                   p.help.empty() ? "" : ": ", p.help);
 }
 
 int stages(const invocation& inv) {

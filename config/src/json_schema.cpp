@@ -233,8 +233,7 @@ private:
         for (const auto& p : ps)
             props[p.name] = json::object{
                 {"$ref", "#/$defs/ports"},
-                {"description", fmt::format("{}{}{}", p.type, p.optional ? ", optional" : "",
-                                            p.help.empty() ? "" : ": " + p.help)}};
+                {"description", port_type_text(p) + (p.help.empty() ? "" : ": " + p.help)}};
         json by_port = json::object{
             {"type", "object"}, {"properties", std::move(props)}, {"additionalProperties", false}};
         json::array alts{json::object{{"type", "string"}}, json::object{{"type", "array"}}};

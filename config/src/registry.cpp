@@ -177,6 +177,16 @@ stage_def& stage_def::optional() {
     return *this;
 }
 
+stage_def& stage_def::needs_codec() {
+    if (!last_ports_) throw std::logic_error(spec_.name + ": needs_codec() before any port");
+    last_ports_->back().needs_codec = true;
+    return *this;
+}
+
+std::string port_type_text(const port_spec& p) {
+    return p.type + (p.needs_codec ? " with a codec" : "") + (p.optional ? ", optional" : "");
+}
+
 stage_def& stage_def::add_arg(std::string name, arg_type t, std::optional<arg_value> def,
                               std::string help) {
     spec_.args.push_back({std::move(name), t, std::move(def), std::move(help)});

@@ -148,6 +148,9 @@ run_state::run_state(const topology& t, const run_options& opts)
         auto type_of = [&](const port_spec& ps) {
             auto* type = find_type(ps.type == type_param ? tparam : ps.type);
             if (!type) misfit(d, "port '" + ps.name + "' has no known element type");
+            if (ps.needs_codec && !type->has_codec())
+                misfit(d, "port '" + ps.name + "' needs a type with a codec, but " + type->name +
+                              " has none (rill/config/codec.hpp)");
             return type;
         };
         for (auto& ps : spec->inputs)

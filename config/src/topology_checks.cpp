@@ -50,6 +50,14 @@ void check_types(topology& t, const registry& r, std::vector<diagnostic>& errors
         auto check = [&](const port_binding& b, const port_spec& p, const char* direction) {
             for (const auto& ch : b.channels) {
                 const std::string& carried = t.find_channel(ch)->type;
+                const type_desc* d = find_type(carried);
+                if (p.needs_codec && d && !d->has_codec())
+                    errors.push_back(
+                        {b.at, fmt::format("stage {} ({}) {} port '{}' needs a type with a codec, "
+                                           "but channel '{}' carries {}, which has none: "
+                                           "specialise rill::config::codec for it before "
+                                           "registering it (rill/config/codec.hpp)",
+                                           s.id, s.stage, direction, p.name, ch, carried)});
                 if (p.type != type_param) {
                     if (p.type != carried)
                         errors.push_back(

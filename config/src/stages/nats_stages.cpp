@@ -1,9 +1,8 @@
 // nats_publish and nats_subscribe: the NATS bridge (nats.hpp) as YAML stages,
-// for channels of any type with a codec.
+// for channels of any type with a codec (their ports needs_codec(): the
+// loader, and the runner for a topology built by hand, refuse other types).
 #include "stages/nats_connection.hpp"
 #include "stages/stages.hpp"
-
-#include <stdexcept>
 
 namespace rill::config::stages {
 
@@ -20,15 +19,8 @@ nats::connection_options connection_of(const stage_io& io) {
             io.arg<std::string>("tls_key"), io.id()};
 }
 
-void require_codec(const stage_io& io, const type_desc& t) {
-    if (!t.encode || !t.decode)
-        throw std::invalid_argument("stage " + io.id() + ": type " + t.name +
-                                    " has no codec (rill/config/codec.hpp)");
-}
-
 void nats_publish(stage_io& io) {
     auto in = io.in_any("in");
-    require_codec(io, in.type());
     nats::publish_options o{connection_of(io), io.arg<std::string>("subject"), delivery_of(io),
                             io.arg<std::string>("stream")};
     box v(in.type());
@@ -45,7 +37,6 @@ void nats_publish(stage_io& io) {
 
 void nats_subscribe(stage_io& io) {
     auto out = io.out_any("out");
-    require_codec(io, out.type());
     nats::subscribe_options o;
     o.connection = connection_of(io);
     o.subject = io.arg<std::string>("subject");
@@ -96,6 +87,7 @@ void register_nats(registry& r) {
     pub.help("Publishes each value, encoded by its type's codec, to a NATS subject. "
              "at_least_once: a value counts as sent once JetStream has stored it.")
         .input_any("in", "the values to publish")
+        .needs_codec()
         .required<std::string>("subject", "the NATS subject");
     r.add(with_connection(pub));
     stage_def sub("nats_subscribe", nats_subscribe);
@@ -104,6 +96,7 @@ void register_nats(registry& r) {
              "acknowledged once the value after it was taken (or after 100 ms without messages), "
              "so use an unbuffered output channel.")
         .output_any("out", "the values received")
+        .needs_codec()
         .required<std::string>("subject", "the NATS subject")
         .arg<std::string>("queue", "",
                           "at_most_once: queue group; subscribers in one group share the messages")

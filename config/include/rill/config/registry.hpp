@@ -13,7 +13,9 @@
 //
 // A port's type is a registered element type (types.hpp) or, for generic
 // stages, the type parameter T (input_any / output_any): the loader binds T
-// to the type of the channels on those ports and checks they agree.
+// to the type of the channels on those ports and checks they agree. A port
+// marked needs_codec() takes only types with a codec (codec.hpp), also
+// checked at load: the NATS bridge stages' ports.
 // Static registration runs only for object files that are linked: stages in
 // a static library must be registered by a function the program calls (the
 // built-in stages are registered when the registry is first used).
@@ -53,7 +55,11 @@ struct port_spec {
     std::string type;      // a registered type name, or "T"
     bool optional = false; // may be left unbound (an unbound output discards)
     std::string help{};
+    bool needs_codec = false; // its element type must have a codec
 };
+
+// The port's type as help texts show it: "string", "T with a codec, optional".
+std::string port_type_text(const port_spec& p);
 
 struct stage_spec {
     std::string name;
@@ -84,6 +90,8 @@ public:
     stage_def& output_any(std::string name, std::string help = {});
     // Makes the last port added optional.
     stage_def& optional();
+    // Makes the last port added take only element types with a codec.
+    stage_def& needs_codec();
     // Arguments of C++ type A: bool, std::int64_t, double, std::string,
     // std::chrono::nanoseconds, byte_size, std::vector<std::string>. The two
     // kinds have different names because one overloaded name could not tell

@@ -38,6 +38,7 @@ struct type_desc {
     // codec<T>::decode into uninitialised dst; throws codec_error. Null when
     // T has no codec.
     void (*decode)(std::string_view bytes, void* dst) = nullptr;
+    bool has_codec() const noexcept { return encode && decode; }
 };
 
 // Adds a type; throws std::invalid_argument if the name or the C++ type is
