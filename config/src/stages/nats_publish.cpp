@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -30,10 +31,12 @@ constexpr std::int64_t ack_timeout_ms = 5000;
 // How long one publish waits for room in a full window before it looks at
 // ctx again.
 constexpr std::int64_t stall_ms = 200;
-// Pauses before publishing failed messages again: doubling from the first to
-// the last while failures go on, so that a long outage costs one log line and
-// one round of retries every couple of seconds.
+// Pauses before publishing failed messages again: the first while the server
+// stores others (a passing failure), doubling up to the last while it stores
+// none (an outage, a full stream).
 constexpr std::chrono::milliseconds first_retry_pause(50), last_retry_pause(2000);
+// Failures are logged at most this often, counted meanwhile.
+constexpr std::chrono::seconds log_interval(5);
 
 // JetStream publishing with a window of messages in flight (at least once).
 // libnats stores each message until its acknowledgement arrives and then
@@ -80,7 +83,10 @@ public:
                 check(natsMsg_Create(&m, subject_.c_str(), nullptr, bytes.data(),
                                      static_cast<int>(bytes.size())),
                       conn_.name() + ": a message to " + subject_);
-                if (!send(ctx, m)) return false;
+                if (!send(ctx, m)) {
+                    natsMsg_Destroy(m);
+                    return false;
+                }
             }
             return true;
         });
@@ -96,12 +102,16 @@ public:
             msgs.swap(failed_);
             error = std::move(last_error_);
         }
-        if (msgs.empty()) {
-            pause_ = first_retry_pause;
-            return true;
+        if (msgs.empty()) return true;
+        unlogged_ += msgs.size();
+        if (auto now = std::chrono::steady_clock::now(); now >= next_log_) {
+            log().warn("{}: {} JetStream publishes to {} failed (the last: {}); publishing "
+                       "them again",
+                       conn_.name(), unlogged_, subject_, error);
+            unlogged_ = 0;
+            next_log_ = now + log_interval;
         }
-        log().warn("{}: {} JetStream publishes to {} failed (the last: {}); retrying in {} ms",
-                   conn_.name(), msgs.size(), subject_, error, pause_.count());
+        if (stored_.exchange(false)) pause_ = first_retry_pause;
         bool resent = stages::pause(ctx, pause_);
         pause_ = std::min(pause_ * 2, last_retry_pause);
         std::size_t next = 0;
@@ -161,13 +171,14 @@ private:
 
     static void on_ack(jsCtx*, natsMsg* m, jsPubAck* ack, jsPubAckErr* err, void* self) {
         // The handler owns m (nats.h): stored, it is done; else it is kept.
+        auto* p = static_cast<stored_publisher*>(self);
         if (ack) {
             natsMsg_Destroy(m);
+            p->stored_.store(true, std::memory_order_relaxed);
             return;
         }
-        static_cast<stored_publisher*>(self)->add_failed(
-            m, fmt::format("{} (JetStream error {})", err->ErrText ? err->ErrText : "?",
-                           static_cast<int>(err->ErrCode)));
+        p->add_failed(m, fmt::format("{} (JetStream error {})", err->ErrText ? err->ErrText : "?",
+                                     static_cast<int>(err->ErrCode)));
     }
 
     connection& conn_;
@@ -175,6 +186,9 @@ private:
     jsCtx* js_ = nullptr;
     jsPubOptions pub_opts_;
     std::chrono::milliseconds pause_ = first_retry_pause;
+    std::atomic<bool> stored_{false}; // a message was stored since the last retry
+    std::uint64_t unlogged_ = 0;      // failures not logged yet
+    std::chrono::steady_clock::time_point next_log_{};
     std::mutex mu_;
     std::vector<natsMsg*> failed_; // owned; published again by retry_failed
     std::string last_error_;

@@ -20,8 +20,8 @@
 //   and counts a value as sent only once the server has stored it (a publish
 //   acknowledgement). A message the server refuses, or whose acknowledgement
 //   does not come within 5 s (lost in a disconnection, say), is published
-//   again after a pause, until stored; the failures are logged, one line per
-//   round of retries. Values are stored in the order received, except that
+//   again after a pause, until stored (failures are logged at most every
+//   5 s, counted). Values are stored in the order received, except that
 //   one published again is stored after those that followed it (and twice,
 //   when only its acknowledgement was lost). When the input is closed,
 //   publish returns once every value is stored; when ctx is cancelled, at
