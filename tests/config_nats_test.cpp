@@ -1,6 +1,7 @@
 // The NATS bridge (rill/config/nats.hpp) against a real nats-server started
 // for each test: core NATS round trips and queue groups, JetStream
 // redelivery after a stopped or crashed consumer, codecs.
+#include "nats_bridge.hpp"
 #include "nats_server.hpp"
 #include "test_util.hpp"
 
@@ -12,8 +13,6 @@
 #include <rill/sync.hpp>
 
 #include <catch2/catch.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include <map>
 #include <set>
@@ -21,7 +20,7 @@
 #include <vector>
 
 namespace nats = rill::config::nats;
-using rill_test::nats_server;
+using namespace rill_test;
 using std::int64_t;
 
 namespace {
@@ -46,112 +45,6 @@ template <> struct rill::config::codec<point> {
 RILL_CONFIG_TYPE(point, "test_point");
 
 namespace {
-
-// The bridge's log, quiet unless RILL_SUP_LOG is set (as the other config tests).
-const std::shared_ptr<spdlog::logger> nats_logger = [] {
-    auto l = spdlog::get("rill.nats");
-    if (!l) l = spdlog::stderr_color_mt("rill.nats");
-    l->set_level(std::getenv("RILL_SUP_LOG") ? spdlog::level::info : spdlog::level::off);
-    return l;
-}();
-
-template <class F> void in_runtime(F f) {
-    rill_test::watchdog wd("nats test", std::chrono::seconds(120));
-    rill::run(std::move(f));
-}
-
-nats::connection_options connect_to(const nats_server& s) {
-    nats::connection_options o;
-    o.servers = s.url();
-    o.name = "test";
-    return o;
-}
-
-// Publishes values through nats::publish and returns once it has finished
-// (everything flushed, or stored by JetStream).
-template <class T> void publish_all(const nats::publish_options& po, std::vector<T> values) {
-    rill::chan<T> in(64);
-    rill::chan<std::string> failed(1);
-    rill::go([&] {
-        std::string error;
-        try {
-            nats::publish<T>(rill::background(), in.rx(), po);
-        } catch (const std::exception& e) {
-            error = e.what();
-        }
-        failed.send(error);
-    });
-    for (auto& v : values)
-        in.send(std::move(v));
-    in.close();
-    REQUIRE(*failed.recv() == "");
-}
-
-// nats::subscribe in a goroutine, its values on out; the constructor returns
-// once it is subscribed.
-template <class T> class subscriber {
-public:
-    rill::chan<T> out;
-
-    subscriber(nats::subscribe_options o, std::size_t capacity) : out(capacity) {
-        std::tie(ctx_, cancel_) = rill::with_cancel(rill::background());
-        rill::chan<std::monostate> ready(1);
-        o.ready = [ready]() mutable { ready.send({}); };
-        rill::go([o, out = out, ctx = ctx_, ended = ended_]() mutable {
-            outcome r;
-            try {
-                r.stats = nats::subscribe<T>(ctx, out.tx(), o);
-            } catch (const std::exception& e) {
-                r.error = e.what();
-            }
-            ended.send(std::move(r));
-        });
-        rill::select(rill::on_recv(ready, [](auto) {}),
-                     rill::on_recv(ended_, [](std::optional<outcome> r) {
-                         FAIL("subscribe ended at start: " << r->error);
-                     }));
-    }
-    // Cancels the subscription and returns its counts.
-    nats::subscribe_stats stop() {
-        cancel_();
-        auto r = *ended_.recv();
-        REQUIRE(r.error == "");
-        return r.stats;
-    }
-    // The next value, failing the test after 30 s without one.
-    T next() {
-        std::optional<T> v;
-        rill::select(rill::on_recv(out, [&](std::optional<T> x) { v = std::move(x); }),
-                     rill::on_timeout(std::chrono::seconds(30), [] {}));
-        if (!v) FAIL("no value from the subscriber in 30 s");
-        return std::move(*v);
-    }
-
-private:
-    struct outcome {
-        nats::subscribe_stats stats;
-        std::string error;
-    };
-    rill::context ctx_;
-    rill::cancel_func cancel_;
-    rill::chan<outcome> ended_{1};
-};
-
-nats::publish_options publishing(const nats_server& s, std::string subject, nats::delivery d) {
-    nats::publish_options o;
-    o.connection = connect_to(s);
-    o.subject = std::move(subject);
-    o.mode = d;
-    return o;
-}
-
-nats::subscribe_options subscribing(const nats_server& s, std::string subject, nats::delivery d) {
-    nats::subscribe_options o;
-    o.connection = connect_to(s);
-    o.subject = std::move(subject);
-    o.mode = d;
-    return o;
-}
 
 // Publishes 1..n with JetStream: stored before anyone subscribes.
 void store_one_to(const nats_server& s, const std::string& subject, int n) {
@@ -179,13 +72,6 @@ void take_the_rest(subscriber<int64_t>& sub, std::set<int64_t>& seen, int n) {
         REQUIRE(v <= n);
         seen.insert(v);
     }
-}
-
-std::vector<std::string> numbered(int n) {
-    std::vector<std::string> v;
-    for (int i = 1; i <= n; ++i)
-        v.push_back(std::to_string(i));
-    return v;
 }
 
 } // namespace
