@@ -10,7 +10,9 @@
 // Each line: "natsbridge MODE N values MS ms RATE values/s", timed from the
 // first value sent to the last received.
 //
-// Usage: bench_natsbridge URL [N]   (N default 100000; JetStream runs N/10)
+// Usage: bench_natsbridge URL [N [JS_N]]   (N default 100000: channel and
+// core; JS_N default N/10: JetStream). bench/natsbridge.sh runs it beside the
+// Go reference (go/natsbridge).
 #include <rill/config/nats.hpp>
 #include <rill/csp/context.hpp>
 #include <rill/runtime.hpp>
@@ -88,15 +90,16 @@ void bridge_run(const char* mode, const std::string& url, nats::delivery d, long
 
 int main(int argc, char** argv) {
     if (argc < 2) {
-        std::fprintf(stderr, "usage: bench_natsbridge URL [N]\n");
+        std::fprintf(stderr, "usage: bench_natsbridge URL [N [JS_N]]\n");
         return 2;
     }
     std::string url = argv[1];
     long n = argc > 2 ? std::atol(argv[2]) : 100000;
+    long js_n = argc > 3 ? std::atol(argv[3]) : n / 10;
     spdlog::set_level(spdlog::level::warn);
     rill::run([&] {
         channel_run(n);
         bridge_run("core", url, nats::delivery::at_most_once, n);
-        bridge_run("jetstream", url, nats::delivery::at_least_once, n / 10);
+        bridge_run("jetstream", url, nats::delivery::at_least_once, js_n);
     });
 }

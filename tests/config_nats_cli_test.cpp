@@ -139,3 +139,17 @@ TEST_CASE("rill run through NATS: three consumers share the jobs", "[config][nat
     }
     CHECK(total == static_cast<std::size_t>(n));
 }
+
+TEST_CASE("rill run through NATS: a bridge that cannot connect is restarted, then the run gives "
+          "up naming the server but not its password",
+          "[config][nats]") {
+    // Port 1: privileged, nobody listens there on a test machine.
+    auto r = rill_test::wait_process(rill_run(
+        consumer_yaml, {{"NATS_URL", "nats://worker:s3cret@127.0.0.1:1"}, {"OUTPUT", "-"}}));
+    INFO(r.output);
+    CHECK(r.exited_with(3)); // gave_up
+    CHECK(contains(r.output, "child subscribe restarted"));
+    CHECK(contains(r.output, "supervisor root gave up"));
+    CHECK(contains(r.output, "connecting to nats://***@127.0.0.1:1"));
+    CHECK(!contains(r.output, "s3cret"));
+}

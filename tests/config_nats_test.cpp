@@ -2,6 +2,7 @@
 // for each test: core NATS round trips and queue groups, JetStream
 // redelivery after a stopped or crashed consumer, publishes retried after the
 // server refused them, codecs (bytes included).
+#include "nats_bridge.hpp"
 #include "nats_server.hpp"
 #include "stages/nats_connection.hpp"
 #include "test_util.hpp"
@@ -14,20 +15,14 @@
 #include <rill/sync.hpp>
 
 #include <catch2/catch.hpp>
-#include <spdlog/sinks/base_sink.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 
-#include <algorithm>
-#include <condition_variable>
 #include <map>
-#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
 
 namespace nats = rill::config::nats;
-using rill_test::nats_server;
+using namespace rill_test;
 using std::int64_t;
 
 namespace {
@@ -52,154 +47,6 @@ template <> struct rill::config::codec<point> {
 RILL_CONFIG_TYPE(point, "test_point");
 
 namespace {
-
-// The bridge's warnings, kept so that a test can wait for one.
-class warnings_sink final : public spdlog::sinks::base_sink<std::mutex> {
-public:
-    // Blocks until a warning containing text has been logged; false after 60 s.
-    bool wait_for(std::string_view text) {
-        std::unique_lock lk(mu_);
-        return cv_.wait_for(lk, std::chrono::seconds(60), [&] {
-            return std::any_of(lines_.begin(), lines_.end(),
-                               [&](const std::string& l) { return l.find(text) != l.npos; });
-        });
-    }
-
-private:
-    void sink_it_(const spdlog::details::log_msg& m) override {
-        {
-            std::lock_guard lk(mu_);
-            lines_.emplace_back(m.payload.begin(), m.payload.end());
-        }
-        cv_.notify_all();
-    }
-    void flush_() override {}
-    std::mutex mu_;
-    std::condition_variable cv_;
-    std::vector<std::string> lines_;
-};
-
-const auto warnings = std::make_shared<warnings_sink>();
-
-// The bridge's log: warnings go to `warnings`; stderr shows nothing unless
-// RILL_SUP_LOG is set (as in the other config tests).
-const std::shared_ptr<spdlog::logger> nats_logger = [] {
-    auto l = spdlog::get("rill.nats");
-    if (!l) l = spdlog::stderr_color_mt("rill.nats");
-    const bool shown = std::getenv("RILL_SUP_LOG") != nullptr;
-    for (auto& sink : l->sinks())
-        sink->set_level(shown ? spdlog::level::info : spdlog::level::off);
-    warnings->set_level(spdlog::level::warn);
-    l->sinks().push_back(warnings);
-    l->set_level(shown ? spdlog::level::info : spdlog::level::warn);
-    return l;
-}();
-
-template <class F> void in_runtime(F f) {
-    rill_test::watchdog wd("nats test", std::chrono::seconds(120));
-    rill::run(std::move(f));
-}
-
-nats::connection_options connect_to(const nats_server& s) {
-    nats::connection_options o;
-    o.servers = s.url();
-    o.name = "test";
-    return o;
-}
-
-// nats::publish of in's values in a goroutine; the channel returned gets
-// its exception's text once it has returned, "" when it returned normally.
-template <class T>
-rill::chan<std::string> start_publisher(const nats::publish_options& po, rill::chan<T> in) {
-    rill::chan<std::string> ended(1);
-    rill::go([=]() mutable {
-        std::string error;
-        try {
-            nats::publish<T>(rill::background(), in.rx(), po);
-        } catch (const std::exception& e) {
-            error = e.what();
-        }
-        ended.send(error);
-    });
-    return ended;
-}
-
-// Publishes values through nats::publish and returns once it has finished
-// (everything flushed, or stored by JetStream).
-template <class T> void publish_all(const nats::publish_options& po, std::vector<T> values) {
-    rill::chan<T> in(64);
-    auto ended = start_publisher(po, in);
-    for (auto& v : values)
-        in.send(std::move(v));
-    in.close();
-    REQUIRE(*ended.recv() == "");
-}
-
-// nats::subscribe in a goroutine, its values on out; the constructor returns
-// once it is subscribed.
-template <class T> class subscriber {
-public:
-    rill::chan<T> out;
-
-    subscriber(nats::subscribe_options o, std::size_t capacity) : out(capacity) {
-        std::tie(ctx_, cancel_) = rill::with_cancel(rill::background());
-        rill::chan<std::monostate> ready(1);
-        o.ready = [ready]() mutable { ready.send({}); };
-        rill::go([o, out = out, ctx = ctx_, ended = ended_]() mutable {
-            outcome r;
-            try {
-                r.stats = nats::subscribe<T>(ctx, out.tx(), o);
-            } catch (const std::exception& e) {
-                r.error = e.what();
-            }
-            ended.send(std::move(r));
-        });
-        rill::select(rill::on_recv(ready, [](auto) {}),
-                     rill::on_recv(ended_, [](std::optional<outcome> r) {
-                         FAIL("subscribe ended at start: " << r->error);
-                     }));
-    }
-    // Cancels the subscription and returns its counts.
-    nats::subscribe_stats stop() {
-        cancel_();
-        auto r = *ended_.recv();
-        REQUIRE(r.error == "");
-        return r.stats;
-    }
-    // The next value, failing the test after 30 s without one.
-    T next() {
-        std::optional<T> v;
-        rill::select(rill::on_recv(out, [&](std::optional<T> x) { v = std::move(x); }),
-                     rill::on_timeout(std::chrono::seconds(30), [] {}));
-        if (!v) FAIL("no value from the subscriber in 30 s");
-        return std::move(*v);
-    }
-
-private:
-    struct outcome {
-        nats::subscribe_stats stats;
-        std::string error;
-    };
-    rill::context ctx_;
-    rill::cancel_func cancel_;
-    rill::chan<outcome> ended_{1};
-};
-
-nats::publish_options publishing(const nats_server& s, std::string subject, nats::delivery d) {
-    nats::publish_options o;
-    o.connection = connect_to(s);
-    o.subject = std::move(subject);
-    o.mode = d;
-    return o;
-}
-
-nats::subscribe_options subscribing(const nats_server& s, std::string subject, nats::delivery d) {
-    nats::subscribe_options o;
-    o.connection = connect_to(s);
-    o.subject = std::move(subject);
-    o.mode = d;
-    return o;
-}
 
 // Publishes 1..n with JetStream: stored before anyone subscribes.
 void store_one_to(const nats_server& s, const std::string& subject, int n) {
@@ -229,13 +76,6 @@ void take_the_rest(subscriber<int64_t>& sub, std::set<int64_t>& seen, int n) {
     }
 }
 
-std::vector<std::string> numbered(int n) {
-    std::vector<std::string> v;
-    for (int i = 1; i <= n; ++i)
-        v.push_back(std::to_string(i));
-    return v;
-}
-
 // Binary data: NUL bytes, a newline, bytes that are not UTF-8 (0xff; 0xc3
 // without its continuation byte).
 rill::config::bytes binary() {
@@ -243,6 +83,31 @@ rill::config::bytes binary() {
     for (int v : {0x00, 0xff, 0x0a, 0xc3, 0x28, 0x00, 0x80, 0x7f})
         b.push_back(static_cast<std::byte>(v));
     return b;
+}
+
+// Creates or updates subject's default stream to hold max_msgs messages at
+// most (-1: no limit) and to refuse more (discard new).
+void limit_stream(const nats_server& s, const std::string& subject, int64_t max_msgs) {
+    namespace detail = nats::detail;
+    rill::blocking([&] {
+        detail::connection conn(connect_to(s, "limit"));
+        std::string name = detail::default_stream(subject);
+        jsStreamConfig cfg;
+        jsStreamConfig_Init(&cfg);
+        cfg.Name = name.c_str();
+        const char* subjects[] = {subject.c_str()};
+        cfg.Subjects = subjects;
+        cfg.SubjectsLen = 1;
+        cfg.Storage = js_FileStorage;
+        cfg.MaxMsgs = max_msgs;
+        cfg.Discard = js_DiscardNew;
+        jsStreamInfo* si = nullptr;
+        jsErrCode err{};
+        natsStatus st = max_msgs < 0 ? js_UpdateStream(&si, conn.js(), &cfg, nullptr, &err)
+                                     : js_AddStream(&si, conn.js(), &cfg, nullptr, &err);
+        jsStreamInfo_Destroy(si);
+        detail::check(st, "setting up stream " + name, err);
+    });
 }
 
 } // namespace
@@ -354,48 +219,27 @@ TEST_CASE("nats: a JetStream consumer that crashes before acknowledging gets its
     });
 }
 
-// Creates or updates subject's default stream to hold max_msgs messages at
-// most (-1: no limit) and to refuse more (discard new).
-void limit_stream(const nats_server& s, const std::string& subject, int64_t max_msgs) {
-    namespace detail = nats::detail;
-    rill::blocking([&] {
-        detail::connection conn(connect_to(s));
-        std::string name = detail::default_stream(subject);
-        jsStreamConfig cfg;
-        jsStreamConfig_Init(&cfg);
-        cfg.Name = name.c_str();
-        const char* subjects[] = {subject.c_str()};
-        cfg.Subjects = subjects;
-        cfg.SubjectsLen = 1;
-        cfg.Storage = js_FileStorage;
-        cfg.MaxMsgs = max_msgs;
-        cfg.Discard = js_DiscardNew;
-        jsStreamInfo* si = nullptr;
-        jsErrCode err{};
-        natsStatus st = max_msgs < 0 ? js_UpdateStream(&si, conn.js(), &cfg, nullptr, &err)
-                                     : js_AddStream(&si, conn.js(), &cfg, nullptr, &err);
-        jsStreamInfo_Destroy(si);
-        detail::check(st, "setting up stream " + name, err);
-    });
-}
-
 TEST_CASE("nats: JetStream publishes the server refuses are published again, none is lost") {
     nats_server server;
     const int n = 200, room = 50;
     in_runtime([&] {
         // Until the limit is lifted, the server refuses the values after the
-        // first `room` ones: the publisher must hold them and try again.
+        // first `room` ones: the publisher must keep them and try again.
         limit_stream(server, "t.full", room);
-        rill::chan<int64_t> in(n); // takes every value while the stream is full
-        auto ended =
-            start_publisher(publishing(server, "t.full", nats::delivery::at_least_once), in);
+        auto from = nats_log().mark();
+        rill::chan<std::string> reported(1);
+        rill::go([&] {
+            auto line = rill::blocking(
+                [&] { return nats_log().wait_for_line(from, {"publishes to t.full failed"}); });
+            limit_stream(server, "t.full", -1);
+            reported.send(line);
+        });
+        std::vector<int64_t> values;
         for (int i = 1; i <= n; ++i)
-            in.send(i);
-        in.close();
-        REQUIRE(rill::blocking([] { return warnings->wait_for("publishes to t.full failed"); }));
-        limit_stream(server, "t.full", -1);
-        // Returned normally: everything is stored.
-        REQUIRE(*ended.recv() == "");
+            values.push_back(i);
+        // Returns once every value is stored: after the limit was lifted.
+        publish_all(publishing(server, "t.full", nats::delivery::at_least_once), values);
+        CHECK_THAT(*reported.recv(), Catch::Contains("maximum messages exceeded"));
         subscriber<int64_t> sub(durable_consumer(server, "t.full", "full"), 0);
         std::set<int64_t> seen;
         take_the_rest(sub, seen, n);

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -22,6 +23,7 @@
 #include <string>
 #include <string_view>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -168,10 +170,13 @@ inline std::string output_so_far(const process& p) {
     return all;
 }
 
-// Starts exe with args (args[0] is its argv[0]) and this process's
-// environment, with `env` added to (or, for an empty value, removed from) it.
-inline process start_process(const std::string& exe, std::vector<std::string> args,
-                             const std::map<std::string, std::string>& env = {}) {
+// As start_process, without Catch2 assertions (only the test's own thread may
+// make them): pid is -1 when the process could not be started. With
+// die_with_parent the kernel kills the process (SIGKILL) when the thread that
+// called this ends, so also when the test process dies of a signal: Linux's
+// parent-death signal follows the thread that forked, not the process.
+inline process spawn_process(const std::string& exe, std::vector<std::string> args,
+                             const std::map<std::string, std::string>& env, bool die_with_parent) {
     std::vector<std::string> envs;
     for (char** e = environ; *e; ++e) {
         std::string kv(*e);
@@ -191,10 +196,18 @@ inline process start_process(const std::string& exe, std::vector<std::string> ar
 
     process p;
     p.out = memfd_create("rill-test-child", 0);
-    REQUIRE(p.out >= 0);
+    if (p.out < 0) return p;
+    const pid_t parent = getpid();
     p.pid = fork();
-    REQUIRE(p.pid >= 0);
+    if (p.pid < 0) {
+        close(p.out);
+        p.out = -1;
+        return p;
+    }
     if (p.pid == 0) {
+        // The parent's check: it may have died before prctl took effect.
+        if (die_with_parent && (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent))
+            _exit(127);
         dup2(p.out, STDOUT_FILENO);
         dup2(p.out, STDERR_FILENO);
         execve(exe.c_str(), argv.data(), envp.data());
@@ -202,6 +215,15 @@ inline process start_process(const std::string& exe, std::vector<std::string> ar
         (void)!write(STDERR_FILENO, msg, sizeof msg - 1);
         _exit(127);
     }
+    return p;
+}
+
+// Starts exe with args (args[0] is its argv[0]) and this process's
+// environment, with `env` added to (or, for an empty value, removed from) it.
+inline process start_process(const std::string& exe, std::vector<std::string> args,
+                             const std::map<std::string, std::string>& env = {}) {
+    auto p = spawn_process(exe, std::move(args), env, false);
+    REQUIRE(p.pid >= 0);
     return p;
 }
 

@@ -89,6 +89,21 @@ void on_error(natsConnection*, natsSubscription* sub, natsStatus err, void* stat
 // The last callback of a connection that was connected.
 void on_closed(natsConnection*, void* state) { delete static_cast<connection::callbacks*>(state); }
 
+// The files a connection authenticates with, named in a connection error:
+// a refused handshake or login is often a wrong file (libnats' text names
+// only what failed).
+std::string security_files(const connection_options& o) {
+    std::string files;
+    auto add = [&](const char* what, const std::string& path) {
+        if (!path.empty()) files += (files.empty() ? " with " : ", ") + (what + path);
+    };
+    add("credentials file ", o.credentials);
+    add("TLS CA file ", o.tls_ca);
+    add("TLS certificate ", o.tls_cert);
+    add("TLS key ", o.tls_key);
+    return files;
+}
+
 struct options_deleter {
     void operator()(natsOptions* o) const noexcept { natsOptions_Destroy(o); }
 };
@@ -141,7 +156,8 @@ void connection::connect(const connection_options& o) {
                                                     o.tls_key.c_str()),
                   "NATS TLS certificate " + o.tls_cert + " and key " + o.tls_key);
     }
-    check(natsConnection_Connect(&nc_, opts.get()), name_ + ": connecting to " + shown);
+    check(natsConnection_Connect(&nc_, opts.get()),
+          name_ + ": connecting to " + shown + security_files(o));
     log().info("{}: connected to {}", name_, connected_url(nc_));
 }
 

@@ -66,7 +66,8 @@ namespace rill::config::nats {
 enum class delivery { at_most_once, at_least_once };
 
 // Where and how to connect. Nothing here is logged but the server URLs,
-// with any user:password in them replaced by "***".
+// with any user:password in them replaced by "***", and the files' names
+// (never their contents) in connection errors.
 struct connection_options {
     // Comma-separated URLs; empty: $NATS_URL, else nats://127.0.0.1:4222.
     std::string servers{};
