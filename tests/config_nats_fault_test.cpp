@@ -28,32 +28,6 @@ using std::int64_t;
 
 namespace {
 
-// nats::publish in a goroutine, taking values from in until it is closed.
-template <class T> class publisher {
-public:
-    rill::chan<T> in{0}; // unbuffered: a value sent is one publish has taken
-
-    explicit publisher(nats::publish_options o) {
-        rill::go([o, in = in, ended = ended_]() mutable {
-            std::string error;
-            try {
-                nats::publish<T>(rill::background(), in.rx(), o);
-            } catch (const std::exception& e) {
-                error = e.what();
-            }
-            ended.send(error);
-        });
-    }
-    // Closes in and waits for publish to finish (all flushed or stored).
-    void finish() {
-        in.close();
-        REQUIRE(*ended_.recv() == "");
-    }
-
-private:
-    rill::chan<std::string> ended_{1};
-};
-
 // Stops the server with sig, waits until both of the bridge's connections
 // ("pub" and "sub") report the disconnection, starts the server again, and
 // waits until both report the reconnection; `between` runs while it is down.

@@ -227,23 +227,22 @@ TEST_CASE("nats: JetStream publishes the server refuses are published again, non
         // first `room` ones: the publisher must keep them and try again.
         limit_stream(server, "t.full", room);
         auto from = nats_log().mark();
-        rill::chan<std::string> reported(1);
-        rill::go([&] {
-            auto line = rill::blocking(
-                [&] { return nats_log().wait_for_line(from, {"publishes to t.full failed"}); });
-            limit_stream(server, "t.full", -1);
-            reported.send(line);
+        publisher<int64_t> pub(publishing(server, "t.full", nats::delivery::at_least_once));
+        rill::go([in = pub.in, n]() mutable {
+            for (int64_t i = 1; i <= n; ++i)
+                in.send(i);
         });
-        std::vector<int64_t> values;
-        for (int i = 1; i <= n; ++i)
-            values.push_back(i);
-        // Returns once every value is stored: after the limit was lifted.
-        publish_all(publishing(server, "t.full", nats::delivery::at_least_once), values);
-        CHECK_THAT(*reported.recv(), Catch::Contains("maximum messages exceeded"));
+        auto reported = rill::blocking(
+            [&] { return nats_log().wait_for_line(from, {"publishes to t.full failed"}); });
+        CHECK_THAT(reported, Catch::Contains("maximum messages exceeded"));
+        limit_stream(server, "t.full", -1);
+        // Every value arrives while the input is still open: the publisher
+        // retries without waiting for more input or for its end.
         subscriber<int64_t> sub(durable_consumer(server, "t.full", "full"), 0);
         std::set<int64_t> seen;
         take_the_rest(sub, seen, n);
         sub.stop();
+        pub.finish();
     });
 }
 

@@ -1,7 +1,8 @@
 // Helpers for the NATS bridge tests (rill/config/nats.hpp): options for a
-// test's nats_server, publishing a list of values, a subscriber running in a
-// goroutine, and the bridge's log ("rill.nats") kept in memory, where a test
-// waits for what the bridge reports (also on stderr when RILL_SUP_LOG is set).
+// test's nats_server, a publisher and a subscriber running in goroutines,
+// publishing a list of values, and the bridge's log ("rill.nats") kept in
+// memory, where a test waits for what the bridge reports (also on stderr when
+// RILL_SUP_LOG is set).
 // Include it in one file per test program: it registers that logger.
 #pragma once
 
@@ -138,24 +139,40 @@ inline nats::subscribe_options subscribing(const nats_server& s, std::string sub
     return o;
 }
 
+// nats::publish in a goroutine, taking values from in until it is closed.
+template <class T> class publisher {
+public:
+    // Unbuffered by default: a value sent is one publish has taken.
+    rill::chan<T> in;
+
+    explicit publisher(nats::publish_options o, std::size_t capacity = 0) : in(capacity) {
+        rill::go([o, in = in, ended = ended_]() mutable {
+            std::string error;
+            try {
+                nats::publish<T>(rill::background(), in.rx(), o);
+            } catch (const std::exception& e) {
+                error = e.what();
+            }
+            ended.send(error);
+        });
+    }
+    // Closes in and waits for publish to finish (all flushed or stored).
+    void finish() {
+        in.close();
+        REQUIRE(*ended_.recv() == "");
+    }
+
+private:
+    rill::chan<std::string> ended_{1};
+};
+
 // Publishes values through nats::publish and returns once it has finished
 // (everything flushed, or stored by JetStream).
 template <class T> void publish_all(const nats::publish_options& po, std::vector<T> values) {
-    rill::chan<T> in(64);
-    rill::chan<std::string> failed(1);
-    rill::go([&] {
-        std::string error;
-        try {
-            nats::publish<T>(rill::background(), in.rx(), po);
-        } catch (const std::exception& e) {
-            error = e.what();
-        }
-        failed.send(error);
-    });
+    publisher<T> pub(po, 64);
     for (auto& v : values)
-        in.send(std::move(v));
-    in.close();
-    REQUIRE(*failed.recv() == "");
+        pub.in.send(std::move(v));
+    pub.finish();
 }
 
 // nats::subscribe in a goroutine, its values on out; the constructor returns

@@ -37,6 +37,10 @@ constexpr std::int64_t stall_ms = 200;
 constexpr std::chrono::milliseconds first_retry_pause(50), last_retry_pause(2000);
 // Failures are logged at most this often, counted meanwhile.
 constexpr std::chrono::seconds log_interval(5);
+// libnats reports a failed publish on its own thread: while the input has
+// nothing, the goroutine looks for failures this often (else a failure after
+// the input's last value would wait for the input's end).
+constexpr std::chrono::milliseconds idle_wait(100);
 
 // JetStream publishing with a window of messages in flight (at least once).
 // libnats stores each message until its acknowledgement arrives and then
@@ -195,8 +199,7 @@ private:
 };
 } // namespace
 
-void publish_encoded(const context& ctx, const publish_options& o,
-                     const std::function<bool(std::string& bytes)>& next,
+void publish_encoded(const context& ctx, const publish_options& o, const next_fn& next,
                      const std::function<bool()>& more) {
     if (o.subject.empty()) throw std::invalid_argument("nats publish: no subject");
     auto conn = rill::blocking([&] { return std::make_unique<connection>(o.connection); });
@@ -213,14 +216,17 @@ void publish_encoded(const context& ctx, const publish_options& o,
         // few (a window at most), and a failing server slows the producer.
         if (stored && !stored->retry_failed(ctx)) return;
         batch.clear();
-        do {
+        for (;;) {
             std::string bytes;
-            if (!next(bytes)) {
-                end = true;
+            auto got = next(bytes, idle_wait);
+            if (got != next_status::value) {
+                end = got == next_status::end;
                 break;
             }
             batch.push_back(std::move(bytes));
-        } while (batch.size() < max_batch && more());
+            if (batch.size() == max_batch || !more()) break;
+        }
+        if (batch.empty()) continue;
         if (stored) {
             if (!stored->publish(ctx, batch)) return;
             continue;

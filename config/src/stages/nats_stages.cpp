@@ -26,11 +26,13 @@ void nats_publish(stage_io& io) {
     box v(in.type());
     nats::detail::publish_encoded(
         io.ctx(), o,
-        [&](std::string& bytes) {
-            if (!in.recv(v)) return false;
+        [&](std::string& bytes, std::chrono::nanoseconds wait) {
+            bool idle = false;
+            if (!in.recv_until(v, std::chrono::steady_clock::now() + wait, idle))
+                return idle ? nats::detail::next_status::idle : nats::detail::next_status::end;
             in.type().encode(v.storage(), bytes);
             v.reset();
-            return true;
+            return nats::detail::next_status::value;
         },
         [&] { return in.buffered() > 0; });
 }

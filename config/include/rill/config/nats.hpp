@@ -113,10 +113,13 @@ struct subscribe_stats {
 
 namespace detail {
 // The type-erased bridges under publish and subscribe.
-// next: the next encoded value into bytes (cleared by the caller); false at
-// the end. more: whether another value is waiting now (publish batches).
-void publish_encoded(const context& ctx, const publish_options& o,
-                     const std::function<bool(std::string& bytes)>& next,
+// next: waits up to `wait` for the next value and encodes it into bytes
+// (cleared by the caller): value; end once the input is closed and drained
+// or ctx is cancelled; idle when none came in time. more: whether another
+// value is waiting now (publish batches).
+enum class next_status { value, end, idle };
+using next_fn = std::function<next_status(std::string& bytes, std::chrono::nanoseconds wait)>;
+void publish_encoded(const context& ctx, const publish_options& o, const next_fn& next,
                      const std::function<bool()>& more);
 // deliver: decodes and sends one value; false when it could not be sent
 // (stopped); throws codec_error for undecodable bytes.
@@ -132,13 +135,16 @@ std::string default_stream(std::string_view subject);
 template <has_codec T> void publish(const context& ctx, receiver<T> in, const publish_options& o) {
     detail::publish_encoded(
         ctx, o,
-        [&](std::string& bytes) {
+        [&](std::string& bytes, std::chrono::nanoseconds wait) {
             std::optional<T> v;
+            bool idle = false;
             rill::select(rill::on_recv(in, [&](std::optional<T> x) { v = std::move(x); }),
-                         rill::on_recv(ctx.done(), [](auto) {}));
-            if (!v) return false;
+                         rill::on_recv(ctx.done(), [](auto) {}),
+                         rill::on_timeout(wait, [&] { idle = true; }));
+            if (idle) return detail::next_status::idle;
+            if (!v) return detail::next_status::end;
             codec<T>::encode(*v, bytes);
-            return true;
+            return detail::next_status::value;
         },
         [&] { return in.len() > 0; });
 }
