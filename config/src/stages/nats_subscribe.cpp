@@ -81,9 +81,128 @@ subscribe_stats subscribe_core(const context& ctx, connection& conn, const subsc
     return st;
 }
 
-struct list_guard {
-    natsMsgList list{};
-    ~list_guard() { natsMsgList_Destroy(&list); }
+// A durable pull consumer's messages, requested by hand (JetStream's
+// $JS.API.CONSUMER.MSG.NEXT) rather than with natsSubscription_Fetch:
+// libnats 3.4.1's fetch writes past its message array when messages of an
+// earlier request are still buffered, as after a reconnection (fixed
+// upstream in 3.10). One request is open at a time, each with a reply
+// subject of its own, so that its end (all its messages received, or a
+// status message on that subject: 408 expired, 404 nothing, 409 refused) is
+// told apart from that of an earlier one; a request with no answer by its
+// deadline (lost in a disconnection) is made again.
+class pull_subscription {
+public:
+    pull_subscription(connection& conn, const std::string& stream, const std::string& durable)
+        : conn_(conn), next_subject_("$JS.API.CONSUMER.MSG.NEXT." + stream + "." + durable) {
+        natsInbox* inbox = nullptr;
+        check(natsInbox_Create(&inbox), "NATS inbox");
+        inbox_ = inbox;
+        natsInbox_Destroy(inbox);
+        natsSubscription* raw = nullptr;
+        check(natsConnection_SubscribeSync(&raw, conn.get(), (inbox_ + ".*").c_str()),
+              conn.name() + ": subscribing to the replies of durable consumer " + durable);
+        sub_.reset(raw);
+    }
+
+    // Asks for batch messages unless a request is still open.
+    void request_if_due(int batch) {
+        auto now = std::chrono::steady_clock::now();
+        if ((owed_ > 0 && now < deadline_) || now < not_before_) return;
+        reply_ = inbox_ + "." + std::to_string(++requests_);
+        // expires in nanoseconds: the server ends the request with a 408 then.
+        auto body = "{\"batch\":" + std::to_string(batch) +
+                    ",\"expires\":" + std::to_string(wait_ms * 1000000) + "}";
+        // Buffered by libnats (also while disconnected): does not wait.
+        check(natsConnection_PublishRequest(conn_.get(), next_subject_.c_str(), reply_.c_str(),
+                                            body.data(), static_cast<int>(body.size())),
+              conn_.name() + ": requesting messages from " + next_subject_);
+        owed_ = batch;
+        answered_ = false;
+        deadline_ = now + std::chrono::milliseconds(wait_ms) + answer_slack;
+    }
+
+    // The next message, waiting wait_ms at most (NATS_TIMEOUT then).
+    natsStatus next(natsMsg** m) {
+        int pending = 0, pending_bytes = 0;
+        natsSubscription_GetPending(sub_.get(), &pending, &pending_bytes);
+        // A message already buffered is taken without handing the processor over.
+        natsStatus s =
+            pending > 0
+                ? natsSubscription_NextMsg(m, sub_.get(), wait_ms)
+                : rill::blocking([&] { return natsSubscription_NextMsg(m, sub_.get(), wait_ms); });
+        if (s != NATS_OK) return s;
+        if (is_value(*m)) {
+            // A stored message keeps its own subject: which request brought
+            // it is not known, so it counts against the open one.
+            owed_ = std::max(0, owed_ - 1);
+            answered_ = true;
+        } else if (reply_ == natsMsg_GetSubject(*m)) {
+            ended(*m);
+        }
+        return s;
+    }
+
+    // A stored message, not a status message about a request.
+    static bool is_value(natsMsg* m) {
+        const char* reply = natsMsg_GetReply(m);
+        return reply && *reply;
+    }
+
+    // Acknowledges (+ACK), gives back (-NAK) or ends (+TERM) message m; the
+    // reply goes into libnats' buffer, written out by its thread.
+    void reply(natsMsg* m, std::string_view what) {
+        natsConnection_Publish(conn_.get(), natsMsg_GetReply(m), what.data(),
+                               static_cast<int>(what.size()));
+    }
+
+    // Gives back (-NAK) every message received and not taken, until the open
+    // request is over (its last message or its status: wait_ms at most), so
+    // that none waits for ack_wait before it is delivered again (stopping).
+    void give_back() {
+        for (;;) {
+            natsMsg* m = nullptr;
+            bool open = owed_ > 0 && std::chrono::steady_clock::now() < deadline_;
+            natsStatus s = open ? next(&m) : natsSubscription_NextMsg(&m, sub_.get(), 0);
+            if (s == NATS_TIMEOUT && open) continue;
+            if (s != NATS_OK) return;
+            msg_ptr msg(m);
+            if (is_value(m)) reply(m, "-NAK");
+        }
+    }
+
+private:
+    // The open request's status message: it is over.
+    void ended(natsMsg* status) {
+        owed_ = 0;
+        const char* code = nullptr;
+        natsMsgHeader_Get(status, "Status", &code);
+        std::string_view c = code ? code : "";
+        // 408: expired, 404: nothing to deliver; anything else (409: the
+        // consumer was deleted, too many requests waiting...) is worth a line.
+        if (c != "408" && c != "404") {
+            const char* text = nullptr;
+            natsMsgHeader_Get(status, "Description", &text);
+            log().warn("{}: request for messages from {} refused: {} {}", conn_.name(),
+                       next_subject_, c, text ? text : "");
+        }
+        // Refused at once: asking again at once would make a busy loop.
+        if (!answered_)
+            not_before_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+    }
+
+    // How long past its expiry a request may go unanswered before it counts
+    // as lost.
+    static constexpr std::chrono::seconds answer_slack{1};
+
+    connection& conn_;
+    std::string next_subject_;
+    std::string inbox_;
+    sub_ptr sub_;
+    std::string reply_; // the open request's reply subject
+    std::uint64_t requests_ = 0;
+    int owed_ = 0;          // messages the open request may still bring
+    bool answered_ = false; // the open request brought a message
+    std::chrono::steady_clock::time_point deadline_{}, not_before_{};
 };
 
 subscribe_stats subscribe_stored(const context& ctx, connection& conn, const subscribe_options& o,
@@ -118,85 +237,61 @@ subscribe_stats subscribe_stored(const context& ctx, connection& conn, const sub
         }
         check(s, conn.name() + ": durable consumer " + o.durable, err);
     });
-    jsSubOptions so;
-    jsSubOptions_Init(&so);
-    so.Stream = stream.c_str();
-    so.Consumer = o.durable.c_str();
-    so.ManualAck = true;
-    natsSubscription* raw = nullptr;
-    jsErrCode err{};
-    check(rill::blocking([&] {
-              return js_PullSubscribe(&raw, js, o.subject.c_str(), o.durable.c_str(), nullptr, &so,
-                                      &err);
-          }),
-          conn.name() + ": pull subscription to " + o.subject, err);
-    sub_ptr sub(raw);
+    pull_subscription pull(conn, stream, o.durable);
     log().info("{}: subscribed to {} as durable consumer {} of stream {}", conn.name(), o.subject,
                o.durable, stream);
     if (o.ready) o.ready();
     const int batch = std::max(1, std::min(64, o.max_pending));
     subscribe_stats st;
-    bool failing = false;
     // The message whose value was sent last: acknowledged only when the next
     // value is taken, which for a stage taking one value at a time from an
     // unbuffered channel means it is done with this one; or when no message
     // came for wait_ms, so that the last of a burst is not delivered again.
     msg_ptr held;
+    auto last_value = std::chrono::steady_clock::now();
     auto settle = [&] {
-        if (held) natsMsg_Ack(held.get(), nullptr);
+        if (held) pull.reply(held.get(), "+ACK");
         held.reset();
     };
-    while (!ctx.is_done()) {
-        list_guard fetched;
-        natsStatus s = rill::blocking(
-            [&] { return natsSubscription_Fetch(&fetched.list, sub.get(), batch, wait_ms, &err); });
-        if (s == NATS_TIMEOUT) {
+    auto settle_if_idle = [&] {
+        if (std::chrono::steady_clock::now() - last_value >= std::chrono::milliseconds(wait_ms))
             settle();
+    };
+    bool stopped = false;
+    while (!stopped && !ctx.is_done()) {
+        pull.request_if_due(batch);
+        natsMsg* m = nullptr;
+        natsStatus s = pull.next(&m);
+        msg_ptr msg(m);
+        if (s == NATS_TIMEOUT) {
+            settle_if_idle();
             continue;
         }
-        if (s != NATS_OK && !natsConnection_IsClosed(conn.get())) {
-            // The server went away (or is shutting down): the client library
-            // reconnects and the durable consumer stays on the server, so
-            // waiting beats failing, which would soon exhaust the supervisor's
-            // restart intensity during an outage.
-            if (!failing)
-                log().warn("{}: fetching from {} failed: {}; retrying", conn.name(), o.subject,
-                           describe(s));
-            failing = true;
-            if (!stages::pause(ctx, std::chrono::milliseconds(500))) break;
+        if (s == NATS_SLOW_CONSUMER) continue; // reported by the error handler
+        check(s, conn.name() + ": receiving from " + o.subject);
+        if (!pull.is_value(msg.get())) {
+            settle_if_idle();
             continue;
         }
-        check(s, conn.name() + ": fetching from " + o.subject, err);
-        if (failing) log().info("{}: fetching from {} again", conn.name(), o.subject);
-        failing = false;
-        bool stopped = false;
-        for (int i = 0; i < fetched.list.Count; ++i) {
-            natsMsg* m = fetched.list.Msgs[i];
-            // Acknowledgements go into libnats' buffer, written out by its
-            // thread: no wait for the server here.
-            if (stopped) {
+        try {
+            if (deliver(data(msg.get()))) {
+                ++st.delivered;
+                settle();
+                held = std::move(msg);
+                last_value = std::chrono::steady_clock::now();
+            } else {
+                stopped = true;
                 // Given back: delivered again at once, not after ack_wait.
-                natsMsg_Nak(m, nullptr);
-                continue;
+                pull.reply(msg.get(), "-NAK");
             }
-            try {
-                if (deliver(data(m))) {
-                    ++st.delivered;
-                    settle();
-                    held.reset(std::exchange(fetched.list.Msgs[i], nullptr));
-                } else {
-                    stopped = true;
-                    natsMsg_Nak(m, nullptr);
-                }
-            } catch (const codec_error& e) {
-                report_undecodable(conn, o.subject, e, st);
-                natsMsg_Term(m, nullptr); // would never decode: not delivered again
-            }
+        } catch (const codec_error& e) {
+            report_undecodable(conn, o.subject, e, st);
+            pull.reply(msg.get(), "+TERM"); // would never decode: not delivered again
         }
-        if (stopped) break;
     }
     // Stopped, not crashed: the stage that took the last value drains it.
     settle();
+    pull.give_back();
     // Acknowledgements still buffered would be lost with the connection, and
     // their messages delivered again.
     rill::blocking([&] { natsConnection_FlushTimeout(conn.get(), 5000); });
