@@ -121,22 +121,24 @@ inline nats::connection_options connect_to(const nats_server& s, std::string nam
     return o;
 }
 
-inline nats::publish_options publishing(const nats_server& s, std::string subject,
-                                        nats::delivery d) {
-    nats::publish_options o;
+// Options of either bridge for subject on s, delivering as d.
+template <class Options>
+Options bridge_options(const nats_server& s, std::string subject, nats::delivery d) {
+    Options o;
     o.connection = connect_to(s);
     o.subject = std::move(subject);
     o.mode = d;
     return o;
 }
 
+inline nats::publish_options publishing(const nats_server& s, std::string subject,
+                                        nats::delivery d) {
+    return bridge_options<nats::publish_options>(s, std::move(subject), d);
+}
+
 inline nats::subscribe_options subscribing(const nats_server& s, std::string subject,
                                            nats::delivery d) {
-    nats::subscribe_options o;
-    o.connection = connect_to(s);
-    o.subject = std::move(subject);
-    o.mode = d;
-    return o;
+    return bridge_options<nats::subscribe_options>(s, std::move(subject), d);
 }
 
 // nats::publish in a goroutine, taking values from in until it is closed.
