@@ -6,7 +6,7 @@
 //	channel     goroutine -> chan string(64) -> goroutine
 //	core        Publish -> server -> SubscribeSync/NextMsg
 //	jetstream   PublishAsync with WINDOW acknowledgements outstanding, then
-//	            PublishAsyncComplete; a durable pull consumer fetching 64 at
+//	            PublishAsyncComplete; a durable pull consumer fetching 256 at
 //	            a time and acknowledging a message once the value after it
 //	            was taken (or the fetch timed out), as the bridge does
 //
@@ -139,7 +139,7 @@ func jetstreamRun(url string, n, window int) {
 			}
 		}
 		for {
-			msgs, err := sub.Fetch(64, nats.MaxWait(100*time.Millisecond))
+			msgs, err := sub.Fetch(256, nats.MaxWait(100*time.Millisecond))
 			if errors.Is(err, nats.ErrTimeout) {
 				settle()
 				continue
