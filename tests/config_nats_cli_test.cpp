@@ -105,7 +105,10 @@ TEST_CASE("rill run through NATS: a consumer killed mid-stream loses no job", "[
 TEST_CASE("rill run through NATS: three consumers share the jobs", "[config][nats]") {
     nats_server server;
     scratch_dir dir;
-    const int n = rill_test::by_build(3000, 1500, 600);
+    // More jobs than two requests bring (2 x 256, nats_subscribe.cpp): the
+    // server fills each consumer's open request in turn, and a consumer asks
+    // again only once it has taken all of its last request.
+    const int n = rill_test::by_build(3000, 1500, 1500);
     std::vector<std::string> outs;
     std::vector<rill_test::process> consumers;
     for (int i = 0; i < 3; ++i) {

@@ -123,6 +123,7 @@ public:
               conn_.name() + ": requesting messages from " + next_subject_);
         owed_ = batch;
         answered_ = false;
+        requested_ = now;
         deadline_ = now + std::chrono::milliseconds(wait_ms) + answer_slack;
     }
 
@@ -190,9 +191,12 @@ private:
             log().warn("{}: request for messages from {} refused: {} {}", conn_.name(),
                        next_subject_, c, text ? text : "");
         }
-        // Refused at once: asking again at once would make a busy loop.
-        if (!answered_)
-            not_before_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+        // Refused at once (not expired): asking again at once would make a
+        // busy loop. An expired request is asked again at once: a consumer
+        // without an open request gets no messages.
+        auto now = std::chrono::steady_clock::now();
+        if (!answered_ && now - requested_ < std::chrono::milliseconds(wait_ms / 2))
+            not_before_ = now + std::chrono::milliseconds(wait_ms);
     }
 
     // How long past its expiry a request may go unanswered before it counts
@@ -207,7 +211,7 @@ private:
     std::uint64_t requests_ = 0;
     int owed_ = 0;          // messages the open request may still bring
     bool answered_ = false; // the open request brought a message
-    std::chrono::steady_clock::time_point deadline_{}, not_before_{};
+    std::chrono::steady_clock::time_point requested_{}, deadline_{}, not_before_{};
 };
 
 subscribe_stats subscribe_stored(const context& ctx, connection& conn, const subscribe_options& o,
