@@ -12,6 +12,7 @@
 #include <memory>
 #include <stdexcept>
 #include <utility>
+#include <vector>
 
 namespace rill::config::nats::detail {
 
@@ -24,6 +25,11 @@ constexpr int64_t wait_ms = 100;
 // costs a round trip to the server (bench/natsbridge.sh: 50,000 values took
 // 1116 ms with requests of 64, 717 ms with 256).
 constexpr int max_batch = 256;
+// How long a request for messages stays open at the server. Long, so that a
+// consumer always has one open: the server hands messages only to open
+// requests, and with requests renewed every wait_ms the other consumers of
+// a durable took everything while one was between two requests.
+constexpr std::chrono::seconds request_expiry(5);
 
 struct sub_deleter {
     void operator()(natsSubscription* s) const noexcept { natsSubscription_Destroy(s); }
@@ -83,6 +89,12 @@ subscribe_stats subscribe_core(const context& ctx, connection& conn, const subsc
             report_undecodable(conn, o.subject, e, st);
         }
     }
+    // Unsubscribed, and the server has seen it, before the subscription is
+    // destroyed: libnats 3.4.1's reader thread crashed (ASan, 1 run in 12 of
+    // the slow-consumer test) when it was destroyed while messages for it
+    // were still arriving.
+    natsSubscription_Unsubscribe(sub.get());
+    rill::blocking([&] { natsConnection_FlushTimeout(conn.get(), 5000); });
     return st;
 }
 
@@ -93,8 +105,9 @@ subscribe_stats subscribe_core(const context& ctx, connection& conn, const subsc
 // upstream in 3.10). One request is open at a time, each with a reply
 // subject of its own, so that its end (all its messages received, or a
 // status message on that subject: 408 expired, 404 nothing, 409 refused) is
-// told apart from that of an earlier one; a request with no answer by its
-// deadline (lost in a disconnection) is made again.
+// told apart from that of an earlier one. A request the server lost (it
+// restarted: the client reconnected since) is made again, as is one with no
+// answer by its deadline.
 class pull_subscription {
 public:
     pull_subscription(connection& conn, const std::string& stream, const std::string& durable)
@@ -107,16 +120,20 @@ public:
         check(natsConnection_SubscribeSync(&raw, conn.get(), (inbox_ + ".*").c_str()),
               conn.name() + ": subscribing to the replies of durable consumer " + durable);
         sub_.reset(raw);
+        natsStatistics* stats = nullptr;
+        check(natsStatistics_Create(&stats), "NATS statistics");
+        stats_.reset(stats);
     }
 
     // Asks for batch messages unless a request is still open.
     void request_if_due(int batch) {
         auto now = std::chrono::steady_clock::now();
-        if ((owed_ > 0 && now < deadline_) || now < not_before_) return;
+        if ((owed_ > 0 && now < deadline_ && reconnects() == reconnects_) || now < not_before_)
+            return;
         reply_ = inbox_ + "." + std::to_string(++requests_);
         // expires in nanoseconds: the server ends the request with a 408 then.
-        auto body = "{\"batch\":" + std::to_string(batch) +
-                    ",\"expires\":" + std::to_string(wait_ms * 1000000) + "}";
+        auto body = "{\"batch\":" + std::to_string(batch) + ",\"expires\":" +
+                    std::to_string(std::chrono::nanoseconds(request_expiry).count()) + "}";
         // Buffered by libnats (also while disconnected): does not wait.
         check(natsConnection_PublishRequest(conn_.get(), next_subject_.c_str(), reply_.c_str(),
                                             body.data(), static_cast<int>(body.size())),
@@ -124,7 +141,8 @@ public:
         owed_ = batch;
         answered_ = false;
         requested_ = now;
-        deadline_ = now + std::chrono::milliseconds(wait_ms) + answer_slack;
+        deadline_ = now + request_expiry + answer_slack;
+        reconnects_ = reconnects();
     }
 
     // The next message, waiting wait_ms at most (NATS_TIMEOUT then).
@@ -161,19 +179,27 @@ public:
                                static_cast<int>(what.size()));
     }
 
-    // Gives back (-NAK) every message received and not taken, until the open
-    // request is over (its last message or its status: wait_ms at most), so
-    // that none waits for ack_wait before it is delivered again (stopping).
-    void give_back() {
-        for (;;) {
-            natsMsg* m = nullptr;
-            bool open = owed_ > 0 && std::chrono::steady_clock::now() < deadline_;
-            natsStatus s = open ? next(&m) : natsSubscription_NextMsg(&m, sub_.get(), 0);
-            if (s == NATS_TIMEOUT && open) continue;
-            if (s != NATS_OK) return;
-            msg_ptr msg(m);
-            if (is_value(m)) reply(m, "-NAK");
-        }
+    // Stopping: acknowledges held (its value was taken: the stage that took
+    // it finishes it) and gives back (-NAK) not_taken (a message whose value
+    // could not be sent) and every message received and not taken. The subscription ends first, so
+    // that the server drops the open request: else it would hand the given-back messages straight
+    // back to it, or use the room the acknowledgement makes, and they would come back only after
+    // ack_wait. A message already on its way when the subscription ends still does.
+    void stop(msg_ptr held, msg_ptr not_taken) {
+        std::vector<msg_ptr> buffered;
+        buffered.push_back(std::move(not_taken));
+        int pending = 0, pending_bytes = 0;
+        natsMsg* m = nullptr;
+        // libnats refuses a timeout of 0; a buffered message is there at once.
+        while (natsSubscription_GetPending(sub_.get(), &pending, &pending_bytes) == NATS_OK &&
+               pending > 0 && natsSubscription_NextMsg(&m, sub_.get(), 1) == NATS_OK)
+            buffered.emplace_back(m);
+        natsSubscription_Unsubscribe(sub_.get());
+        // The server has the unsubscription before the replies below.
+        rill::blocking([&] { natsConnection_FlushTimeout(conn_.get(), 5000); });
+        if (held) reply(held.get(), "+ACK");
+        for (auto& msg : buffered)
+            if (msg && is_value(msg.get())) reply(msg.get(), "-NAK");
     }
 
 private:
@@ -199,6 +225,13 @@ private:
             not_before_ = now + std::chrono::milliseconds(wait_ms);
     }
 
+    std::uint64_t reconnects() const {
+        std::uint64_t n = 0;
+        if (natsConnection_GetStats(conn_.get(), stats_.get()) == NATS_OK)
+            natsStatistics_GetCounts(stats_.get(), nullptr, nullptr, nullptr, nullptr, &n);
+        return n;
+    }
+
     // How long past its expiry a request may go unanswered before it counts
     // as lost.
     static constexpr std::chrono::seconds answer_slack{1};
@@ -207,7 +240,12 @@ private:
     std::string next_subject_;
     std::string inbox_;
     sub_ptr sub_;
-    std::string reply_; // the open request's reply subject
+    struct stats_deleter {
+        void operator()(natsStatistics* s) const noexcept { natsStatistics_Destroy(s); }
+    };
+    std::unique_ptr<natsStatistics, stats_deleter> stats_;
+    std::uint64_t reconnects_ = 0; // the client's reconnections when the open request was made
+    std::string reply_;            // the open request's reply subject
     std::uint64_t requests_ = 0;
     int owed_ = 0;          // messages the open request may still bring
     bool answered_ = false; // the open request brought a message
@@ -266,8 +304,8 @@ subscribe_stats subscribe_stored(const context& ctx, connection& conn, const sub
         if (std::chrono::steady_clock::now() - last_value >= std::chrono::milliseconds(wait_ms))
             settle();
     };
-    bool stopped = false;
-    while (!stopped && !ctx.is_done()) {
+    msg_ptr not_taken;
+    while (!not_taken && !ctx.is_done()) {
         pull.request_if_due(batch);
         natsMsg* m = nullptr;
         natsStatus s = pull.next(&m);
@@ -289,18 +327,14 @@ subscribe_stats subscribe_stored(const context& ctx, connection& conn, const sub
                 held = std::move(msg);
                 last_value = std::chrono::steady_clock::now();
             } else {
-                stopped = true;
-                // Given back: delivered again at once, not after ack_wait.
-                pull.reply(msg.get(), "-NAK");
+                not_taken = std::move(msg); // given back by stop
             }
         } catch (const codec_error& e) {
             report_undecodable(conn, o.subject, e, st);
             pull.reply(msg.get(), "+TERM"); // would never decode: not delivered again
         }
     }
-    // Stopped, not crashed: the stage that took the last value drains it.
-    settle();
-    pull.give_back();
+    pull.stop(std::move(held), std::move(not_taken));
     // Acknowledgements still buffered would be lost with the connection, and
     // their messages delivered again.
     rill::blocking([&] { natsConnection_FlushTimeout(conn.get(), 5000); });
