@@ -35,7 +35,8 @@
 //   when the stage is done with the value. A message whose value
 //   was not taken (the process crashed, or was stopped) is delivered again:
 //   at once when it was stopped cleanly (the bridge gives such messages back
-//   with a negative acknowledgement), after ack_wait when it crashed. So
+//   with a negative acknowledgement; one already on its way when it stopped
+//   comes back after ack_wait), after ack_wait when it crashed. So
 //   values may arrive twice, never not at all — from the moment publish has
 //   the server's acknowledgement until the next stage is done with it (as
 //   above): values still in the producer's channels when it crashes, and
