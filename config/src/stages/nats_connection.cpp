@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <stdexcept>
@@ -86,8 +87,14 @@ void on_error(natsConnection*, natsSubscription* sub, natsStatus err, void* stat
     }
     log().error("{}: NATS error: {}", name, natsStatus_GetText(err));
 }
-// The last callback of a connection that was connected.
-void on_closed(natsConnection*, void* state) { delete static_cast<connection::callbacks*>(state); }
+// The last callback of a connection that was connected: the destructor
+// waits for it.
+void on_closed(natsConnection*, void* state) {
+    auto* cb = static_cast<connection::callbacks*>(state);
+    std::lock_guard lk(cb->mu);
+    cb->closed = true;
+    cb->cv.notify_all();
+}
 
 // The files a connection authenticates with, named in a connection error:
 // a refused handshake or login is often a wrong file (libnats' text names
@@ -111,7 +118,7 @@ struct options_deleter {
 } // namespace
 
 connection::connection(const connection_options& o)
-    : name_(o.name.empty() ? "rill" : o.name), cb_(new callbacks{name_, {}}) {
+    : name_(o.name.empty() ? "rill" : o.name), cb_(new callbacks{name_}) {
     try {
         connect(o);
     } catch (...) {
@@ -166,9 +173,21 @@ connection::~connection() {
     // Closing flushes and joins libnats' threads: a blocking call.
     rill::blocking([&] {
         if (js_) jsCtx_Destroy(js_);
-        // Its callbacks run later on a libnats thread; on_closed, the last, frees cb_.
         natsConnection_Close(nc_);
+        // Destroyed only once its callbacks have run (on a libnats thread, in
+        // order, on_closed last): libnats 3.4.1 crashed (ASan, TSan: a
+        // destroyed mutex) finishing an error callback (a slow consumer) for
+        // a connection destroyed meanwhile.
+        std::unique_lock lk(cb_->mu);
+        if (!cb_->cv.wait_for(lk, std::chrono::seconds(10), [&] { return cb_->closed; })) {
+            // Never seen; cb_ and the connection are left to libnats rather
+            // than freed under a callback that may still come.
+            log().warn("{}: the NATS client library did not report the connection closed", name_);
+            return;
+        }
+        lk.unlock();
         natsConnection_Destroy(nc_);
+        delete cb_;
     });
 }
 

@@ -11,6 +11,8 @@
 #include <spdlog/logger.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -43,7 +45,10 @@ public:
     // the connection object is gone, so it lives until the closed callback.
     struct callbacks {
         std::string name;
-        std::atomic<bool> closing;
+        std::atomic<bool> closing{false};
+        std::mutex mu;
+        std::condition_variable cv;
+        bool closed = false; // the closed callback ran: no other will
     };
 
 private:
