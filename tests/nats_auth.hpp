@@ -21,34 +21,28 @@
 namespace rill_test::nats_auth {
 
 namespace detail {
-// RFC 4648 base32, no padding: nkeys and JWT ids.
-inline std::string base32(std::string_view bytes) {
-    static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+// RFC 4648 encoding without padding, bits_per_char bits per character.
+inline std::string encode_bits(std::string_view bytes, const char* alphabet, int bits_per_char) {
+    const unsigned mask = (1u << bits_per_char) - 1;
     std::string out;
     unsigned buffer = 0;
     int bits = 0;
     for (unsigned char c : bytes) {
         buffer = (buffer << 8) | c;
-        for (bits += 8; bits >= 5; bits -= 5)
-            out += alphabet[(buffer >> (bits - 5)) & 31];
+        for (bits += 8; bits >= bits_per_char; bits -= bits_per_char)
+            out += alphabet[(buffer >> (bits - bits_per_char)) & mask];
     }
-    if (bits > 0) out += alphabet[(buffer << (5 - bits)) & 31];
+    if (bits > 0) out += alphabet[(buffer << (bits_per_char - bits)) & mask];
     return out;
 }
-// RFC 4648 base64url, no padding: the parts of a JWT.
+// base32: nkeys and JWT ids.
+inline std::string base32(std::string_view bytes) {
+    return encode_bits(bytes, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 5);
+}
+// base64url: the parts of a JWT.
 inline std::string base64url(std::string_view bytes) {
-    static constexpr char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    std::string out;
-    unsigned buffer = 0;
-    int bits = 0;
-    for (unsigned char c : bytes) {
-        buffer = (buffer << 8) | c;
-        for (bits += 8; bits >= 6; bits -= 6)
-            out += alphabet[(buffer >> (bits - 6)) & 63];
-    }
-    if (bits > 0) out += alphabet[(buffer << (6 - bits)) & 63];
-    return out;
+    return encode_bits(bytes, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+                       6);
 }
 // CRC-16/XMODEM, the nkeys checksum.
 inline std::uint16_t crc16(std::string_view bytes) {

@@ -51,6 +51,25 @@ void report_undecodable(const connection& c, const std::string& subject, const c
                 e.what());
 }
 
+// The subscription's next message, waiting wait_ms at most (NATS_TIMEOUT
+// then). A message already buffered is taken without handing the processor
+// over.
+natsStatus next_msg(natsSubscription* sub, natsMsg** m) {
+    int pending = 0, pending_bytes = 0;
+    natsSubscription_GetPending(sub, &pending, &pending_bytes);
+    return pending > 0 ? natsSubscription_NextMsg(m, sub, wait_ms)
+                       : rill::blocking([&] { return natsSubscription_NextMsg(m, sub, wait_ms); });
+}
+
+// Unsubscribes and waits until the server has seen it (a round trip).
+// Before a subscription is destroyed: libnats 3.4.1's reader thread crashed
+// (ASan, about 1 run in 20 of the slow-consumer test) when one was destroyed
+// while messages for it still arrived.
+void end_subscription(connection& conn, natsSubscription* sub) {
+    natsSubscription_Unsubscribe(sub);
+    rill::blocking([&] { natsConnection_FlushTimeout(conn.get(), 5000); });
+}
+
 subscribe_stats subscribe_core(const context& ctx, connection& conn, const subscribe_options& o,
                                const std::function<bool(std::string_view)>& deliver) {
     natsSubscription* raw = nullptr;
@@ -71,13 +90,7 @@ subscribe_stats subscribe_core(const context& ctx, connection& conn, const subsc
     subscribe_stats st;
     while (!ctx.is_done()) {
         natsMsg* m = nullptr;
-        int pending = 0, pending_bytes = 0;
-        natsSubscription_GetPending(sub.get(), &pending, &pending_bytes);
-        // A message already buffered is taken without handing the processor over.
-        natsStatus s =
-            pending > 0
-                ? natsSubscription_NextMsg(&m, sub.get(), wait_ms)
-                : rill::blocking([&] { return natsSubscription_NextMsg(&m, sub.get(), wait_ms); });
+        natsStatus s = next_msg(sub.get(), &m);
         msg_ptr msg(m);
         if (s == NATS_TIMEOUT) continue;
         if (s == NATS_SLOW_CONSUMER) continue; // reported by the error handler
@@ -89,12 +102,7 @@ subscribe_stats subscribe_core(const context& ctx, connection& conn, const subsc
             report_undecodable(conn, o.subject, e, st);
         }
     }
-    // Unsubscribed, and the server has seen it, before the subscription is
-    // destroyed: libnats 3.4.1's reader thread crashed (ASan, 1 run in 12 of
-    // the slow-consumer test) when it was destroyed while messages for it
-    // were still arriving.
-    natsSubscription_Unsubscribe(sub.get());
-    rill::blocking([&] { natsConnection_FlushTimeout(conn.get(), 5000); });
+    end_subscription(conn, sub.get());
     return st;
 }
 
@@ -147,13 +155,7 @@ public:
 
     // The next message, waiting wait_ms at most (NATS_TIMEOUT then).
     natsStatus next(natsMsg** m) {
-        int pending = 0, pending_bytes = 0;
-        natsSubscription_GetPending(sub_.get(), &pending, &pending_bytes);
-        // A message already buffered is taken without handing the processor over.
-        natsStatus s =
-            pending > 0
-                ? natsSubscription_NextMsg(m, sub_.get(), wait_ms)
-                : rill::blocking([&] { return natsSubscription_NextMsg(m, sub_.get(), wait_ms); });
+        natsStatus s = next_msg(sub_.get(), m);
         if (s != NATS_OK) return s;
         if (is_value(*m)) {
             // A stored message keeps its own subject: which request brought
@@ -181,10 +183,12 @@ public:
 
     // Stopping: acknowledges held (its value was taken: the stage that took
     // it finishes it) and gives back (-NAK) not_taken (a message whose value
-    // could not be sent) and every message received and not taken. The subscription ends first, so
-    // that the server drops the open request: else it would hand the given-back messages straight
-    // back to it, or use the room the acknowledgement makes, and they would come back only after
-    // ack_wait. A message already on its way when the subscription ends still does.
+    // could not be sent) and every message received and not taken. The
+    // subscription ends first, so that the server drops the open request:
+    // else it would hand the given-back messages straight back to it, or use
+    // the room the acknowledgement makes, and they would come back only
+    // after ack_wait. A message already on its way when the subscription
+    // ends still does.
     void stop(msg_ptr held, msg_ptr not_taken) {
         std::vector<msg_ptr> buffered;
         buffered.push_back(std::move(not_taken));
@@ -194,9 +198,8 @@ public:
         while (natsSubscription_GetPending(sub_.get(), &pending, &pending_bytes) == NATS_OK &&
                pending > 0 && natsSubscription_NextMsg(&m, sub_.get(), 1) == NATS_OK)
             buffered.emplace_back(m);
-        natsSubscription_Unsubscribe(sub_.get());
         // The server has the unsubscription before the replies below.
-        rill::blocking([&] { natsConnection_FlushTimeout(conn_.get(), 5000); });
+        end_subscription(conn_, sub_.get());
         if (held) reply(held.get(), "+ACK");
         for (auto& msg : buffered)
             if (msg && is_value(msg.get())) reply(msg.get(), "-NAK");
