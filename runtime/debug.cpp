@@ -47,21 +47,6 @@ void on_sigquit(int) {
     errno = saved;
 }
 
-const char* state_name(gstatus s) {
-    switch (s) {
-    case gstatus::runnable:
-        return "runnable";
-    case gstatus::running:
-        return "running";
-    case gstatus::waiting:
-        return "waiting";
-    case gstatus::idle:
-    case gstatus::dead:
-        break;
-    }
-    return "dead";
-}
-
 } // namespace
 
 void debug_init() {
@@ -119,7 +104,7 @@ void dump_goroutines(std::ostream& out) {
         if (s == gstatus::running && why == wait_reason::blocking_call) {
             out << "blocking call, " << waited_ms << " ms";
         } else {
-            out << state_name(s);
+            out << to_string(s);
             if (s == gstatus::waiting) out << ", " << to_string(why) << ", " << waited_ms << " ms";
         }
         if (g->lockedm.load(std::memory_order_relaxed)) out << ", locked to thread";

@@ -37,7 +37,34 @@ enum class wait_reason : std::uint8_t {
 };
 const char* to_string(wait_reason r) noexcept;
 
-enum class gstatus : std::uint32_t { idle, runnable, running, waiting, dead };
+// A goroutine's state (Go's _Gidle, _Grunnable, ... in runtime2.go), and who
+// owns its stack and context in each. Every change goes through casgstatus,
+// which sanitizer builds check against the expected old state.
+enum class gstatus : std::uint32_t {
+    // Just allocated, never run; no stack yet. Owned by spawn.
+    idle,
+    // On a run queue (a P's runq, runnext or timerq, or the global queue),
+    // or being handed to one. Not running anywhere; its saved context (sp)
+    // is complete. Owned by the queue: whoever dequeues it may run it.
+    // spawn: idle/dead -> runnable; ready and netpoll: waiting -> runnable;
+    // a yield, a preemption or a return from a blocking call with no P:
+    // running -> runnable.
+    runnable,
+    // Running on an M (m->curg), or switching back to that M's g0: the stack
+    // and the CPU registers belong to that M alone. Inside rill::blocking it
+    // stays running (its M has given up its P). execute: runnable -> running.
+    running,
+    // Parked: its context is saved and it is on no run queue. Set by the M
+    // it parked on, on g0, before the unlock function or the deadline can
+    // let a waker see it; from then on only the waker that wins g->claim (or
+    // the owner of the wait queue it is on) may ready it, once.
+    // running -> waiting.
+    waiting,
+    // Exited; its stack is freed and the G is on a free list for spawn to
+    // reuse. running -> dead.
+    dead,
+};
+const char* to_string(gstatus s) noexcept;
 
 // Values of G::claim: who ends a wait that can end several ways.
 enum : std::uint32_t { claim_waiting = 0, claim_woken = 1, claim_timeout = 2 };
@@ -82,6 +109,28 @@ struct G {
     void* tsan_fiber = nullptr;
 };
 
+#if defined(RILL_SANITIZE_ADDRESS) || defined(RILL_SANITIZE_THREAD)
+inline constexpr bool check_gstatus = true;
+#else
+inline constexpr bool check_gstatus = false;
+#endif
+// Ends the process naming g and the transition: a scheduler bug.
+[[noreturn]] void bad_gstatus(G* g, gstatus seen, gstatus from, gstatus to) noexcept;
+
+// Moves g from state `from` to `to` (Go's casgstatus). Sanitizer builds
+// check that g was in `from` (a G readied twice, or run while it runs, is
+// caught where it happens rather than as a crash later); other builds only
+// store `to`, with the same memory order.
+inline void casgstatus(G* g, gstatus from, gstatus to,
+                       std::memory_order order = std::memory_order_relaxed) noexcept {
+    if constexpr (check_gstatus) {
+        gstatus seen = g->status.exchange(to, order);
+        if (seen != from) bad_gstatus(g, seen, from, to);
+    } else {
+        g->status.store(to, order);
+    }
+}
+
 // The current goroutine, or the calling plain thread's stand-in. Never null.
 // Re-read after anything that may park: the goroutine may have moved threads.
 G* getg() noexcept;
@@ -90,7 +139,12 @@ G* getg() noexcept;
 // lock unlock releases cannot run the G before it has stopped.
 void park(void (*unlock)(void*), void* arg, wait_reason why);
 // As park, and at deadline (steady nanotime) the wait ends with
-// claim_timeout unless a waker claimed it first. Before publishing itself,
+// claim_timeout unless a waker claimed it first. The deadline's timer is
+// armed before unlock(arg) runs (a timer armed after the unlock could
+// outlive the wait), so the G may be running again, on another M, while
+// unlock runs: arg must not lie in the G's frame unless a lock that unlock
+// releases keeps the G from returning, and unlock must read nothing through
+// arg once it has released that lock. Before publishing itself,
 // the waiter sets g->claim = claim_waiting; a waker calls try_wake(g).
 // Returns true when woken, false on timeout. claim is reused by the G's next
 // wait: a timed-out waiter must resynchronise with its wakers (unlink itself)

@@ -134,11 +134,32 @@ void timerq_put(P* p, G* g) {
     p->timerq_tail = g;
 }
 
-G* runqget(P* p) {
-    if (G* g = timerq_get(p)) return g;
+// Takes p's next goroutine. *inherit (if given) says whether it inherits the
+// current time slice (Go's inheritTime): a goroutine readied by the one
+// that ran before it (runnext), or by a timer meanwhile (timerq, which Go
+// puts in runnext too), continues that one's turn. So two goroutines
+// handing work back and forth count as one that runs on, and sysmon
+// preempts them after a slice like any other. Were each hop a new slice —
+// or each sleeper's wake-up in between — such a pair would keep its
+// processor for ever.
+// sysmon ends a slice by flagging the P as well as the goroutine (see
+// preemptone): the goroutine may park before it sees its own flag, and its
+// partner in runnext would then carry the slice on; with the P flagged,
+// runnext goes to the back of the queue instead.
+G* runqget(P* p, bool* inherit = nullptr) {
+    if (G* g = timerq_get(p)) {
+        if (inherit) *inherit = true;
+        return g;
+    }
+    if (inherit) *inherit = false;
     G* next = p->runnext.load(std::memory_order_relaxed);
-    if (next && p->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel))
-        return next;
+    if (next && p->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) {
+        if (!inherit || !p->slice_over.load(std::memory_order_relaxed)) {
+            if (inherit) *inherit = true;
+            return next;
+        }
+        runqput(p, next, false);
+    }
     for (;;) {
         std::uint32_t h = p->runqhead.load(std::memory_order_acquire);
         std::uint32_t t = p->runqtail.load(std::memory_order_relaxed);
@@ -264,6 +285,9 @@ void acquirep(M* m, P* p) {
     m->p = p;
     p->m.store(m, std::memory_order_release);
     p->status = P::running;
+    // A P taken up again starts a new slice, whatever it runs first: sysmon
+    // must not count its idle time as running time.
+    p->schedtick.store(p->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     sysmon_work_started();
 }
 
@@ -362,7 +386,7 @@ G* inject_glist(G* list, P* p) {
     G* tail = list;
     int n = 1;
     for (;; tail = tail->schedlink, ++n) {
-        tail->status.store(gstatus::runnable, std::memory_order_relaxed);
+        casgstatus(tail, gstatus::waiting, gstatus::runnable);
         if (!tail->schedlink) break;
     }
     sched.netpoll_wakeups.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
@@ -573,7 +597,10 @@ void retire_p(M* m) {
     timers_changed(sched.allp[0]->timers.next.load());
 }
 
-G* findrunnable(M* m) {
+// Finds a goroutine to run on m's P, waiting for one if need be; inherit
+// says whether it continues the current time slice (see runqget).
+G* findrunnable(M* m, bool& inherit) {
+    inherit = false;
 top:
     P* p = m->p;
     if (!p) {
@@ -600,7 +627,7 @@ top:
         sched.lock.unlock();
         if (g) return g;
     }
-    if (G* g = runqget(p)) return g;
+    if (G* g = runqget(p, &inherit)) return g;
     if (sched.runqsize.load(std::memory_order_relaxed) > 0) {
         sched.lock.lock();
         G* g = globrunqget(p, 0);
@@ -707,7 +734,7 @@ void handle_switch_back(M* m, G* g) {
         void (*unlock)(void*) = g->unlockf;
         void* arg = g->unlock_arg;
         timer* t = g->park_timer;
-        g->status.store(gstatus::waiting, std::memory_order_release);
+        casgstatus(g, gstatus::running, gstatus::waiting, std::memory_order_release);
         if (t) timer_add(t);
         unlock(arg);
         break;
@@ -717,14 +744,14 @@ void handle_switch_back(M* m, G* g) {
                           std::memory_order_relaxed);
         [[fallthrough]];
     case M::act_yield:
-        g->status.store(gstatus::runnable, std::memory_order_relaxed);
+        casgstatus(g, gstatus::running, gstatus::runnable);
         sched.lock.lock();
         globrunqput(g);
         sched.lock.unlock();
         break;
     case M::act_block_exit:
         // Back from a blocking call with every P taken: wait in the queue.
-        g->status.store(gstatus::runnable, std::memory_order_relaxed);
+        casgstatus(g, gstatus::running, gstatus::runnable);
         sched.lock.lock();
         if (P* np = pidleget_nolock()) {
             acquirep(m, np);
@@ -736,7 +763,7 @@ void handle_switch_back(M* m, G* g) {
         }
         break;
     case M::act_exit:
-        g->status.store(gstatus::dead, std::memory_order_relaxed);
+        casgstatus(g, gstatus::running, gstatus::dead);
         if (g->lockedm.load(std::memory_order_relaxed)) {
             m->lockedg = nullptr;
             g->lockedm.store(nullptr, std::memory_order_relaxed);
@@ -759,16 +786,23 @@ void handle_switch_back(M* m, G* g) {
     m->action = M::act_none;
 }
 
-void execute(M* m, G* g) {
+// Runs g on m's P until it switches back. A new time slice starts unless g
+// inherits the current one (see runqget): sysmon measures slices by
+// schedtick, and preempts a P whose schedtick stood still for too long.
+void execute(M* m, G* g, bool inherit) {
     P* p = m->p;
     if (!g->stk.lo) {
         g->stk = stack_alloc(&p->stacks, g->stack_reserve);
         g->sp = make_context(g->stk.hi, g);
     }
-    g->status.store(gstatus::running, std::memory_order_relaxed);
+    casgstatus(g, gstatus::runnable, gstatus::running);
     g->preempt.store(false, std::memory_order_relaxed); // a stale request
     m->curg.store(g, std::memory_order_release);        // sysmon reads g through it
-    p->schedtick.store(p->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    if (!inherit) {
+        p->schedtick.store(p->schedtick.load(std::memory_order_relaxed) + 1,
+                           std::memory_order_relaxed);
+        p->slice_over.store(false, std::memory_order_relaxed);
+    }
     switch_to_g(m, g);
     m->curg.store(nullptr, std::memory_order_relaxed);
     handle_switch_back(m, g);
@@ -794,10 +828,11 @@ void startlockedm(M* m, G* g) {
     for (;;) {
         if (m->lockedg) {
             stoplockedm(m);
-            execute(m, m->lockedg);
+            execute(m, m->lockedg, false);
             continue;
         }
-        G* g = findrunnable(m);
+        bool inherit;
+        G* g = findrunnable(m, inherit);
         if (m->spinning) resetspinning(m);
         if (M* lm = g->lockedm.load(std::memory_order_relaxed); lm && lm != m) {
             startlockedm(m, g);
@@ -811,7 +846,7 @@ void startlockedm(M* m, G* g) {
             sched.lock.unlock();
             continue;
         }
-        execute(m, g);
+        execute(m, g, inherit);
     }
 }
 
@@ -994,7 +1029,7 @@ void ready(G* g) {
         futex_wake(&g->thread_wake, 1);
         return;
     }
-    g->status.store(gstatus::runnable, std::memory_order_relaxed);
+    casgstatus(g, gstatus::waiting, gstatus::runnable);
     M* m = current_m();
     P* p = m ? m->p : nullptr;
     if (p && m->in_timers) {
@@ -1073,6 +1108,30 @@ void timers_changed(std::int64_t when) {
     wakep();
 }
 
+const char* to_string(gstatus s) noexcept {
+    switch (s) {
+    case gstatus::idle:
+        return "idle";
+    case gstatus::runnable:
+        return "runnable";
+    case gstatus::running:
+        return "running";
+    case gstatus::waiting:
+        return "waiting";
+    case gstatus::dead:
+        return "dead";
+    }
+    return "?";
+}
+
+void bad_gstatus(G* g, gstatus seen, gstatus from, gstatus to) noexcept {
+    runtime_log().critical("rill: fatal: goroutine {} \"{}\" was {} when it should have been {} "
+                           "on its way to {}: a scheduler bug",
+                           g->id, g->name, to_string(seen), to_string(from), to_string(to));
+    runtime_log().flush();
+    std::abort();
+}
+
 const char* to_string(wait_reason r) noexcept {
     switch (r) {
     case wait_reason::none:
@@ -1120,6 +1179,7 @@ void spawn(go_func&& f, const go_options& opts) {
     M* m = current_m();
     P* p = m ? m->p : nullptr;
     G* g = p ? gfget(p) : nullptr;
+    gstatus was = gstatus::dead; // a recycled G
     if (!g) {
         sched.gflock.lock();
         g = sched.gfree.load(std::memory_order_relaxed);
@@ -1127,6 +1187,7 @@ void spawn(go_func&& f, const go_options& opts) {
         sched.gflock.unlock();
         if (!g) {
             g = new G;
+            was = gstatus::idle;
             sched.allglock.lock();
             sched.allgs.push_back(g);
             sched.allglock.unlock();
@@ -1140,7 +1201,7 @@ void spawn(go_func&& f, const go_options& opts) {
     g->reason.store(wait_reason::none, std::memory_order_relaxed);
     g->eh_caught = nullptr;
     g->eh_uncaught = 0;
-    g->status.store(gstatus::runnable, std::memory_order_relaxed);
+    casgstatus(g, was, gstatus::runnable);
     if (p) {
         if (p->goid_next == p->goid_end) {
             p->goid_next = sched.goid_gen.fetch_add(16, std::memory_order_relaxed) + 1;

@@ -46,6 +46,10 @@ struct P {
     // sysmon reads them to spot a goroutine running too long, or a
     // blocking call worth retaking the P from.
     std::atomic<std::uint32_t> schedtick{0};
+    // Set by sysmon when the current time slice has run too long; cleared
+    // when the next slice starts. While set, runnext does not inherit the
+    // slice (runqget in proc.cpp).
+    std::atomic<bool> slice_over{false};
     std::atomic<std::uint32_t> syscalltick{0};
     G* gfree = nullptr;
     int ngfree = 0;

@@ -169,8 +169,12 @@ int select_go(select_case* cases, int n, bool block, std::int64_t deadline) {
     }
     if (deadline == no_deadline)
         park(selunlock, &sel, wait_reason::select);
-    else
+    else if (norder > 0)
         park_until(selunlock, &sel, wait_reason::select, deadline);
+    else
+        // Only the deadline: no lock holds this goroutine back once its
+        // timer is armed, so the unlock must not read sel (see park_until).
+        park_until([](void*) {}, nullptr, wait_reason::select, deadline);
 
     // Pass 3: whoever won the claim decided the outcome (its waker already
     // dequeued the winning waiter); withdraw the rest.

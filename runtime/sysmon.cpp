@@ -40,9 +40,15 @@ void wake() {
     futex_wake(&wake_word, 1);
 }
 
-// Returns true if it retook a P from a blocking call; lowers next_timer to
-// the earliest timer of a P whose goroutine is running.
-bool retake(std::int64_t now, std::int64_t& next_timer) {
+// After asking a P to end its slice, sysmon looks again this soon, to see
+// the next slice start close to when it does.
+constexpr std::int64_t slice_start_look_ns = 100'000;
+
+// Returns true if it retook a P from a blocking call. Lowers next_look to
+// when a running P's slice or its earliest timer wants sysmon to look again:
+// slices then last force_preempt_ns give or take sysmon's wake-up latency,
+// rather than up to twice that with sysmon's back-off.
+bool retake(std::int64_t now, std::int64_t& next_look) {
     bool retook = false;
     int n = sched.nallp.load(std::memory_order_acquire);
     for (int i = 0; i < n; ++i) {
@@ -60,11 +66,12 @@ bool retake(std::int64_t now, std::int64_t& next_timer) {
             if (ran >= force_preempt_ns || (timer <= now && ran >= timer_preempt_ns)) {
                 preemptone(p);
                 o.schedwhen = now; // ask again in a full slice, not every tick
-                // The goroutines the timer readies will sleep again soon:
-                // look at this P's next timer then, not after a long sleep.
-                if (timer <= now) next_timer = std::min(next_timer, now + timer_preempt_ns);
-            } else if (timer != INT64_MAX) {
-                next_timer = std::min(next_timer, std::max(timer, o.schedwhen + timer_preempt_ns));
+                next_look = std::min(next_look, now + slice_start_look_ns);
+            } else {
+                next_look = std::min(next_look, o.schedwhen + force_preempt_ns);
+                if (timer != INT64_MAX)
+                    next_look =
+                        std::min(next_look, std::max(timer, o.schedwhen + timer_preempt_ns));
             }
         } else if (s == P::syscall) {
             std::uint32_t t = p->syscalltick.load(std::memory_order_relaxed);
@@ -95,8 +102,9 @@ bool retake(std::int64_t now, std::int64_t& next_timer) {
 bool all_idle() { return sched.npidle.load() == sched.gomaxprocs.load(); }
 
 [[noreturn]] void sysmon_loop() {
-    std::int64_t delay = min_sleep_ns;
-    int idle = 0; // rounds in a row with nothing done
+    std::int64_t delay = min_sleep_ns; // the back-off
+    std::int64_t sleep_ns = delay;     // the next sleep: the back-off, or less
+    int idle = 0;                      // rounds in a row with nothing done
     for (;;) {
         // With nothing running there is nothing to preempt or retake, and the
         // poller M waits for timers and I/O: sleep until a P is taken. The
@@ -114,9 +122,9 @@ bool all_idle() { return sched.npidle.load() == sched.gomaxprocs.load(); }
             delay = min_sleep_ns;
             idle = 0;
         } else {
-            sleeping.store(delay, std::memory_order_relaxed);
-            wake_at.store(nanotime() + delay, std::memory_order_relaxed);
-            futex_wait(&wake_word, 0, delay);
+            sleeping.store(sleep_ns, std::memory_order_relaxed);
+            wake_at.store(nanotime() + sleep_ns, std::memory_order_relaxed);
+            futex_wait(&wake_word, 0, sleep_ns);
         }
         sleeping.store(0, std::memory_order_relaxed);
         wake_at.store(0, std::memory_order_relaxed);
@@ -131,8 +139,8 @@ bool all_idle() { return sched.npidle.load() == sched.gomaxprocs.load(); }
                 acted = true;
             }
         }
-        std::int64_t next_timer = INT64_MAX;
-        acted |= retake(now, next_timer);
+        std::int64_t next_look = INT64_MAX;
+        acted |= retake(now, next_look);
         idle = acted ? 0 : idle + 1;
         // Go's back-off: 20 µs while things happen, doubling after 1 ms of
         // nothing, up to 10 ms.
@@ -140,14 +148,19 @@ bool all_idle() { return sched.npidle.load() == sched.gomaxprocs.load(); }
             delay = min_sleep_ns;
         else if (idle > 50)
             delay = std::min(delay * 2, max_sleep_ns);
-        if (next_timer != INT64_MAX)
-            delay = std::clamp(next_timer - nanotime(), min_sleep_ns, delay);
+        // A slice or timer due sooner shortens this sleep, not the back-off.
+        sleep_ns = delay;
+        if (next_look != INT64_MAX)
+            sleep_ns = std::clamp(next_look - nanotime(), min_sleep_ns, delay);
     }
 }
 
 } // namespace
 
 void preemptone(P* p) {
+    // The slice ends even if the goroutine parks before it sees its flag
+    // (or is between goroutines right now, with no curg to flag).
+    p->slice_over.store(true, std::memory_order_relaxed);
     M* m = p->m.load(std::memory_order_acquire);
     G* g = m ? m->curg.load(std::memory_order_acquire) : nullptr;
     if (!g) return;

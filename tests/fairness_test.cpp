@@ -1,0 +1,160 @@
+// Scheduler fairness (Go's runnext rule, runtime2.go / proc.go): a goroutine
+// readied into runnext inherits the time slice of the one that readied it,
+// so two goroutines handing values back and forth count as one goroutine
+// running on: sysmon preempts the pair after a slice and the processor's
+// other goroutines get their turn. Without that rule such a pair keeps its
+// processor for ever.
+#include "test_util.hpp"
+
+#include <rill/chan.hpp>
+#include <rill/runtime.hpp>
+#include <rill/sync.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+using namespace std::chrono_literals;
+using rill_test::maxprocs_scope;
+using rill_test::watchdog;
+
+namespace {
+
+// The pair that made the last exchange, to count turns.
+std::atomic<const void*> last_runner{nullptr};
+
+// Two goroutines passing a value back and forth over unbuffered channels
+// until told to stop; `exchanges` counts round trips, `turns` the times the
+// pair took over from another.
+struct ping_pong_pair {
+    rill::chan<int> ping{0}, pong{0};
+    std::atomic<std::uint64_t> exchanges{0};
+    std::atomic<std::uint64_t> turns{0};
+
+    void start(const std::atomic<bool>& stop, rill::wait_group& wg) {
+        wg.add(2);
+        rill::go([this, &stop, &wg] {
+            while (!stop.load(std::memory_order_relaxed)) {
+                ping.send(1);
+                pong.recv();
+                exchanges.fetch_add(1, std::memory_order_relaxed);
+                if (last_runner.exchange(this, std::memory_order_relaxed) != this)
+                    turns.fetch_add(1, std::memory_order_relaxed);
+            }
+            ping.close();
+            wg.done();
+        });
+        rill::go([this, &wg] {
+            while (auto v = ping.recv())
+                pong.send(*v);
+            wg.done();
+        });
+    }
+};
+
+struct pair_counts {
+    std::uint64_t exchanges, turns;
+};
+
+// Runs `pairs` ping-pong pairs for `window` and returns what each did.
+std::vector<pair_counts> run_pairs(int pairs, std::chrono::milliseconds window) {
+    std::vector<ping_pong_pair> running(static_cast<std::size_t>(pairs));
+    std::atomic<bool> stop{false};
+    rill::wait_group wg;
+    for (auto& p : running)
+        p.start(stop, wg);
+    rill::sleep(window); // needs a processor back from the pairs to wake
+    stop.store(true);
+    wg.wait();
+    std::vector<pair_counts> counts;
+    for (auto& p : running)
+        counts.push_back({p.exchanges.load(), p.turns.load()});
+    return counts;
+}
+
+} // namespace
+
+TEST_CASE("two ping-pong pairs on one processor share it fairly") {
+    watchdog dog("a ping-pong pair kept its processor", 60s);
+    maxprocs_scope one(1);
+    auto c = rill::run([] { return run_pairs(2, 500ms); });
+    INFO("exchanges: " << c[0].exchanges << " and " << c[1].exchanges << "; turns: " << c[0].turns
+                       << " and " << c[1].turns);
+    // Each pair runs a 10-20 ms slice at a time (sysmon's tick decides), so
+    // over 500 ms they take turns dozens of times...
+    CHECK(c[0].turns >= 5);
+    CHECK(std::min(c[0].turns, c[1].turns) * 2 >= std::max(c[0].turns, c[1].turns));
+    // ... and each makes about half the exchanges. A slice is wall-clock
+    // time, and on a loaded machine the OS may take the thread away for part
+    // of one, so this allows twice the factor of two.
+    CHECK(std::min(c[0].exchanges, c[1].exchanges) * 4 >= std::max(c[0].exchanges, c[1].exchanges));
+}
+
+TEST_CASE("four ping-pong pairs on two processors all make progress") {
+    watchdog dog("a ping-pong pair kept its processor", 60s);
+    maxprocs_scope two(2);
+    auto counts = rill::run([] { return run_pairs(4, 500ms); });
+    std::uint64_t total = 0;
+    for (auto c : counts)
+        total += c.exchanges;
+    for (std::size_t i = 0; i < counts.size(); ++i) {
+        INFO("pair " << i << ": " << counts[i].exchanges << " of " << total << " exchanges, "
+                     << counts[i].turns << " turns");
+        // A fair share is a quarter; stealing moves pairs between the two
+        // processors unevenly, so ask only for a quarter of a fair share.
+        CHECK(counts[i].exchanges * 16 >= total);
+    }
+}
+
+TEST_CASE("sleepers beside busy ping-pong pairs wake on time") {
+    watchdog dog("sleepers starved beside ping-pong pairs", 60s);
+    maxprocs_scope one(1);
+    constexpr int sleepers = 200;
+    auto [fewest, latest_ns] = rill::run([] {
+        std::atomic<bool> stop{false};
+        std::vector<ping_pong_pair> pairs(4);
+        rill::wait_group busy;
+        for (auto& p : pairs)
+            p.start(stop, busy);
+        // The pairs hold the processors before the sleepers exist: the
+        // sleepers start from the run queues behind the pairs' partners.
+        rill::sleep(20ms);
+        std::atomic<int> fewest{1 << 30};
+        std::atomic<std::int64_t> latest{0};
+        rill::wait_group wg;
+        wg.add(sleepers);
+        auto until = std::chrono::steady_clock::now() + 300ms;
+        for (int i = 0; i < sleepers; ++i)
+            rill::go([&] {
+                int wakes = 0;
+                while (std::chrono::steady_clock::now() < until) {
+                    auto asked = std::chrono::steady_clock::now() + 1ms;
+                    rill::sleep(1ms);
+                    auto late = std::chrono::steady_clock::now() - asked;
+                    std::int64_t ns = std::chrono::nanoseconds(late).count();
+                    std::int64_t seen = latest.load();
+                    while (ns > seen && !latest.compare_exchange_weak(seen, ns)) {
+                    }
+                    ++wakes;
+                }
+                int seen = fewest.load();
+                while (wakes < seen && !fewest.compare_exchange_weak(seen, wakes)) {
+                }
+                wg.done();
+            });
+        wg.wait();
+        stop.store(true);
+        busy.wait();
+        return std::pair(fewest.load(), latest.load());
+    });
+    INFO("fewest wake-ups of a sleeper: " << fewest << "; latest wake-up: " << latest_ns / 1000
+                                          << " us late");
+    // A starved sleeper starts only once the 300 ms are over, and never
+    // sleeps; a served one starts within a slice or two and is late by at
+    // most about a slice at a time, so it wakes many times in 300 ms.
+    CHECK(fewest >= 5);
+}
