@@ -56,18 +56,21 @@ struct ping_pong_pair {
     }
 };
 
+// Long enough for dozens of slices, also in the slower sanitizer builds.
+constexpr std::chrono::milliseconds window{rill_test::by_build(500, 1000, 2000)};
+
 struct pair_counts {
     std::uint64_t exchanges, turns;
 };
 
-// Runs `pairs` ping-pong pairs for `window` and returns what each did.
-std::vector<pair_counts> run_pairs(int pairs, std::chrono::milliseconds window) {
+// Runs `pairs` ping-pong pairs for `how_long` and returns what each did.
+std::vector<pair_counts> run_pairs(int pairs, std::chrono::milliseconds how_long) {
     std::vector<ping_pong_pair> running(static_cast<std::size_t>(pairs));
     std::atomic<bool> stop{false};
     rill::wait_group wg;
     for (auto& p : running)
         p.start(stop, wg);
-    rill::sleep(window); // needs a processor back from the pairs to wake
+    rill::sleep(how_long); // needs a processor back from the pairs to wake
     stop.store(true);
     wg.wait();
     std::vector<pair_counts> counts;
@@ -81,11 +84,11 @@ std::vector<pair_counts> run_pairs(int pairs, std::chrono::milliseconds window) 
 TEST_CASE("two ping-pong pairs on one processor share it fairly") {
     watchdog dog("a ping-pong pair kept its processor", 60s);
     maxprocs_scope one(1);
-    auto c = rill::run([] { return run_pairs(2, 500ms); });
+    auto c = rill::run([] { return run_pairs(2, window); });
     INFO("exchanges: " << c[0].exchanges << " and " << c[1].exchanges << "; turns: " << c[0].turns
                        << " and " << c[1].turns);
-    // Each pair runs a 10-20 ms slice at a time (sysmon's tick decides), so
-    // over 500 ms they take turns dozens of times...
+    // Each pair runs a slice of about 10 ms at a time, so over the window
+    // they take turns dozens of times...
     CHECK(c[0].turns >= 5);
     CHECK(std::min(c[0].turns, c[1].turns) * 2 >= std::max(c[0].turns, c[1].turns));
     // ... and each makes about half the exchanges. A slice is wall-clock
@@ -97,7 +100,7 @@ TEST_CASE("two ping-pong pairs on one processor share it fairly") {
 TEST_CASE("four ping-pong pairs on two processors all make progress") {
     watchdog dog("a ping-pong pair kept its processor", 60s);
     maxprocs_scope two(2);
-    auto counts = rill::run([] { return run_pairs(4, 500ms); });
+    auto counts = rill::run([] { return run_pairs(4, window); });
     std::uint64_t total = 0;
     for (auto c : counts)
         total += c.exchanges;
@@ -113,7 +116,9 @@ TEST_CASE("four ping-pong pairs on two processors all make progress") {
 TEST_CASE("sleepers beside busy ping-pong pairs wake on time") {
     watchdog dog("sleepers starved beside ping-pong pairs", 60s);
     maxprocs_scope one(1);
-    constexpr int sleepers = 200;
+    // Sanitizers make each wake-up dearer: fewer sleepers keep the processor
+    // from being saturated by the sleepers alone.
+    constexpr int sleepers = rill_test::by_build(200, 50, 20);
     auto [fewest, latest_ns] = rill::run([] {
         std::atomic<bool> stop{false};
         std::vector<ping_pong_pair> pairs(4);
