@@ -54,7 +54,59 @@ void require_uniform(const std::vector<int>& counts, int n) {
 auto ignore_value = [](auto) {};
 auto nothing = [] {};
 
+// Whether a case of each direction may be made from a handle of type H.
+struct sent_fn {
+    void operator()() const {}
+};
+struct got_fn {
+    void operator()(std::optional<int>) const {}
+};
+template <class H>
+concept can_on_send_lvalue = requires(const H& h, int& v) {
+    rill::on_send(h, v, sent_fn{});
+};
+template <class H>
+concept can_on_send_rvalue = requires(const H& h) {
+    rill::on_send(h, 1, sent_fn{});
+};
+template <class H>
+concept can_on_recv = requires(const H& h) {
+    rill::on_recv(h, got_fn{});
+};
+template <class H>
+concept can_selector_send = requires(rill::selector& s, const H& h, int& v) {
+    s.send(h, v, sent_fn{});
+};
+template <class H>
+concept can_selector_recv = requires(rill::selector& s, const H& h) {
+    s.recv(h, got_fn{});
+};
+
 } // namespace
+
+TEST_CASE("a case's channel must allow its direction, checked at compile time") {
+    // Go rejects a send on a receive-only channel and a receive on a
+    // send-only one at compile time. The compile-fail tests (select_direction_*
+    // in tests/CMakeLists.txt) show the errors; this checks in every build that
+    // the overloads stay detectable as missing, as generic code would see them.
+    using rill::receiver;
+    using rill::sender;
+    STATIC_REQUIRE(can_on_send_lvalue<chan<int>>);
+    STATIC_REQUIRE(can_on_send_rvalue<chan<int>>);
+    STATIC_REQUIRE(can_on_send_lvalue<sender<int>>);
+    STATIC_REQUIRE(can_on_send_rvalue<sender<int>>);
+    STATIC_REQUIRE_FALSE(can_on_send_lvalue<receiver<int>>);
+    STATIC_REQUIRE_FALSE(can_on_send_rvalue<receiver<int>>);
+    STATIC_REQUIRE(can_on_recv<chan<int>>);
+    STATIC_REQUIRE(can_on_recv<receiver<int>>);
+    STATIC_REQUIRE_FALSE(can_on_recv<sender<int>>);
+    STATIC_REQUIRE(can_selector_send<chan<int>>);
+    STATIC_REQUIRE(can_selector_send<sender<int>>);
+    STATIC_REQUIRE_FALSE(can_selector_send<receiver<int>>);
+    STATIC_REQUIRE(can_selector_recv<chan<int>>);
+    STATIC_REQUIRE(can_selector_recv<receiver<int>>);
+    STATIC_REQUIRE_FALSE(can_selector_recv<sender<int>>);
+}
 
 TEST_CASE("select returns the argument index of the case that ran") {
     rill::run([] {
