@@ -14,6 +14,15 @@
 //
 // select returns the index of the chosen case among its arguments. For a number
 // of cases known only at run time, use rill::selector.
+//
+// Memory ordering (README "Memory model"): the chosen case, of select or of
+// selector::wait, gives exactly the guarantees of its operation in
+// <rill/chan.hpp>: a receive case that gets a value is ordered after the
+// send of that value, one given nullopt after the close; a send case is a
+// send, and the receive that lets it complete (rule k+C) happens before it.
+// The handler runs after the operation, so it sees all of that.
+// A timeout or default case orders nothing, nor do the cases not chosen (a
+// send case that lost did not send).
 #pragma once
 
 #include <rill/chan.hpp>
