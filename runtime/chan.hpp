@@ -6,6 +6,16 @@
 // chan_closed read qcount, closed and waitq::first without it (hence atomics,
 // written with relaxed stores under the lock).
 //
+// Memory ordering (the promises of <rill/chan.hpp>): a value moves, and a
+// close is seen, under the lock, whose release and acquire order the two
+// sides; a waiter is handed its value (or the close) under the lock before
+// it is readied, and ready() orders what precedes it before the G resumes
+// (run queue or thread_wake, release then acquire). The lock-free fast paths
+// conclude only "not ready", which promises nothing, except a non-blocking
+// receive's "closed and drained": closed is stored with release under the
+// lock and read with acquire there and by chan_closed, so the close comes
+// before it. chan_len reads qcount relaxed and promises nothing.
+//
 // Waiting: a blocked operation puts a waiter (Go's sudog) on its own stack
 // into recvq or sendq. A select, which waits on several channels and maybe a
 // deadline, sets g->claim = claim_waiting before enqueuing; a waker that

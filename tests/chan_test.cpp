@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <numeric>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -661,4 +662,130 @@ TEST_CASE("close racing with blocked senders and receivers loses nothing") {
             REQUIRE(received + left == sent);
         }
     });
+}
+
+// ---- Memory ordering (chan.hpp's "Memory ordering"; README "Memory model") --------------
+//
+// Each case writes a plain payload on one thread before an operation and
+// reads it on another after the operation that must come after it; under
+// TSan a missing happens-before edge is a data race on the payload (see
+// rill_test::on_two_threads). Elsewhere they check only the values.
+
+TEST_CASE("memory ordering: a send happens before the receive of its value completes") {
+    constexpr int n = 200;
+    for (std::size_t cap : {0u, 1u, 8u}) {
+        chan<int> c(cap);
+        std::vector<int> payload(n); // payload[i] is written before i is sent
+        int wrong = 0;
+        rill_test::on_two_threads(
+            [&] {
+                for (int i = 0; i < n; ++i) {
+                    payload[i] = i + 1;
+                    c.send(i);
+                }
+            },
+            [&] {
+                for (int i = 0; i < n; ++i) {
+                    int k = *c.recv();
+                    if (payload[k] != k + 1) ++wrong;
+                }
+            });
+        REQUIRE(wrong == 0);
+    }
+}
+
+TEST_CASE("memory ordering: try_send and try_recv that succeed order as send and receive") {
+    // One side non-blocking, the other blocking, so that an unbuffered
+    // channel has a partner waiting; both non-blocking on a buffered one.
+    constexpr int n = 200;
+    for (std::size_t cap : {0u, 4u}) {
+        for (int mode = 0; mode < 3; ++mode) {
+            if (cap == 0 && mode == 2) continue;
+            const bool try_send = mode != 1, try_recv = mode != 0;
+            chan<int> c(cap);
+            std::vector<int> payload(n);
+            int wrong = 0;
+            rill_test::on_two_threads(
+                [&] {
+                    for (int i = 0; i < n; ++i) {
+                        payload[i] = i + 1;
+                        if (!try_send)
+                            c.send(i);
+                        else
+                            while (!c.try_send(i))
+                                std::this_thread::yield();
+                    }
+                },
+                [&] {
+                    for (int i = 0; i < n; ++i) {
+                        std::optional<int> k;
+                        if (!try_recv)
+                            k = c.recv();
+                        else
+                            while (!(k = c.try_recv()))
+                                std::this_thread::yield();
+                        if (payload[*k] != *k + 1) ++wrong;
+                    }
+                });
+            INFO("capacity " << cap << ", mode " << mode);
+            REQUIRE(wrong == 0);
+        }
+    }
+}
+
+TEST_CASE("memory ordering: the k-th receive happens before the (k+C)-th send completes") {
+    // Go's counting-semaphore rule; with C = 0, a receive happens before its
+    // send completes. The receiver writes before each receive; the sender
+    // reads what was written before receive k once send k+C has returned.
+    constexpr int n = 200;
+    for (std::size_t cap : {0u, 1u, 3u}) {
+        const int ci = static_cast<int>(cap);
+        chan<int> c(cap);
+        std::vector<int> before_recv(n);
+        int wrong = 0;
+        rill_test::on_two_threads(
+            [&] {
+                for (int s = 0; s < n + ci; ++s) {
+                    c.send(s);
+                    if (int k = s - ci; k >= 0 && before_recv[k] != k + 1) ++wrong;
+                }
+            },
+            [&] {
+                for (int k = 0; k < n + ci; ++k) {
+                    if (k < n) before_recv[k] = k + 1;
+                    c.recv();
+                }
+            });
+        INFO("capacity " << cap);
+        REQUIRE(wrong == 0);
+    }
+}
+
+TEST_CASE("memory ordering: a close happens before a receive that reports it, and closed()") {
+    enum mode { recv, range_for, closed_query, last };
+    for (int m = recv; m != last; ++m) {
+        for (int round = 0; round < 20; ++round) {
+            chan<int> c(static_cast<std::size_t>(round % 2));
+            int payload = 0, seen = 0;
+            rill_test::on_two_threads(
+                [&] {
+                    payload = 42;
+                    c.close();
+                },
+                [&] {
+                    if (m == recv) {
+                        if (c.recv()) return;
+                    } else if (m == range_for) {
+                        for (int v : c)
+                            (void)v;
+                    } else {
+                        while (!c.closed())
+                            std::this_thread::yield();
+                    }
+                    seen = payload;
+                });
+            INFO("mode " << m << ", round " << round);
+            REQUIRE(seen == 42);
+        }
+    }
 }

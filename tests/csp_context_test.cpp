@@ -14,6 +14,7 @@
 #include <chrono>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -300,4 +301,77 @@ TEST_CASE("children created and cancelled while the parent is cancelled concurre
         }
         REQUIRE(leaks.clean());
     });
+}
+
+// ---- Memory ordering (context.hpp's "Memory ordering"; README "Memory model") -----------
+//
+// A plain payload written before cancel on one thread and read on another
+// once the context is seen done: under TSan a missing happens-before edge is
+// a data race on the payload (see rill_test::on_two_threads). Outside
+// rill::run, so that only the context orders the two threads.
+
+TEST_CASE("memory ordering: cancel happens before the context is seen done, in every way") {
+    enum mode { recv_done, select_done, closed_query, err_query, child_done, value_child, last };
+    for (int m = recv_done; m != last; ++m) {
+        for (int round = 0; round < 10; ++round) {
+            auto [ctx, cancel] = rill::with_cancel(rill::background());
+            auto [child, cancel_child] = rill::with_cancel(ctx);
+            auto valued = rill::with_value(ctx, user_key, std::string("ann"));
+            int payload = 0, seen = 0;
+            bool cause_right = false;
+            rill_test::on_two_threads(
+                [&, cancel = cancel] {
+                    payload = 42;
+                    cancel();
+                },
+                [&, ctx = ctx, child = child] {
+                    switch (m) {
+                    case recv_done:
+                        (void)ctx.done().recv();
+                        break;
+                    case select_done:
+                        rill::select(rill::on_recv(ctx.done(), [](auto) {}));
+                        break;
+                    case closed_query:
+                        while (!is_closed(ctx))
+                            std::this_thread::yield();
+                        break;
+                    case err_query:
+                        while (ctx.err() == context_err::none)
+                            std::this_thread::yield();
+                        cause_right = cause_is<rill::context_canceled>(ctx);
+                        break;
+                    case child_done:
+                        (void)child.done().recv();
+                        break;
+                    default:
+                        (void)valued.done().recv();
+                    }
+                    seen = payload;
+                });
+            INFO("mode " << m << ", round " << round);
+            REQUIRE(seen == 42);
+            if (m == err_query) REQUIRE(cause_right);
+        }
+    }
+}
+
+TEST_CASE("memory ordering: cancel happens before after_func's f starts") {
+    for (int round = 0; round < 10; ++round) {
+        auto [ctx, cancel] = rill::with_cancel(rill::background());
+        int payload = 0, seen = 0;
+        rill::chan<int> ran(1);
+        auto stop = rill::after_func(ctx, [&, tx = ran.tx()]() mutable {
+            seen = payload;
+            tx.send(1);
+        });
+        std::thread writer([&, cancel = cancel] {
+            payload = 42;
+            cancel();
+        });
+        (void)ran.recv(); // orders seen before the read below
+        writer.join();
+        REQUIRE(seen == 42);
+        REQUIRE_FALSE(stop());
+    }
 }

@@ -55,7 +55,59 @@ void require_uniform(const std::vector<int>& counts, int n) {
 auto ignore_value = [](auto) {};
 auto nothing = [] {};
 
+// Whether a case of each direction may be made from a handle of type H.
+struct sent_fn {
+    void operator()() const {}
+};
+struct got_fn {
+    void operator()(std::optional<int>) const {}
+};
+template <class H>
+concept can_on_send_lvalue = requires(const H& h, int& v) {
+    rill::on_send(h, v, sent_fn{});
+};
+template <class H>
+concept can_on_send_rvalue = requires(const H& h) {
+    rill::on_send(h, 1, sent_fn{});
+};
+template <class H>
+concept can_on_recv = requires(const H& h) {
+    rill::on_recv(h, got_fn{});
+};
+template <class H>
+concept can_selector_send = requires(rill::selector& s, const H& h, int& v) {
+    s.send(h, v, sent_fn{});
+};
+template <class H>
+concept can_selector_recv = requires(rill::selector& s, const H& h) {
+    s.recv(h, got_fn{});
+};
+
 } // namespace
+
+TEST_CASE("a case's channel must allow its direction, checked at compile time") {
+    // Go rejects a send on a receive-only channel and a receive on a
+    // send-only one at compile time. The compile-fail tests (select_direction_*
+    // in tests/CMakeLists.txt) show the errors; this checks in every build that
+    // the overloads stay detectable as missing, as generic code would see them.
+    using rill::receiver;
+    using rill::sender;
+    STATIC_REQUIRE(can_on_send_lvalue<chan<int>>);
+    STATIC_REQUIRE(can_on_send_rvalue<chan<int>>);
+    STATIC_REQUIRE(can_on_send_lvalue<sender<int>>);
+    STATIC_REQUIRE(can_on_send_rvalue<sender<int>>);
+    STATIC_REQUIRE_FALSE(can_on_send_lvalue<receiver<int>>);
+    STATIC_REQUIRE_FALSE(can_on_send_rvalue<receiver<int>>);
+    STATIC_REQUIRE(can_on_recv<chan<int>>);
+    STATIC_REQUIRE(can_on_recv<receiver<int>>);
+    STATIC_REQUIRE_FALSE(can_on_recv<sender<int>>);
+    STATIC_REQUIRE(can_selector_send<chan<int>>);
+    STATIC_REQUIRE(can_selector_send<sender<int>>);
+    STATIC_REQUIRE_FALSE(can_selector_send<receiver<int>>);
+    STATIC_REQUIRE(can_selector_recv<chan<int>>);
+    STATIC_REQUIRE(can_selector_recv<receiver<int>>);
+    STATIC_REQUIRE_FALSE(can_selector_recv<sender<int>>);
+}
 
 TEST_CASE("select returns the argument index of the case that ran") {
     rill::run([] {
@@ -718,4 +770,141 @@ TEST_CASE("plain threads select with goroutines and with each other") {
         }));
     producer.join();
     REQUIRE(sum == 500 * 499 / 2);
+}
+
+// ---- Memory ordering (select.hpp's "Memory ordering"; README "Memory model") ------------
+//
+// The chosen case must give its operation's guarantee whichever way select
+// got there: at once (default, or the first pass) or after waiting. As in
+// chan_test, a plain payload is written on one thread before an operation
+// and read on another after the one that must come after it, so that TSan
+// reports a missing happens-before edge as a data race.
+
+namespace {
+
+enum class select_mode { waits, polls, selector, last };
+
+// Receives one value (or nullopt, when c is closed) from c with a select or
+// a selector, beside a case that is never ready.
+std::optional<int> select_recv(select_mode m, chan<int>& c, chan<int>& never) {
+    std::optional<int> got;
+    auto take = [&](std::optional<int> v) { got = v; };
+    switch (m) {
+    case select_mode::waits:
+        rill::select(on_recv(never, ignore_value), on_recv(c, take));
+        break;
+    case select_mode::polls:
+        while (rill::select(on_recv(never, ignore_value), on_recv(c, take), on_default(nothing)) ==
+               2)
+            std::this_thread::yield();
+        break;
+    default: {
+        rill::selector s;
+        s.recv(never, ignore_value).recv(c, take);
+        s.wait();
+    }
+    }
+    return got;
+}
+
+// Sends v on c in the same ways.
+void select_send(select_mode m, chan<int>& c, chan<int>& never, int v) {
+    switch (m) {
+    case select_mode::waits:
+        rill::select(on_recv(never, ignore_value), on_send(c, v, nothing));
+        break;
+    case select_mode::polls:
+        while (rill::select(on_recv(never, ignore_value), on_send(c, v, nothing),
+                            on_default(nothing)) == 2)
+            std::this_thread::yield();
+        break;
+    default: {
+        rill::selector s;
+        s.recv(never, ignore_value).send(c, v, nothing);
+        s.wait();
+    }
+    }
+}
+
+} // namespace
+
+TEST_CASE("memory ordering: a chosen receive case comes after the send of its value") {
+    constexpr int n = 100;
+    for (std::size_t cap : {0u, 4u}) {
+        for (int m = 0; m != static_cast<int>(select_mode::last); ++m) {
+            chan<int> c(cap), never(0);
+            std::vector<int> payload(n);
+            int wrong = 0;
+            rill_test::on_two_threads(
+                [&] {
+                    for (int i = 0; i < n; ++i) {
+                        payload[i] = i + 1;
+                        c.send(i);
+                    }
+                },
+                [&] {
+                    for (int i = 0; i < n; ++i) {
+                        int k = *select_recv(static_cast<select_mode>(m), c, never);
+                        if (payload[k] != k + 1) ++wrong;
+                    }
+                });
+            INFO("capacity " << cap << ", mode " << m);
+            REQUIRE(wrong == 0);
+        }
+    }
+}
+
+TEST_CASE("memory ordering: a chosen send case is a send, and the (k+C)-th comes after receive k") {
+    // Both directions at once: the sender writes before each send, which the
+    // receiver reads; the receiver writes before each receive, which the
+    // sender reads once the send C later has completed.
+    constexpr int n = 100;
+    for (std::size_t cap : {0u, 2u}) {
+        const int ci = static_cast<int>(cap);
+        for (int m = 0; m != static_cast<int>(select_mode::last); ++m) {
+            chan<int> c(cap), never(0);
+            std::vector<int> before_send(n + ci), before_recv(n + ci);
+            int wrong_at_recv = 0, wrong_at_send = 0;
+            rill_test::on_two_threads(
+                [&] {
+                    for (int s = 0; s < n + ci; ++s) {
+                        before_send[s] = s + 1;
+                        select_send(static_cast<select_mode>(m), c, never, s);
+                        if (int k = s - ci; k >= 0 && before_recv[k] != k + 1) ++wrong_at_send;
+                    }
+                },
+                [&] {
+                    for (int k = 0; k < n + ci; ++k) {
+                        before_recv[k] = k + 1;
+                        int s = *c.recv();
+                        if (before_send[s] != s + 1) ++wrong_at_recv;
+                    }
+                });
+            INFO("capacity " << cap << ", mode " << m);
+            REQUIRE(wrong_at_recv == 0);
+            REQUIRE(wrong_at_send == 0);
+        }
+    }
+}
+
+TEST_CASE("memory ordering: a receive case given nullopt comes after the close") {
+    for (int m = 0; m != static_cast<int>(select_mode::last); ++m) {
+        for (int round = 0; round < 10; ++round) {
+            chan<int> c(static_cast<std::size_t>(round % 2)), never(0);
+            int payload = 0, seen = 0;
+            bool closed_seen = false;
+            rill_test::on_two_threads(
+                [&] {
+                    payload = 42;
+                    c.close();
+                },
+                [&] {
+                    closed_seen = !select_recv(static_cast<select_mode>(m), c, never);
+                    if (closed_seen) seen = payload;
+                });
+            INFO("mode " << m << ", round " << round);
+            REQUIRE(closed_seen);
+            REQUIRE(seen == 42);
+        }
+    }
 }

@@ -579,3 +579,188 @@ TEST_CASE("semaphore: weighted use from goroutines and threads never exceeds cap
         CHECK(s.try_acquire(capacity));
     });
 }
+
+// ---- Memory ordering (sync.hpp's "Memory ordering"; README "Memory model") --------------
+//
+// A plain payload written on one thread before an operation and read on
+// another after the operation that must come after it: under TSan a missing
+// happens-before edge is a data race on the payload (see
+// rill_test::on_two_threads). The locks are taken both blocking and with
+// their try forms, which take other paths.
+
+TEST_CASE("memory ordering: each mutex unlock happens before the next lock returns") {
+    constexpr int n = 2000;
+    for (bool use_try : {false, true}) {
+        rill::mutex mu;
+        int counter = 0; // plain: only the mutex orders the increments
+        auto body = [&] {
+            for (int i = 0; i < n; ++i) {
+                if (!use_try)
+                    mu.lock();
+                else
+                    while (!mu.try_lock())
+                        std::this_thread::yield();
+                ++counter;
+                mu.unlock();
+            }
+        };
+        rill_test::on_two_threads(body, body);
+        INFO("try_lock " << use_try);
+        REQUIRE(counter == 2 * n);
+    }
+}
+
+TEST_CASE("memory ordering: rw_mutex unlock before lock_shared, unlock_shared before lock") {
+    // The writer writes `shared` under lock(), which the reader reads under
+    // lock_shared(); the reader writes `from_reader` under lock_shared(),
+    // which the writer reads under its next lock().
+    constexpr int n = 1000;
+    for (bool use_try : {false, true}) {
+        rill::rw_mutex rw;
+        int shared = 0, from_reader = 0;
+        int backwards = 0, reader_lost = 0;
+        rill_test::on_two_threads(
+            [&] {
+                int last_from_reader = 0;
+                for (int i = 1; i <= n; ++i) {
+                    if (!use_try)
+                        rw.lock();
+                    else
+                        while (!rw.try_lock())
+                            std::this_thread::yield();
+                    if (from_reader < last_from_reader) ++reader_lost;
+                    last_from_reader = from_reader;
+                    shared = i;
+                    rw.unlock();
+                }
+            },
+            [&] {
+                int last = 0;
+                for (int i = 1; i <= n; ++i) {
+                    if (!use_try)
+                        rw.lock_shared();
+                    else
+                        while (!rw.try_lock_shared())
+                            std::this_thread::yield();
+                    if (shared < last) ++backwards;
+                    last = shared;
+                    from_reader = i;
+                    rw.unlock_shared();
+                }
+            });
+        INFO("try forms " << use_try);
+        REQUIRE(backwards == 0);
+        REQUIRE(reader_lost == 0);
+        REQUIRE(shared == n);
+        REQUIRE(from_reader == n);
+    }
+}
+
+TEST_CASE("memory ordering: what the signaller did under the mutex is seen after wait returns") {
+    // The payload is written before the mutex is taken, the flag under it:
+    // the waiter sees both once its wait (which re-locks) returns.
+    for (bool broadcast : {false, true}) {
+        for (int round = 0; round < 20; ++round) {
+            rill::mutex mu;
+            rill::cond cv;
+            bool ready = false;
+            int payload = 0, seen = 0;
+            rill_test::on_two_threads(
+                [&] {
+                    payload = 42;
+                    {
+                        std::lock_guard lk(mu);
+                        ready = true;
+                    }
+                    if (broadcast)
+                        cv.broadcast();
+                    else
+                        cv.signal();
+                },
+                [&] {
+                    std::unique_lock lk(mu);
+                    cv.wait(lk, [&] { return ready; });
+                    seen = payload;
+                });
+            INFO("broadcast " << broadcast << ", round " << round);
+            REQUIRE(seen == 42);
+        }
+    }
+}
+
+TEST_CASE("memory ordering: wait_group done() happens before the wait() it unblocks returns") {
+    // Two threads each write their own slots, then done(); this thread waits
+    // and reads them all before joining the threads (join would order them).
+    for (int round = 0; round < 20; ++round) {
+        rill::wait_group wg;
+        wg.add(2);
+        int slot[2] = {0, 0};
+        auto body = [&](int i) {
+            return [&, i] {
+                slot[i] = i + 1;
+                wg.done();
+            };
+        };
+        std::thread a(body(0)), b(body(1));
+        wg.wait();
+        int seen0 = slot[0], seen1 = slot[1];
+        a.join();
+        b.join();
+        REQUIRE(seen0 == 1);
+        REQUIRE(seen1 == 2);
+    }
+}
+
+TEST_CASE("memory ordering: once's f completes before any call returns, and before done()") {
+    for (int round = 0; round < 20; ++round) {
+        rill::once o;
+        int payload = 0, seen_by_call = 0, seen_by_done = 0;
+        rill_test::on_two_threads(
+            [&] {
+                o.call([&] { payload = 42; });
+                seen_by_call = payload;
+            },
+            [&] {
+                if (round % 2 == 0) {
+                    o.call([&] { payload = 42; });
+                    seen_by_done = payload; // either call may have run f
+                } else {
+                    while (!o.done())
+                        std::this_thread::yield();
+                    seen_by_done = payload;
+                }
+            });
+        INFO("round " << round);
+        REQUIRE(seen_by_call == 42);
+        REQUIRE(seen_by_done == 42);
+    }
+}
+
+TEST_CASE("memory ordering: a semaphore release happens before the acquire it satisfies") {
+    enum mode { acquire, try_acquire, try_acquire_for, last };
+    for (int m = acquire; m != last; ++m) {
+        for (int round = 0; round < 10; ++round) {
+            rill::semaphore sem(2);
+            sem.acquire(2); // nothing left until the writer releases
+            int payload = 0, seen = 0;
+            rill_test::on_two_threads(
+                [&] {
+                    payload = 42;
+                    sem.release(2);
+                },
+                [&] {
+                    if (m == acquire)
+                        sem.acquire(2);
+                    else if (m == try_acquire)
+                        while (!sem.try_acquire(2))
+                            std::this_thread::yield();
+                    else
+                        while (!sem.try_acquire_for(1ms, 2)) {
+                        }
+                    seen = payload;
+                });
+            INFO("mode " << m << ", round " << round);
+            REQUIRE(seen == 42);
+        }
+    }
+}

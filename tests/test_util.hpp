@@ -72,6 +72,22 @@ template <class Pred> bool eventually(Pred pred) {
     return pred();
 }
 
+// Runs first() and second() at once, each on a plain thread of its own, and
+// returns once both have. For the memory-ordering tests: one writes a plain
+// (non-atomic) payload before an operation, the other reads it after the
+// operation that should come after, so under TSan a missing happens-before
+// edge is reported as a data race on the payload. Plain threads, because
+// nothing else orders them once started, whereas goroutines sharing a thread
+// are ordered by every switch (the runtime tells TSan of switches as
+// synchronising). Only the calling thread may make Catch2 assertions: the
+// two report what they saw through variables read after this returns.
+template <class First, class Second> void on_two_threads(First first, Second second) {
+    std::thread a(std::move(first));
+    std::thread b(std::move(second));
+    a.join();
+    b.join();
+}
+
 // Ends the process with a message if it is still alive after `limit`: for
 // tests whose failure is a hang (a goroutine starved for ever), so that
 // they fail promptly and say why instead of waiting for ctest's timeout.

@@ -3,6 +3,24 @@
 // (operations block forever; close throws). sender<T> / receiver<T> are
 // one-directional views so that a signature says which way data flows.
 // Works from goroutines and from plain OS threads (which then block).
+//
+// Memory ordering (Go's rules, go.dev/ref/mem; README "Memory model"): what a
+// goroutine or thread wrote before an operation is visible to whoever
+// completes an operation it happens before, with no data race:
+//  - a send happens before the corresponding receive completes;
+//  - the close of a channel happens before a receive that returns because
+//    the channel is closed (recv's nullopt, the end of a range-for) and
+//    before closed() returns true;
+//  - the k-th receive on a channel of capacity C happens before the
+//    (k+C)-th send on it completes; so on an unbuffered channel a receive
+//    happens before the corresponding send completes, and a channel of
+//    capacity C can serve as a semaphore of C.
+// try_send and try_recv that succeed are a send and a receive, with those
+// guarantees. The queries promise less: a failed try_send or try_recv (even
+// on a closed and drained channel: ask closed()), closed() returning false
+// and len() order nothing; len() is a snapshot, racy as soon as it is read,
+// for statistics and heuristics, never a sign that a value's contents may
+// be read before it is received. cap() never changes.
 #pragma once
 
 #include <rill/detail/chan_core.hpp>

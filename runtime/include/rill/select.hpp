@@ -2,7 +2,9 @@
 // among the ready cases one is chosen uniformly at random; with no ready case
 // select blocks, unless a default case is present; a timeout case fires after
 // its duration; nil channels disable their case; a send case that is not
-// chosen does not consume its value.
+// chosen does not consume its value; a case against its channel's direction
+// (a send through a receiver<T>, a receive through a sender<T>) does not
+// compile.
 //
 //   int i = rill::select(
 //       rill::on_recv(a, [&](std::optional<int> v) { ... }),   // nullopt: a closed
@@ -12,6 +14,15 @@
 //
 // select returns the index of the chosen case among its arguments. For a number
 // of cases known only at run time, use rill::selector.
+//
+// Memory ordering (README "Memory model"): the chosen case, of select or of
+// selector::wait, gives exactly the guarantees of its operation in
+// <rill/chan.hpp>: a receive case that gets a value is ordered after the
+// send of that value, one given nullopt after the close; a send case is a
+// send, and the receive that lets it complete (rule k+C) happens before it.
+// The handler runs after the operation, so it sees all of that.
+// A timeout or default case orders nothing, nor do the cases not chosen (a
+// send case that lost did not send).
 #pragma once
 
 #include <rill/chan.hpp>
@@ -69,15 +80,45 @@ template <class F> struct case_traits<default_case<F>> {
 };
 } // namespace detail
 
-template <class T, class F> auto on_recv(const detail::chan_handle<T>& ch, F f) {
+// Channel direction is checked at compile time, as in Go: a chan<T> allows
+// both kinds of case, a sender<T> only send cases, a receiver<T> only receive
+// cases. The wrong direction selects a deleted overload rather than failing a
+// static_assert, so that it stays detectable (a requires-expression or a
+// concept sees the call as ill-formed, as it would a missing overload). The
+// deleted overload's return type names the mistake, so that the compiler's
+// error says it: "use of deleted function 'rill::detail::
+// on_send_needs_a_chan_or_sender_not_a_receiver rill::on_send(const
+// rill::receiver<T>&, V&&, F) [with T = int; ...]'".
+namespace detail {
+struct on_recv_needs_a_chan_or_receiver_not_a_sender {};
+struct on_send_needs_a_chan_or_sender_not_a_receiver {};
+} // namespace detail
+
+template <class T, class F> auto on_recv(const chan<T>& ch, F f) {
     return detail::recv_case<T, F>{ch.core(), std::move(f), {}};
 }
-template <class T, class F> auto on_send(const detail::chan_handle<T>& ch, T& v, F f) {
+template <class T, class F> auto on_recv(const receiver<T>& ch, F f) {
+    return detail::recv_case<T, F>{ch.core(), std::move(f), {}};
+}
+template <class T, class F>
+detail::on_recv_needs_a_chan_or_receiver_not_a_sender on_recv(const sender<T>&, F) = delete;
+
+template <class T, class F> auto on_send(const chan<T>& ch, T& v, F f) {
     return detail::send_case<T, T&, F>{ch.core(), v, std::move(f)};
 }
-template <class T, class F> auto on_send(const detail::chan_handle<T>& ch, T&& v, F f) {
+template <class T, class F> auto on_send(const chan<T>& ch, T&& v, F f) {
     return detail::send_case<T, T, F>{ch.core(), std::move(v), std::move(f)};
 }
+template <class T, class F> auto on_send(const sender<T>& ch, T& v, F f) {
+    return detail::send_case<T, T&, F>{ch.core(), v, std::move(f)};
+}
+template <class T, class F> auto on_send(const sender<T>& ch, T&& v, F f) {
+    return detail::send_case<T, T, F>{ch.core(), std::move(v), std::move(f)};
+}
+// Any value: the direction is the mistake to report, whatever is sent.
+template <class T, class V, class F>
+detail::on_send_needs_a_chan_or_sender_not_a_receiver on_send(const receiver<T>&, V&&, F) = delete;
+
 template <class F> auto on_timeout(std::chrono::nanoseconds d, F f) {
     return detail::timeout_case<F>{d, std::move(f)};
 }
@@ -131,15 +172,28 @@ template <class... Cases> int select(Cases&&... cases) {
 // each case keeps its channel alive for as long as the selector lives.
 class selector {
 public:
-    template <class T, class F> selector& recv(const detail::chan_handle<T>& ch, F f) {
-        return add(std::make_unique<chan_entry<T, detail::recv_case<T, F>>>(
-            ch, detail::recv_case<T, F>{ch.core(), std::move(f), {}}));
+    // Directions are checked as for on_recv and on_send: these name the
+    // mistake in the error when a deleted overload is chosen.
+    struct recv_needs_a_chan_or_receiver_not_a_sender {};
+    struct send_needs_a_chan_or_sender_not_a_receiver {};
+
+    template <class T, class F> selector& recv(const chan<T>& ch, F f) {
+        return add_recv(ch, std::move(f));
     }
+    template <class T, class F> selector& recv(const receiver<T>& ch, F f) {
+        return add_recv(ch, std::move(f));
+    }
+    template <class T, class F>
+    recv_needs_a_chan_or_receiver_not_a_sender recv(const sender<T>&, F) = delete;
     // The value is moved from only when this case is chosen.
-    template <class T, class F> selector& send(const detail::chan_handle<T>& ch, T& v, F f) {
-        return add(std::make_unique<chan_entry<T, detail::send_case<T, T&, F>>>(
-            ch, detail::send_case<T, T&, F>{ch.core(), v, std::move(f)}));
+    template <class T, class F> selector& send(const chan<T>& ch, T& v, F f) {
+        return add_send(ch, v, std::move(f));
     }
+    template <class T, class F> selector& send(const sender<T>& ch, T& v, F f) {
+        return add_send(ch, v, std::move(f));
+    }
+    template <class T, class V, class F>
+    send_needs_a_chan_or_sender_not_a_receiver send(const receiver<T>&, V&&, F) = delete;
     template <class F> selector& timeout(std::chrono::nanoseconds d, F f) {
         timeout_ = d;
         timeout_index_ = ncases_++;
@@ -177,6 +231,14 @@ private:
         detail::chan_handle<T> ch; // the reference that keeps cs.c alive
         C cs;
     };
+    template <class T, class F> selector& add_recv(const detail::chan_handle<T>& ch, F f) {
+        return add(std::make_unique<chan_entry<T, detail::recv_case<T, F>>>(
+            ch, detail::recv_case<T, F>{ch.core(), std::move(f), {}}));
+    }
+    template <class T, class F> selector& add_send(const detail::chan_handle<T>& ch, T& v, F f) {
+        return add(std::make_unique<chan_entry<T, detail::send_case<T, T&, F>>>(
+            ch, detail::send_case<T, T&, F>{ch.core(), v, std::move(f)}));
+    }
     selector& add(std::unique_ptr<entry> e) {
         chan_order_.push_back(ncases_++);
         entries_.push_back(std::move(e));

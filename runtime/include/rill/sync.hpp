@@ -5,6 +5,30 @@
 // std::shared_lock work with them. None of them may be copied or moved.
 // Misuse that Go reports as a fatal error (unlocking what is not locked,
 // releasing more than was acquired) throws std::logic_error here.
+//
+// Memory ordering (Go's rules, go.dev/ref/mem; README "Memory model"): what
+// was written before an operation is visible after one that it happens
+// before, with no data race:
+//  - mutex: the n-th unlock happens before the (n+1)-th lock returns (a
+//    try_lock that returns true is a lock);
+//  - rw_mutex: unlock and lock as for mutex; the n-th unlock also happens
+//    before the return of every lock_shared that takes the lock after it,
+//    and an unlock_shared happens before the next lock returns (the first
+//    to exclude that reader); the try forms count when they return true;
+//  - cond: wait returns with the mutex locked again, so the mutex orders
+//    what the signaller did while holding it; besides, a signal or
+//    broadcast happens before the return of each wait it wakes. A wait may
+//    return without a signal (wait_for also on timeout): re-check the
+//    condition under the mutex;
+//  - wait_group: a done() (an add that lowers the counter) happens before
+//    the return of any wait() it unblocks;
+//  - once: the completion of the f that returned normally happens before
+//    any call() returns, and before done() returns true;
+//  - semaphore: a release happens before the return of the acquire (or try
+//    form returning true) that it satisfies.
+// A try form that fails (try_acquire_for also when it times out) and
+// once::done() returning false order nothing; a cond::wait_for that times
+// out is ordered by the mutex alone.
 #pragma once
 
 #include <atomic>

@@ -11,6 +11,18 @@
 // while the context (or its cancel_func) is alive, so keep one of them for as
 // long as you wait on done(). Every operation is safe from any goroutine or
 // thread; a cancel_func may be called any number of times.
+//
+// Memory ordering (README "Memory model"): the cancellation that takes
+// effect (the first cancel_func call, the deadline or the parent's
+// cancellation, whichever comes first) happens before a receive from done()
+// returns because done() is closed, before done().closed() returns true,
+// before err() returns something other than context_err::none (so before
+// is_done() returns true, cause() returns the cause and throw_if_done()
+// throws), and before after_func's f starts; and a parent's cancellation
+// happens before its descendants'. So whatever a goroutine wrote before it
+// called cancel is visible to whoever sees the context done, in any of
+// these ways. A cancel that comes later does nothing and orders nothing;
+// err() returning none and done().closed() returning false order nothing.
 #pragma once
 
 #include <rill/chan.hpp>
