@@ -16,8 +16,8 @@
 # environment: BUILD_ROOT (default build-test; one directory per stage),
 #   JOBS (build and ctest parallelism; default: number of CPUs),
 #   FUZZ_SECONDS (default 120).
-# Every stage runs even when an earlier one failed. The last line counts test
-# executables over all stages (a stage that fails to build counts as one
+# Every stage runs even when an earlier one failed. The last line counts CTest
+# tests (test executables and compile checks) over all stages (a stage that fails to build counts as one
 # failure): "N passed, M failed". Exit status: 0 when nothing failed, else 1.
 set -uo pipefail
 
@@ -85,7 +85,7 @@ configure_and_build() {
 }
 
 # run_ctest STAGE DIR [WRAPPER...]: runs DIR's tests (under WRAPPER, if any)
-# and records how many test executables passed and failed.
+# and records how many CTest tests (executables and compile checks) passed and failed.
 run_ctest() {
     local stage=$1 dir=$2
     shift 2
