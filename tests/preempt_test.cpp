@@ -3,11 +3,11 @@
 // SIGURG frame preserves every register (the x86-64 red zone, flags, vector
 // and floating-point state), only safe code is interrupted, cooperative
 // preemption points, no_preempt, and lock_os_thread.
+#include "preempt_storm.hpp"
 #include "test_util.hpp"
 
 #include "preempt.hpp"
 #include "sched.hpp"
-#include "sysmon.hpp"
 
 #include <rill/chan.hpp>
 #include <rill/runtime.hpp>
@@ -31,6 +31,7 @@
 using namespace std::chrono_literals;
 using rill_test::by_build;
 using rill_test::maxprocs_scope;
+using rill_test::preempt_storm;
 using rill_test::under_tsan;
 using rill_test::watchdog;
 
@@ -145,32 +146,6 @@ test_register_spin:
 namespace {
 
 std::uint64_t async_preempts() { return rill::stats().preempts_async; }
-
-// A plain thread that asks every running goroutine to yield, over and over,
-// the way sysmon does after a time slice: thousands of preemptions a second.
-class preempt_storm {
-public:
-    preempt_storm()
-        : thread_([this] {
-              using namespace rill::detail;
-              while (!stop_.load()) {
-                  int n = sched.nallp.load();
-                  for (int i = 0; i < n; ++i)
-                      if (sched.allp[i]->status.load() == P::running) preemptone(sched.allp[i]);
-                  std::this_thread::sleep_for(50us);
-              }
-          }) {}
-    preempt_storm(const preempt_storm&) = delete;
-    preempt_storm& operator=(const preempt_storm&) = delete;
-    ~preempt_storm() {
-        stop_.store(true);
-        thread_.join();
-    }
-
-private:
-    std::atomic<bool> stop_{false};
-    std::thread thread_;
-};
 
 // Async preemption needs signals delivered where they land; TSan defers
 // them to its own interceptors, so the runtime preempts only cooperatively
