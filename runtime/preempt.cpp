@@ -284,14 +284,6 @@ void signal_preempt(M* m) {
     if (enabled.load(std::memory_order_relaxed)) pthread_kill(m->thread, SIGURG);
 }
 
-void preempt_block_signals() {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGURG);
-    sigaddset(&set, SIGQUIT);
-    pthread_sigmask(SIG_BLOCK, &set, nullptr);
-}
-
 bool pc_is_preemptible(std::uintptr_t pc) noexcept {
     bool in_exec = std::any_of(exec_code.begin(), exec_code.end(),
                                [pc](const range& r) { return pc >= r.lo && pc < r.hi; });

@@ -32,8 +32,6 @@ void preempt_init();
 bool async_preempt_enabled() noexcept;
 // Sends SIGURG to m's thread if async preemption is on.
 void signal_preempt(M* m);
-// For the runtime's own threads: block the signals the Ms handle.
-void preempt_block_signals();
 // Whether an interruption at pc may be turned into a preemption (exposed for
 // tests).
 bool pc_is_preemptible(std::uintptr_t pc) noexcept;

@@ -1,0 +1,237 @@
+// The runtime and signals: every runtime thread runs with the signal mask the
+// runtime means it to have, whoever started it, and a program a goroutine
+// forks and execs gets the process's original mask.
+#include "test_util.hpp"
+
+#include "preempt.hpp"
+
+#include <rill/runtime.hpp>
+#include <rill/sync.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <dirent.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+using rill_test::maxprocs_scope;
+using rill_test::watchdog;
+
+namespace {
+
+// ---- signal masks ----------------------------------------------------------------
+
+// Masks as the kernel shows them in /proc: bit sig-1 for signal sig.
+constexpr std::uint64_t bit(int sig) { return std::uint64_t{1} << (sig - 1); }
+
+// The signals a fault raises: blocked, the kernel kills the process without
+// running any handler (the runtime's stack-overflow report, a sanitizer's).
+constexpr std::uint64_t fault_signals =
+    bit(SIGSEGV) | bit(SIGBUS) | bit(SIGFPE) | bit(SIGILL) | bit(SIGTRAP) | bit(SIGSYS);
+
+// The calling thread's mask.
+std::uint64_t own_mask() {
+    sigset_t s;
+    pthread_sigmask(SIG_SETMASK, nullptr, &s);
+    std::uint64_t out = 0;
+    for (int sig = 1; sig <= 64; ++sig)
+        if (sigismember(&s, sig) == 1) out |= bit(sig);
+    return out;
+}
+
+// The SigBlk line of some /proc status text.
+std::optional<std::uint64_t> blocked_signals_in(const std::string& status) {
+    auto at = status.find("SigBlk:");
+    if (at == std::string::npos) return std::nullopt;
+    return std::stoull(status.substr(at + 7), nullptr, 16);
+}
+
+// Another thread's mask, or nothing if it is gone.
+std::optional<std::uint64_t> blocked_signals(pid_t tid) {
+    std::ifstream f("/proc/self/task/" + std::to_string(tid) + "/status");
+    return blocked_signals_in(std::string(std::istreambuf_iterator<char>(f), {}));
+}
+
+// Under a user-mode emulator (qemu-aarch64) /proc shows the emulator's own
+// masks, not the emulated program's: see run_child for the test.
+bool under_emulator() {
+    return rill_test::detail::read_nul_separated("/proc/thread-self/cmdline").size() >
+           rill_test::detail::read_nul_separated("/proc/self/cmdline").size();
+}
+
+std::set<pid_t> thread_ids() {
+    std::set<pid_t> out;
+    DIR* d = opendir("/proc/self/task");
+    while (dirent* e = d ? readdir(d) : nullptr)
+        if (e->d_name[0] != '.') out.insert(static_cast<pid_t>(std::atol(e->d_name)));
+    if (d) closedir(d);
+    return out;
+}
+
+std::string hex(std::uint64_t v) {
+    std::ostringstream s;
+    s << std::hex << v;
+    return s.str();
+}
+
+__attribute__((noinline)) pid_t current_tid() {
+    asm volatile("" ::: "memory");
+    return gettid();
+}
+
+// Runs argv to its end from the calling goroutine (fork and exec, so that
+// the child starts from this thread's state) and returns its output.
+std::string run_program(std::vector<std::string> argv) {
+    auto p = rill_test::spawn_process(argv[0], argv, {}, true);
+    if (p.pid < 0) return "cannot start " + argv[0];
+    int status = 0;
+    while (waitpid(p.pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    std::string out = rill_test::output_so_far(p);
+    close(p.out);
+    return out;
+}
+
+} // namespace
+
+// ---- every runtime thread's mask ------------------------------------------------
+
+// Runs in a fresh process with one processor (RILL_MAXPROCS=1), so that it
+// knows which thread started which. The process's original mask blocks
+// SIGUSR2 (and SIGURG too with RILL_TEST_BLOCK_SIGURG=1), as a program that
+// waits for signals with sigwait would.
+TEST_CASE("runtime thread signal masks (child process)", "[.]") {
+    // Sanitizers start threads of their own on the first pthread_create, and
+    // the watchdog is one: both exist before the census below.
+    std::thread([] {}).join();
+    watchdog dog("a goroutine on a thread that sysmon started was never preempted", 20s);
+    sigset_t extra;
+    sigemptyset(&extra);
+    sigaddset(&extra, SIGUSR2);
+    if (std::getenv("RILL_TEST_BLOCK_SIGURG")) sigaddset(&extra, SIGURG);
+    REQUIRE(pthread_sigmask(SIG_BLOCK, &extra, nullptr) == 0);
+    const std::uint64_t original = own_mask();
+    REQUIRE((original & bit(SIGUSR2)) != 0);
+    const bool see_other_threads = !under_emulator();
+    if (!see_other_threads) WARN("under an emulator: /proc does not show the program's masks");
+
+    const std::set<pid_t> plain = thread_ids();
+    REQUIRE(rill::maxprocs() == 1); // starts the runtime: sysmon and the dump thread, no M yet
+    std::set<pid_t> helpers;
+    for (pid_t t : thread_ids())
+        if (!plain.count(t)) helpers.insert(t);
+    if (see_other_threads) CHECK(helpers.size() == 2);
+
+    // What each kind of thread is meant to block: an M takes SIGURG
+    // (preemption) and faults whatever the original mask says; sysmon and
+    // the dump thread keep SIGURG and SIGQUIT off.
+    const std::uint64_t m_mask = original & ~fault_signals & ~bit(SIGURG);
+    const std::uint64_t helper_mask = (original & ~fault_signals) | bit(SIGURG) | bit(SIGQUIT);
+
+    const bool async = rill::detail::async_preempt_enabled();
+    pid_t main_tid = 0, other_tid = 0;
+    std::uint64_t other_mask = 0;
+    std::string exec_output;
+    std::string census; // every runtime thread whose mask was wrong
+    rill::run([&] {
+        main_tid = current_tid();
+        // The main goroutine blocks its thread with the only processor's work
+        // queued behind it, so sysmon retakes the processor and starts a
+        // second M for the other goroutine.
+        int fds[2];
+        REQUIRE(pipe(fds) == 0);
+        std::atomic<bool> stop{false};
+        rill::wait_group wg;
+        wg.add(1);
+        rill::go([&] {
+            other_tid = current_tid();
+            other_mask = own_mask();
+            // grep itself, not through /bin/sh: dash clears its mask at start.
+            exec_output = run_program({"/bin/grep", "SigBlk", "/proc/self/status"});
+            // Said now: the spin below hangs if the mask is wrong.
+            std::cout << "thread started by sysmon blocks " << hex(other_mask) << " (want "
+                      << hex(m_mask) << "); a program it runs, " << exec_output << " (want "
+                      << hex(original) << ")" << std::endl;
+            (void)!write(fds[1], "x", 1);
+            // The main goroutine, back from its blocking call, waits for this
+            // processor: a call-free loop gives it up only to SIGURG.
+            while (!stop.load(std::memory_order_relaxed))
+                if (!async) rill::preempt_point();
+            wg.done();
+        });
+        char c = 0;
+        CHECK(rill::blocking([&] { return read(fds[0], &c, 1); }) == 1);
+        stop.store(true);
+        wg.wait();
+        close(fds[0]);
+        close(fds[1]);
+
+        // Churn: goroutines in and out of blocking calls on three processors,
+        // so that sysmon and the Ms start more Ms.
+        maxprocs_scope procs(3);
+        rill::wait_group churn;
+        constexpr int churners = 12;
+        churn.add(churners);
+        for (int i = 0; i < churners; ++i)
+            rill::go([&] {
+                for (int k = 0; k < 10; ++k) {
+                    rill::blocking([] { usleep(300); });
+                    rill::gosched();
+                }
+                churn.done();
+            });
+        churn.wait();
+        CHECK(rill::stats().blocking_retakes > 0);
+        if (!see_other_threads) return;
+        // An M may still be starting (it sets its mask first thing).
+        bool ok = rill_test::eventually([&] {
+            census.clear();
+            for (pid_t t : thread_ids()) {
+                if (plain.count(t)) continue;
+                auto mask = blocked_signals(t);
+                std::uint64_t want = helpers.count(t) ? helper_mask : m_mask;
+                if (mask && *mask != want)
+                    census += (helpers.count(t) ? "helper " : "M ") + std::to_string(t) +
+                              " blocks " + hex(*mask) + ", want " + hex(want) + "\n";
+            }
+            return census.empty();
+        });
+        CHECK(ok);
+    });
+    INFO("main goroutine's thread " << main_tid << ", the other's " << other_tid);
+    CHECK(other_tid != main_tid);
+    CHECK(other_mask == m_mask);
+    if (!see_other_threads) return;
+    CHECK(blocked_signals_in(exec_output) == original);
+    INFO(census);
+    CHECK(census.empty());
+    CHECK(thread_ids().size() > plain.size() + helpers.size() + 2); // the churn started Ms
+}
+
+TEST_CASE("every runtime thread has the signal mask meant for it, whoever started it") {
+    for (bool block_sigurg : {false, true}) {
+        INFO("original mask blocks SIGURG: " << block_sigurg);
+        auto r = rill_test::run_child(
+            "runtime thread signal masks (child process)",
+            {{"RILL_MAXPROCS", "1"}, {"RILL_TEST_BLOCK_SIGURG", block_sigurg ? "1" : ""}});
+        INFO(r.output);
+        CHECK(r.exited_with(0));
+    }
+}
