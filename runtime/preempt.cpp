@@ -6,6 +6,7 @@
 #include "lock.hpp"
 #include "log.hpp"
 #include "sched.hpp"
+#include "signals.hpp"
 
 #include <elf.h>
 #include <fcntl.h>
@@ -228,6 +229,13 @@ bool at_safe_point(M* m, G* g, const ucontext_t* uc) {
     if (sp <= reinterpret_cast<std::uintptr_t>(g->stk.lo) ||
         sp > reinterpret_cast<std::uintptr_t>(g->stk.hi))
         return false; // not on the goroutine's stack: the M's own code
+    // Inside a signal handler that runs on the goroutine's stack (no
+    // SA_ONSTACK): the handler's frame must return on this thread, to the
+    // code it interrupted with the mask it had. While a handler runs, its
+    // own signal and its sa_mask are blocked on top of the M's mask; only
+    // one installed with SA_NODEFER and an empty sa_mask looks like plain
+    // goroutine code here (see preempt.hpp).
+    if (!is_m_sigmask(uc->uc_sigmask)) return false;
     return pc_is_preemptible(context_pc(uc));
 }
 
@@ -243,6 +251,7 @@ void on_sigurg(int, siginfo_t*, void* ctx) {
         preempt_yield();
         // Resumed, perhaps on another thread. sigreturn reinstalls the
         // alternate signal stack saved in the frame: make it this thread's.
+        // (The mask it reinstalls is an M's, the same on every M.)
         stack_t ss;
         if (sigaltstack(nullptr, &ss) == 0) {
             ss.ss_flags &= ~SS_ONSTACK;
@@ -269,8 +278,9 @@ void preempt_init() {
     struct sigaction sa {};
     sa.sa_sigaction = on_sigurg;
     // No SA_ONSTACK: the frame must be on the goroutine's stack, which may
-    // resume on another thread. SA_NODEFER: the M goes on scheduling other
-    // goroutines from inside the handler, and must stay preemptible.
+    // resume on another thread. SA_NODEFER and an empty sa_mask: the M goes
+    // on scheduling other goroutines from inside the handler, and must stay
+    // preemptible with its mask unchanged (at_safe_point compares it).
     sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_NODEFER;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGURG, &sa, nullptr);

@@ -3,11 +3,25 @@
 // signals its M; the SIGURG handler stops the goroutine right there only at a
 // safe point, else the flag waits for the next preempt_check().
 //
-// Safe point: the M holds its P and no runtime lock, the goroutine is not in
-// a no_preempt section nor locked to its thread, and the interrupted
-// instruction lies in the executable's own code outside the runtime (and its
-// logging libraries), so never in libc, the loader or libstdc++, which keep
-// thread-tied state (locks, errno, TLS addresses) that must not move threads.
+// Safe point: the M holds its P and no runtime lock and is not in a
+// blocking call, the goroutine is not in a no_preempt section nor locked to
+// its thread, the interrupted context is on the goroutine's own stack and
+// ran with the M's own signal mask, and the interrupted instruction lies in
+// the executable's own code outside the runtime (and its logging libraries),
+// so never in libc, the loader or libstdc++, which keep thread-tied state
+// (locks, errno, TLS addresses) that must not move threads.
+//
+// The mask rule keeps signal handlers whole: a handler that interrupted a
+// goroutine runs on the goroutine's stack (unless installed with
+// SA_ONSTACK, when the stack rule already excludes it), and preempted there
+// it would finish on another thread, with its signal still blocked on the
+// first one and the code it interrupted (perhaps the runtime's) resumed on
+// the wrong M. While a handler runs, the kernel blocks its signal and its
+// sa_mask on top of the M's mask, so the interrupted context's mask tells.
+// Undetectable: a handler installed with SA_NODEFER and an empty sa_mask on
+// a goroutine's stack, which looks like the goroutine's own code and may be
+// preempted. Code that blocked signals itself (pthread_sigmask) is not
+// preempted either until it restores the mask.
 //
 // The handler runs on the goroutine's own stack (not the alternate signal
 // stack), so the kernel's signal frame is the injected frame: it lies below

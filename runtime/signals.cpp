@@ -13,8 +13,8 @@ namespace rill::detail {
 namespace {
 
 // Written once by signals_init, before any runtime thread exists; read by
-// the threads it starts and in forked children. Plain data, never
-// destroyed: goroutines may run after main returns.
+// the threads it starts, by the SIGURG handler and in forked children. Plain
+// data, never destroyed: goroutines and handlers may run after main returns.
 sigset_t original_mask;
 sigset_t m_mask;
 sigset_t helper_mask;
@@ -60,6 +60,14 @@ sigset_t signals_block_all() noexcept {
 
 void signals_restore(const sigset_t& mask) noexcept {
     pthread_sigmask(SIG_SETMASK, &mask, nullptr);
+}
+
+bool is_m_sigmask(const sigset_t& mask) noexcept {
+    // Signal by signal: the kernel writes only its own sigset size into a
+    // signal frame's uc_sigmask, and what follows it there is not a mask.
+    for (int sig = 1; sig < NSIG; ++sig)
+        if (sigismember(&mask, sig) != sigismember(&m_mask, sig)) return false;
+    return true;
 }
 
 } // namespace rill::detail

@@ -43,5 +43,10 @@ void signals_thread_start(thread_kind kind) noexcept;
 // every signal blocked.
 sigset_t signals_block_all() noexcept;
 void signals_restore(const sigset_t& mask) noexcept;
+// Whether `mask`, the mask an interrupted context ran with (uc_sigmask), is
+// an M's own. Anything else means the M was inside a signal handler (which
+// blocks at least its own signal, unless installed with SA_NODEFER and an
+// empty sa_mask) or code that blocked signals itself. Async-signal-safe.
+bool is_m_sigmask(const sigset_t& mask) noexcept;
 
 } // namespace rill::detail

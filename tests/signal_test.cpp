@@ -1,10 +1,15 @@
 // The runtime and signals: every runtime thread runs with the signal mask the
 // runtime means it to have, whoever started it, and a program a goroutine
-// forks and execs gets the process's original mask.
+// forks and execs gets the process's original mask; and a program's own
+// signal handler is never preempted (moved to another thread half-way
+// through).
+#include "preempt_storm.hpp"
 #include "test_util.hpp"
 
 #include "preempt.hpp"
+#include "sched.hpp"
 
+#include <rill/chan.hpp>
 #include <rill/runtime.hpp>
 #include <rill/sync.hpp>
 
@@ -31,6 +36,7 @@
 #include <vector>
 
 using namespace std::chrono_literals;
+using rill_test::by_build;
 using rill_test::maxprocs_scope;
 using rill_test::watchdog;
 
@@ -234,4 +240,183 @@ TEST_CASE("every runtime thread has the signal mask meant for it, whoever starte
         INFO(r.output);
         CHECK(r.exited_with(0));
     }
+}
+
+// ---- a program's own signal handler -----------------------------------------------
+
+namespace {
+
+// Counts kept by the SIGUSR1 handler below.
+std::atomic<long> handler_runs{0};     // every run
+std::atomic<long> handler_in_g{0};     // runs that interrupted a goroutine
+std::atomic<long> handler_moved{0};    // runs that ended on another thread
+std::atomic<long> handler_overlaps{0}; // goroutines that ran inside a suspended run
+// Call-free iterations per run: some tens of microseconds (ASan leaves a
+// register loop alone).
+constexpr long handler_spin = 50'000;
+
+// Set while a run of the handler is under way on this thread.
+thread_local std::atomic<bool> handler_active{false};
+
+// Through a call the compiler cannot fold, since the goroutine calling it
+// may have moved to another thread (the errno problem).
+__attribute__((noinline)) std::atomic<bool>& this_thread_handler_active() {
+    asm volatile("" ::: "memory");
+    return handler_active;
+}
+
+// For the goroutines: counts a step run on a thread whose run of the handler
+// has not finished, that is, a thread running goroutines from inside the
+// handler (suspended on another goroutine's stack). No preemption between
+// finding this thread's flag and reading it: on another thread by then, it
+// would read the first one's while that one runs the handler.
+void check_not_inside_handler() {
+    rill::no_preempt np;
+    if (this_thread_handler_active().load(std::memory_order_relaxed)) handler_overlaps.fetch_add(1);
+}
+
+// A handler like a program's own: no SA_ONSTACK, so it runs on the stack of
+// the goroutine it interrupts, and a call-free loop long enough for SIGURG
+// to land in it. Preempted there, the thread would go on running other
+// goroutines inside the handler (the signal still blocked), and the handler
+// might resume on another thread (and the code it interrupted, if the
+// runtime's, on the wrong M).
+void on_sigusr1(int) {
+    int saved = errno;
+    pid_t tid = current_tid();
+    std::atomic<bool>& active = this_thread_handler_active();
+    active.store(true, std::memory_order_relaxed);
+    bool in_g = rill::in_goroutine();
+    for (long i = 0; i < handler_spin; ++i)
+        asm volatile("");
+    active.store(false, std::memory_order_relaxed);
+    if (current_tid() != tid) handler_moved.fetch_add(1);
+    if (in_g) handler_in_g.fetch_add(1);
+    handler_runs.fetch_add(1);
+    errno = saved;
+}
+
+// A plain thread sending SIGUSR1 to every M running a goroutine, and now
+// and then to the process, as fast as it can with a short pause.
+class usr1_storm {
+public:
+    usr1_storm()
+        : thread_([this] {
+              using namespace rill::detail;
+              for (unsigned round = 0; !stop_.load(); ++round) {
+                  int n = sched.nallp.load();
+                  for (int i = 0; i < n; ++i) {
+                      P* p = sched.allp[i];
+                      M* m = p->m.load(); // acquire: m->thread is set before
+                      if (m && p->status.load() == P::running) pthread_kill(m->thread, SIGUSR1);
+                  }
+                  if (round % 16 == 0) kill(getpid(), SIGUSR1);
+                  std::this_thread::sleep_for(20us);
+              }
+          }) {}
+    usr1_storm(const usr1_storm&) = delete;
+    usr1_storm& operator=(const usr1_storm&) = delete;
+    ~usr1_storm() {
+        stop_.store(true);
+        thread_.join();
+    }
+
+private:
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
+
+} // namespace
+
+TEST_CASE("a signal handler is never preempted, whatever the runtime is doing") {
+    watchdog dog("the SIGUSR1 storm wedged the runtime", 60s);
+    rill::maxprocs(); // starts the runtime
+    const bool async = rill::detail::async_preempt_enabled();
+    if (!async) WARN("asynchronous preemption is off: the handler cannot be preempted anyway");
+    struct sigaction sa {};
+    sa.sa_handler = on_sigusr1;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    struct sigaction old {};
+    REQUIRE(sigaction(SIGUSR1, &sa, &old) == 0);
+    handler_runs = handler_in_g = handler_moved = handler_overlaps = 0;
+
+    const long target = by_build(4000, 2000, 300);
+    rill::run([&] {
+        maxprocs_scope procs(2);
+        std::atomic<bool> stop{false};
+        rill::wait_group wg;
+        auto worker = [&](auto body) {
+            wg.add(1);
+            rill::go([&, body] {
+                while (!stop.load(std::memory_order_relaxed))
+                    body();
+                wg.done();
+            });
+        };
+        // Goroutines that keep the processors busy (call-free, where the
+        // runtime can preempt them by signal), ...
+        for (int i = 0; i < 2; ++i)
+            worker([&] {
+                for (int k = 0; k < 10'000; ++k)
+                    asm volatile("");
+                check_not_inside_handler();
+                if (!async) rill::preempt_point();
+            });
+        // ... channel traffic, ...
+        rill::chan<int> ping(0), pong(0);
+        wg.add(2);
+        rill::go([&] {
+            while (!stop.load(std::memory_order_relaxed)) {
+                ping.send(1);
+                pong.recv();
+                check_not_inside_handler();
+            }
+            ping.close();
+            wg.done();
+        });
+        rill::go([&] {
+            for (int v : ping)
+                pong.send(v);
+            wg.done();
+        });
+        // ... blocking calls and sleeps.
+        // (Each blocking call is followed by a yield: a goroutine going from
+        // one short blocking call straight into the next keeps its processor
+        // from the goroutines queued on it, as sysmon retakes a processor
+        // only from a call that lasts a whole tick.)
+        worker([] {
+            check_not_inside_handler();
+            rill::blocking([] { usleep(50); });
+            rill::gosched();
+        });
+        worker([] {
+            check_not_inside_handler();
+            rill::sleep(50us);
+        });
+        worker([] {
+            check_not_inside_handler();
+            rill::gosched();
+        });
+
+        {
+            rill_test::preempt_storm preempts;
+            usr1_storm signals;
+            while (handler_in_g.load() < target &&
+                   handler_moved.load() + handler_overlaps.load() == 0)
+                rill::sleep(1ms);
+        }
+        stop.store(true);
+        wg.wait();
+    });
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN; // drops any SIGUSR1 still pending
+    sigaction(SIGUSR1, &ignore, nullptr);
+    sigaction(SIGUSR1, &old, nullptr);
+    INFO(handler_runs.load() << " handler runs, " << handler_in_g.load() << " in goroutines; "
+                             << handler_moved.load() << " ended on another thread; "
+                             << handler_overlaps.load()
+                             << " goroutine steps ran inside a suspended run");
+    CHECK(handler_moved.load() == 0);
+    CHECK(handler_overlaps.load() == 0);
 }
