@@ -33,9 +33,22 @@ namespace {
 struct range {
     std::uintptr_t lo, hi;
 };
-// Filled once by preempt_init, read-only afterwards (the handler reads them).
-std::vector<range> exec_code;    // the executable's code segments
-std::vector<range> runtime_code; // runtime functions inside them, sorted
+// An array that is never freed: the SIGURG handler reads it, and runs as
+// long as goroutines do, after main has returned and static destruction
+// has begun. A std::vector would be freed under it.
+struct range_table {
+    const range* begin = nullptr;
+    const range* end = nullptr;
+
+    static range_table immortal_copy(const std::vector<range>& v) {
+        auto* a = new range[v.size()];
+        std::copy(v.begin(), v.end(), a);
+        return {a, a + v.size()};
+    }
+};
+// Set once by preempt_init before it installs the handler.
+constinit range_table exec_code;    // the executable's code segments
+constinit range_table runtime_code; // runtime functions inside them, sorted
 std::atomic<bool> enabled{false};
 
 // Functions of the runtime, by mangled-name prefix: everything in
@@ -111,11 +124,12 @@ std::vector<std::string> api_prefixes() {
 }
 
 // The executable's load bias and code segments.
-std::uintptr_t find_exec_code() {
+std::uintptr_t find_exec_code(std::vector<range>& code) {
     struct ctx_t {
         std::uintptr_t bias = 0;
         bool found = false;
-    } ctx;
+        std::vector<range>* code;
+    } ctx{0, false, &code};
     dl_iterate_phdr(
         [](dl_phdr_info* info, size_t, void* arg) -> int {
             auto* c = static_cast<ctx_t*>(arg);
@@ -125,7 +139,7 @@ std::uintptr_t find_exec_code() {
             for (int i = 0; i < info->dlpi_phnum; ++i) {
                 const auto& ph = info->dlpi_phdr[i];
                 if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X))
-                    exec_code.push_back(
+                    c->code->push_back(
                         {info->dlpi_addr + ph.p_vaddr, info->dlpi_addr + ph.p_vaddr + ph.p_memsz});
             }
             return 1;
@@ -134,9 +148,10 @@ std::uintptr_t find_exec_code() {
     return ctx.bias;
 }
 
-// Reads the runtime's function ranges from /proc/self/exe's symbol table.
-// Returns false when there is none (a stripped executable).
-bool read_runtime_symbols(std::uintptr_t bias) {
+// Reads the runtime's function ranges from /proc/self/exe's symbol table,
+// sorted and merged. Returns false when there is none (a stripped
+// executable).
+bool read_runtime_symbols(std::uintptr_t bias, std::vector<range>& code) {
     int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return false;
     struct stat st {};
@@ -174,22 +189,21 @@ bool read_runtime_symbols(std::uintptr_t bias) {
                 if (!is_runtime_symbol(name, prefixes)) continue;
                 // Assembly without a .size still counts, for at least a word.
                 std::uintptr_t lo = bias + s.st_value;
-                runtime_code.push_back({lo, lo + std::max<std::uintptr_t>(s.st_size, 8)});
+                code.push_back({lo, lo + std::max<std::uintptr_t>(s.st_size, 8)});
             }
         }
     }
     munmap(map, size);
-    std::sort(runtime_code.begin(), runtime_code.end(),
-              [](const range& a, const range& b) { return a.lo < b.lo; });
+    std::sort(code.begin(), code.end(), [](const range& a, const range& b) { return a.lo < b.lo; });
     // Merge, so that the handler's binary search looks at one range per run.
     std::vector<range> merged;
-    for (const range& r : runtime_code) {
+    for (const range& r : code) {
         if (!merged.empty() && r.lo <= merged.back().hi)
             merged.back().hi = std::max(merged.back().hi, r.hi);
         else
             merged.push_back(r);
     }
-    runtime_code = std::move(merged);
+    code = std::move(merged);
     return found;
 }
 
@@ -269,12 +283,15 @@ void preempt_init() {
 #else
     const char* env = std::getenv("RILL_ASYNC_PREEMPT");
     if (env && std::string_view(env) == "0") return;
-    std::uintptr_t bias = find_exec_code();
-    if (!read_runtime_symbols(bias)) {
+    std::vector<range> exec, runtime;
+    std::uintptr_t bias = find_exec_code(exec);
+    if (!read_runtime_symbols(bias, runtime)) {
         runtime_log().warn("rill: the executable has no symbol table (stripped?): goroutines "
                            "are preempted only at preemption points, not by signal");
         return;
     }
+    exec_code = range_table::immortal_copy(exec);
+    runtime_code = range_table::immortal_copy(runtime);
     struct sigaction sa {};
     sa.sa_sigaction = on_sigurg;
     // No SA_ONSTACK: the frame must be on the goroutine's stack, which may
@@ -295,12 +312,12 @@ void signal_preempt(M* m) {
 }
 
 bool pc_is_preemptible(std::uintptr_t pc) noexcept {
-    bool in_exec = std::any_of(exec_code.begin(), exec_code.end(),
+    bool in_exec = std::any_of(exec_code.begin, exec_code.end,
                                [pc](const range& r) { return pc >= r.lo && pc < r.hi; });
     if (!in_exec) return false;
-    auto it = std::upper_bound(runtime_code.begin(), runtime_code.end(), pc,
+    auto it = std::upper_bound(runtime_code.begin, runtime_code.end, pc,
                                [](std::uintptr_t v, const range& r) { return v < r.lo; });
-    return it == runtime_code.begin() || pc >= std::prev(it)->hi;
+    return it == runtime_code.begin || pc >= std::prev(it)->hi;
 }
 
 } // namespace rill::detail

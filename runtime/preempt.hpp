@@ -29,6 +29,10 @@
 // register. The handler switches away from inside itself; when the goroutine
 // is resumed, possibly on another M, it returns and sigreturn restores the
 // interrupted state exactly.
+//
+// Goroutines may outlive main, and SIGURG with them: everything the handler
+// reads is allocated once and never destroyed, so that static destruction
+// cannot free it under a late signal.
 #pragma once
 
 #include <cstdint>

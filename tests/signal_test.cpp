@@ -1,8 +1,9 @@
 // The runtime and signals: every runtime thread runs with the signal mask the
 // runtime means it to have, whoever started it, and a program a goroutine
-// forks and execs gets the process's original mask; and a program's own
-// signal handler is never preempted (moved to another thread half-way
-// through).
+// forks and execs gets the process's original mask; a program's own signal
+// handler is never preempted (moved to another thread half-way through); and
+// a process exits cleanly with goroutines still running, however late the
+// runtime's signal handlers run.
 #include "preempt_storm.hpp"
 #include "test_util.hpp"
 
@@ -24,6 +25,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -419,4 +421,95 @@ TEST_CASE("a signal handler is never preempted, whatever the runtime is doing") 
                              << " goroutine steps ran inside a suspended run");
     CHECK(handler_moved.load() == 0);
     CHECK(handler_overlaps.load() == 0);
+}
+
+// ---- exit with goroutines running ---------------------------------------------------
+
+namespace {
+
+std::atomic<bool> exit_child_armed{false};
+std::atomic<bool> exit_child_async{false};
+
+// Runs after every static destructor: .fini_array runs from the C library's
+// _dl_fini, which it registered with atexit before any constructor ran. In
+// the exit child, it holds the process open until the goroutines still
+// spinning have been preempted by signal a few more times, so that the
+// SIGURG handler certainly runs after static destruction (in any program it
+// may, but only now and then).
+__attribute__((destructor)) void after_static_destruction() {
+    if (!exit_child_armed.load()) return;
+    long more = 0;
+    if (exit_child_async.load()) {
+        auto& count = rill::detail::sched.preempts_async; // sched is never destroyed
+        const auto from = count.load();
+        const auto give_up = std::chrono::steady_clock::now() + 10s;
+        while (count.load() < from + 5 && std::chrono::steady_clock::now() < give_up)
+            std::this_thread::sleep_for(1ms);
+        more = static_cast<long>(count.load() - from);
+    }
+    char line[80];
+    int n = std::snprintf(line, sizeof line, "preemptions after static destruction: %ld\n", more);
+    (void)!write(STDOUT_FILENO, line, static_cast<std::size_t>(n));
+}
+
+// What the exit child's goroutines share: allocated once and never freed,
+// as anything must be that goroutines use after main returns.
+struct exit_child_state {
+    rill::chan<int> c{1};
+};
+exit_child_state* exit_state = nullptr;
+
+} // namespace
+
+TEST_CASE("goroutines still running at exit (child process)", "[.]") {
+    exit_state = new exit_child_state;
+    rill::maxprocs(); // starts the runtime
+    const bool async = rill::detail::async_preempt_enabled();
+    exit_child_async = async;
+    rill::run([async] {
+        // Call-free loops on every processor and one more, preempted by
+        // SIGURG (by preemption points where signals are off), ...
+        for (int i = 0; i <= rill::maxprocs(); ++i)
+            rill::go([async] {
+                for (;;) {
+                    asm volatile("");
+                    if (!async) rill::preempt_point();
+                }
+            });
+        // ... and goroutines in channel operations, sleeps and blocking calls.
+        rill::go([] {
+            for (;;) {
+                exit_state->c.send(1);
+                exit_state->c.recv();
+            }
+        });
+        rill::go([] {
+            for (;;)
+                rill::sleep(100us);
+        });
+        rill::go([] {
+            for (;;) {
+                rill::blocking([] { usleep(100); });
+                rill::gosched(); // not to keep its processor (see above)
+            }
+        });
+        // Return once the spinners are being preempted.
+        const auto until = rill::stats().preempts_async + (async ? 3 : 0);
+        while (rill::stats().preempts_async < until)
+            rill::sleep(1ms);
+    });
+    exit_child_armed = true;
+}
+
+TEST_CASE("a process exits cleanly with goroutines still running") {
+    watchdog dog("the exit child hung", 60s);
+    auto r = rill_test::run_child("goroutines still running at exit (child process)");
+    INFO(r.output);
+    CHECK(r.exited_with(0));
+    for (const char* report : {"Sanitizer", "runtime error"})
+        CHECK(r.output.find(report) == std::string::npos);
+    rill::maxprocs();
+    if (rill::detail::async_preempt_enabled())
+        CHECK(r.output.find("preemptions after static destruction: 0") == std::string::npos);
+    CHECK(r.output.find("preemptions after static destruction:") != std::string::npos);
 }
