@@ -47,8 +47,13 @@ struct range_table {
     }
 };
 // Set once by preempt_init before it installs the handler.
-constinit range_table exec_code;    // the executable's code segments
-constinit range_table runtime_code; // runtime functions inside them, sorted
+constinit range_table exec_code; // the executable's code segments
+// Code inside them that is not the program's own, sorted: the runtime's
+// functions (and its logging libraries'), and the PLT stubs, which have no
+// symbol and through which every call into a shared library passes, the
+// runtime's too (preempted in one, the runtime would resume its call on
+// another thread).
+constinit range_table foreign_code;
 std::atomic<bool> enabled{false};
 
 // Functions of the runtime, by mangled-name prefix: everything in
@@ -148,10 +153,10 @@ std::uintptr_t find_exec_code(std::vector<range>& code) {
     return ctx.bias;
 }
 
-// Reads the runtime's function ranges from /proc/self/exe's symbol table,
-// sorted and merged. Returns false when there is none (a stripped
-// executable).
-bool read_runtime_symbols(std::uintptr_t bias, std::vector<range>& code) {
+// Reads the ranges of foreign_code from /proc/self/exe's symbol table and
+// section headers, sorted and merged. Returns false when there is no symbol
+// table (a stripped executable).
+bool read_foreign_code(std::uintptr_t bias, std::vector<range>& code) {
     int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return false;
     struct stat st {};
@@ -190,6 +195,19 @@ bool read_runtime_symbols(std::uintptr_t bias, std::vector<range>& code) {
                 // Assembly without a .size still counts, for at least a word.
                 std::uintptr_t lo = bias + s.st_value;
                 code.push_back({lo, lo + std::max<std::uintptr_t>(s.st_size, 8)});
+            }
+        }
+        if (eh->e_shstrndx < eh->e_shnum &&
+            sh[eh->e_shstrndx].sh_offset + sh[eh->e_shstrndx].sh_size <= size) {
+            const ElfW(Shdr)& strs = sh[eh->e_shstrndx];
+            const char* names = reinterpret_cast<const char*>(base + strs.sh_offset);
+            for (int i = 0; i < eh->e_shnum; ++i) {
+                if (!(sh[i].sh_flags & SHF_EXECINSTR) || sh[i].sh_name >= strs.sh_size) continue;
+                std::string_view name(names + sh[i].sh_name,
+                                      strnlen(names + sh[i].sh_name, strs.sh_size - sh[i].sh_name));
+                // .plt, .plt.got, .plt.sec; .iplt in static executables.
+                if (name.starts_with(".plt") || name == ".iplt")
+                    code.push_back({bias + sh[i].sh_addr, bias + sh[i].sh_addr + sh[i].sh_size});
             }
         }
     }
@@ -283,15 +301,15 @@ void preempt_init() {
 #else
     const char* env = std::getenv("RILL_ASYNC_PREEMPT");
     if (env && std::string_view(env) == "0") return;
-    std::vector<range> exec, runtime;
+    std::vector<range> exec, foreign;
     std::uintptr_t bias = find_exec_code(exec);
-    if (!read_runtime_symbols(bias, runtime)) {
+    if (!read_foreign_code(bias, foreign)) {
         runtime_log().warn("rill: the executable has no symbol table (stripped?): goroutines "
                            "are preempted only at preemption points, not by signal");
         return;
     }
     exec_code = range_table::immortal_copy(exec);
-    runtime_code = range_table::immortal_copy(runtime);
+    foreign_code = range_table::immortal_copy(foreign);
     struct sigaction sa {};
     sa.sa_sigaction = on_sigurg;
     // No SA_ONSTACK: the frame must be on the goroutine's stack, which may
@@ -315,9 +333,9 @@ bool pc_is_preemptible(std::uintptr_t pc) noexcept {
     bool in_exec = std::any_of(exec_code.begin, exec_code.end,
                                [pc](const range& r) { return pc >= r.lo && pc < r.hi; });
     if (!in_exec) return false;
-    auto it = std::upper_bound(runtime_code.begin, runtime_code.end, pc,
+    auto it = std::upper_bound(foreign_code.begin, foreign_code.end, pc,
                                [](std::uintptr_t v, const range& r) { return v < r.lo; });
-    return it == runtime_code.begin || pc >= std::prev(it)->hi;
+    return it == foreign_code.begin || pc >= std::prev(it)->hi;
 }
 
 } // namespace rill::detail

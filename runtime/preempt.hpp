@@ -7,9 +7,10 @@
 // blocking call, the goroutine is not in a no_preempt section nor locked to
 // its thread, the interrupted context is on the goroutine's own stack and
 // ran with the M's own signal mask, and the interrupted instruction lies in
-// the executable's own code outside the runtime (and its logging libraries),
-// so never in libc, the loader or libstdc++, which keep thread-tied state
-// (locks, errno, TLS addresses) that must not move threads.
+// the executable's own code outside the runtime (and its logging libraries)
+// and outside the PLT stubs, so never in libc, the loader or libstdc++, which
+// keep thread-tied state (locks, errno, TLS addresses) that must not move
+// threads, nor on the way there from the runtime.
 //
 // The mask rule keeps signal handlers whole: a handler that interrupted a
 // goroutine runs on the goroutine's stack (unless installed with

@@ -16,6 +16,11 @@
 #include <catch2/catch.hpp>
 
 #include <dlfcn.h>
+#include <elf.h>
+#include <fcntl.h>
+#include <link.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -25,6 +30,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <set>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -268,6 +274,40 @@ TEST_CASE("floating-point results and rounding modes survive preemption") {
     });
 }
 
+namespace {
+
+// The address of one of this executable's PLT stubs (the entry after the
+// .plt header), through which its calls into shared libraries go; 0 if it
+// has none.
+std::uintptr_t some_plt_stub() {
+    std::uintptr_t bias = 0;
+    dl_iterate_phdr(
+        [](dl_phdr_info* info, size_t, void* arg) -> int {
+            *static_cast<std::uintptr_t*>(arg) = info->dlpi_addr; // the executable comes first
+            return 1;
+        },
+        &bias);
+    int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    struct stat st {};
+    if (fd < 0 || fstat(fd, &st) != 0) return 0;
+    auto size = static_cast<std::size_t>(st.st_size);
+    void* map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) return 0;
+    const auto* base = static_cast<const char*>(map);
+    const auto* eh = reinterpret_cast<const ElfW(Ehdr)*>(base);
+    const auto* sh = reinterpret_cast<const ElfW(Shdr)*>(base + eh->e_shoff);
+    const char* names = base + sh[eh->e_shstrndx].sh_offset;
+    std::uintptr_t stub = 0;
+    for (int i = 0; i < eh->e_shnum; ++i)
+        if (std::string_view(names + sh[i].sh_name) == ".plt" && sh[i].sh_size >= 32)
+            stub = bias + sh[i].sh_addr + 16;
+    munmap(map, size);
+    return stub;
+}
+
+} // namespace
+
 TEST_CASE("only the program's own code is interrupted, never libc or the runtime") {
     using rill::detail::pc_is_preemptible;
     if (!async_preemption_testable()) return;
@@ -281,6 +321,12 @@ TEST_CASE("only the program's own code is interrupted, never libc or the runtime
     CHECK_FALSE(pc_is_preemptible(pc(&rill::detail::ready)));
     CHECK_FALSE(pc_is_preemptible(pc(&rill::detail::preempt_yield)));
     CHECK_FALSE(pc_is_preemptible(pc(&rill::stats)));
+    // Nor the PLT stubs of the executable, which have no symbol: the
+    // runtime's calls into libc pass through them too.
+    if (std::uintptr_t plt = some_plt_stub())
+        CHECK_FALSE(pc_is_preemptible(plt));
+    else
+        WARN("this executable has no .plt section");
 
     // Goroutines hammering libc (the allocator's arena locks, stdio's
     // buffers) while being preempted as often as possible, until a few
