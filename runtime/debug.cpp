@@ -5,8 +5,8 @@
 
 #include "g.hpp"
 #include "log.hpp"
-#include "preempt.hpp"
 #include "sched.hpp"
+#include "signals.hpp"
 
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -57,7 +57,8 @@ void debug_init() {
     }
     bool started = start_thread(
         [](void*) -> void* {
-            preempt_block_signals();
+            // SIGQUIT wakes this thread through quit_fd; SIGURG is for the Ms.
+            signals_thread_start(thread_kind::helper);
             for (;;) {
                 std::uint64_t v;
                 if (read(quit_fd, &v, sizeof v) != sizeof v) continue;

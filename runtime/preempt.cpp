@@ -6,6 +6,7 @@
 #include "lock.hpp"
 #include "log.hpp"
 #include "sched.hpp"
+#include "signals.hpp"
 
 #include <elf.h>
 #include <fcntl.h>
@@ -32,9 +33,27 @@ namespace {
 struct range {
     std::uintptr_t lo, hi;
 };
-// Filled once by preempt_init, read-only afterwards (the handler reads them).
-std::vector<range> exec_code;    // the executable's code segments
-std::vector<range> runtime_code; // runtime functions inside them, sorted
+// An array that is never freed: the SIGURG handler reads it, and runs as
+// long as goroutines do, after main has returned and static destruction
+// has begun. A std::vector would be freed under it.
+struct range_table {
+    const range* begin = nullptr;
+    const range* end = nullptr;
+
+    static range_table immortal_copy(const std::vector<range>& v) {
+        auto* a = new range[v.size()];
+        std::copy(v.begin(), v.end(), a);
+        return {a, a + v.size()};
+    }
+};
+// Set once by preempt_init before it installs the handler.
+constinit range_table exec_code; // the executable's code segments
+// Code inside them that is not the program's own, sorted: the runtime's
+// functions (and its logging libraries'), and the PLT stubs, which have no
+// symbol and through which every call into a shared library passes, the
+// runtime's too (preempted in one, the runtime would resume its call on
+// another thread).
+constinit range_table foreign_code;
 std::atomic<bool> enabled{false};
 
 // Functions of the runtime, by mangled-name prefix: everything in
@@ -110,11 +129,12 @@ std::vector<std::string> api_prefixes() {
 }
 
 // The executable's load bias and code segments.
-std::uintptr_t find_exec_code() {
+std::uintptr_t find_exec_code(std::vector<range>& code) {
     struct ctx_t {
         std::uintptr_t bias = 0;
         bool found = false;
-    } ctx;
+        std::vector<range>* code;
+    } ctx{0, false, &code};
     dl_iterate_phdr(
         [](dl_phdr_info* info, size_t, void* arg) -> int {
             auto* c = static_cast<ctx_t*>(arg);
@@ -124,7 +144,7 @@ std::uintptr_t find_exec_code() {
             for (int i = 0; i < info->dlpi_phnum; ++i) {
                 const auto& ph = info->dlpi_phdr[i];
                 if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X))
-                    exec_code.push_back(
+                    c->code->push_back(
                         {info->dlpi_addr + ph.p_vaddr, info->dlpi_addr + ph.p_vaddr + ph.p_memsz});
             }
             return 1;
@@ -133,9 +153,10 @@ std::uintptr_t find_exec_code() {
     return ctx.bias;
 }
 
-// Reads the runtime's function ranges from /proc/self/exe's symbol table.
-// Returns false when there is none (a stripped executable).
-bool read_runtime_symbols(std::uintptr_t bias) {
+// Reads the ranges of foreign_code from /proc/self/exe's symbol table and
+// section headers, sorted and merged. Returns false when there is no symbol
+// table (a stripped executable).
+bool read_foreign_code(std::uintptr_t bias, std::vector<range>& code) {
     int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return false;
     struct stat st {};
@@ -173,22 +194,34 @@ bool read_runtime_symbols(std::uintptr_t bias) {
                 if (!is_runtime_symbol(name, prefixes)) continue;
                 // Assembly without a .size still counts, for at least a word.
                 std::uintptr_t lo = bias + s.st_value;
-                runtime_code.push_back({lo, lo + std::max<std::uintptr_t>(s.st_size, 8)});
+                code.push_back({lo, lo + std::max<std::uintptr_t>(s.st_size, 8)});
+            }
+        }
+        if (eh->e_shstrndx < eh->e_shnum &&
+            sh[eh->e_shstrndx].sh_offset + sh[eh->e_shstrndx].sh_size <= size) {
+            const ElfW(Shdr)& strs = sh[eh->e_shstrndx];
+            const char* names = reinterpret_cast<const char*>(base + strs.sh_offset);
+            for (int i = 0; i < eh->e_shnum; ++i) {
+                if (!(sh[i].sh_flags & SHF_EXECINSTR) || sh[i].sh_name >= strs.sh_size) continue;
+                std::string_view name(names + sh[i].sh_name,
+                                      strnlen(names + sh[i].sh_name, strs.sh_size - sh[i].sh_name));
+                // .plt, .plt.got, .plt.sec; .iplt in static executables.
+                if (name.starts_with(".plt") || name == ".iplt")
+                    code.push_back({bias + sh[i].sh_addr, bias + sh[i].sh_addr + sh[i].sh_size});
             }
         }
     }
     munmap(map, size);
-    std::sort(runtime_code.begin(), runtime_code.end(),
-              [](const range& a, const range& b) { return a.lo < b.lo; });
+    std::sort(code.begin(), code.end(), [](const range& a, const range& b) { return a.lo < b.lo; });
     // Merge, so that the handler's binary search looks at one range per run.
     std::vector<range> merged;
-    for (const range& r : runtime_code) {
+    for (const range& r : code) {
         if (!merged.empty() && r.lo <= merged.back().hi)
             merged.back().hi = std::max(merged.back().hi, r.hi);
         else
             merged.push_back(r);
     }
-    runtime_code = std::move(merged);
+    code = std::move(merged);
     return found;
 }
 
@@ -228,6 +261,13 @@ bool at_safe_point(M* m, G* g, const ucontext_t* uc) {
     if (sp <= reinterpret_cast<std::uintptr_t>(g->stk.lo) ||
         sp > reinterpret_cast<std::uintptr_t>(g->stk.hi))
         return false; // not on the goroutine's stack: the M's own code
+    // Inside a signal handler that runs on the goroutine's stack (no
+    // SA_ONSTACK): the handler's frame must return on this thread, to the
+    // code it interrupted with the mask it had. While a handler runs, its
+    // own signal and its sa_mask are blocked on top of the M's mask; only
+    // one installed with SA_NODEFER and an empty sa_mask looks like plain
+    // goroutine code here (see preempt.hpp).
+    if (!is_m_sigmask(uc->uc_sigmask)) return false;
     return pc_is_preemptible(context_pc(uc));
 }
 
@@ -243,6 +283,7 @@ void on_sigurg(int, siginfo_t*, void* ctx) {
         preempt_yield();
         // Resumed, perhaps on another thread. sigreturn reinstalls the
         // alternate signal stack saved in the frame: make it this thread's.
+        // (The mask it reinstalls is an M's, the same on every M.)
         stack_t ss;
         if (sigaltstack(nullptr, &ss) == 0) {
             ss.ss_flags &= ~SS_ONSTACK;
@@ -260,17 +301,21 @@ void preempt_init() {
 #else
     const char* env = std::getenv("RILL_ASYNC_PREEMPT");
     if (env && std::string_view(env) == "0") return;
-    std::uintptr_t bias = find_exec_code();
-    if (!read_runtime_symbols(bias)) {
+    std::vector<range> exec, foreign;
+    std::uintptr_t bias = find_exec_code(exec);
+    if (!read_foreign_code(bias, foreign)) {
         runtime_log().warn("rill: the executable has no symbol table (stripped?): goroutines "
                            "are preempted only at preemption points, not by signal");
         return;
     }
+    exec_code = range_table::immortal_copy(exec);
+    foreign_code = range_table::immortal_copy(foreign);
     struct sigaction sa {};
     sa.sa_sigaction = on_sigurg;
     // No SA_ONSTACK: the frame must be on the goroutine's stack, which may
-    // resume on another thread. SA_NODEFER: the M goes on scheduling other
-    // goroutines from inside the handler, and must stay preemptible.
+    // resume on another thread. SA_NODEFER and an empty sa_mask: the M goes
+    // on scheduling other goroutines from inside the handler, and must stay
+    // preemptible with its mask unchanged (at_safe_point compares it).
     sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_NODEFER;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGURG, &sa, nullptr);
@@ -284,21 +329,13 @@ void signal_preempt(M* m) {
     if (enabled.load(std::memory_order_relaxed)) pthread_kill(m->thread, SIGURG);
 }
 
-void preempt_block_signals() {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGURG);
-    sigaddset(&set, SIGQUIT);
-    pthread_sigmask(SIG_BLOCK, &set, nullptr);
-}
-
 bool pc_is_preemptible(std::uintptr_t pc) noexcept {
-    bool in_exec = std::any_of(exec_code.begin(), exec_code.end(),
+    bool in_exec = std::any_of(exec_code.begin, exec_code.end,
                                [pc](const range& r) { return pc >= r.lo && pc < r.hi; });
     if (!in_exec) return false;
-    auto it = std::upper_bound(runtime_code.begin(), runtime_code.end(), pc,
+    auto it = std::upper_bound(foreign_code.begin, foreign_code.end, pc,
                                [](std::uintptr_t v, const range& r) { return v < r.lo; });
-    return it == runtime_code.begin() || pc >= std::prev(it)->hi;
+    return it == foreign_code.begin || pc >= std::prev(it)->hi;
 }
 
 } // namespace rill::detail

@@ -13,6 +13,7 @@
 #include "netpoll.hpp"
 #include "preempt.hpp"
 #include "sched.hpp"
+#include "signals.hpp"
 #include "stack.hpp"
 #include "sysmon.hpp"
 #include "time.hpp"
@@ -416,7 +417,12 @@ bool start_thread(void* (*fn)(void*), void* arg, const char* what, bool fatal) {
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_t th;
+    // The thread starts with every signal blocked, whatever the mask of the
+    // thread starting it (sysmon's, an M's inside a signal handler), and sets
+    // its own (signals_thread_start), as Go's newosproc and minit do.
+    sigset_t mask = signals_block_all();
     int rc = pthread_create(&th, &attr, fn, arg);
+    signals_restore(mask);
     pthread_attr_destroy(&attr);
     if (rc == 0) return true;
     if (!fatal) {
@@ -855,6 +861,9 @@ void mstart(M* m) {
     m->thread = pthread_self();
     m->eh = __cxa_get_globals();
     stack_thread_init();
+    // Started with every signal blocked: take them now that the thread has
+    // its M and its alternate signal stack.
+    signals_thread_start(thread_kind::m);
 #if defined(RILL_SANITIZE_THREAD)
     m->tsan_g0 = __tsan_get_current_fiber();
 #endif
@@ -901,6 +910,7 @@ void grow_allp(int n) {
 void start_runtime() {
     static std::once_flag once;
     std::call_once(once, [] {
+        signals_init(); // before the first runtime thread starts
         int n = procs_from_env();
         stack_install_overflow_handler();
         netpoll_init();

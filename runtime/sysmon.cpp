@@ -4,6 +4,7 @@
 #include "netpoll.hpp"
 #include "preempt.hpp"
 #include "sched.hpp"
+#include "signals.hpp"
 
 #include <algorithm>
 
@@ -172,7 +173,7 @@ void sysmon_start() {
     start_thread(
         [](void*) -> void* {
             // SIGURG and SIGQUIT are for the Ms and the dump thread, not here.
-            preempt_block_signals();
+            signals_thread_start(thread_kind::helper);
             sysmon_loop();
         },
         nullptr, "the sysmon thread", true);

@@ -3,11 +3,11 @@
 // SIGURG frame preserves every register (the x86-64 red zone, flags, vector
 // and floating-point state), only safe code is interrupted, cooperative
 // preemption points, no_preempt, and lock_os_thread.
+#include "preempt_storm.hpp"
 #include "test_util.hpp"
 
 #include "preempt.hpp"
 #include "sched.hpp"
-#include "sysmon.hpp"
 
 #include <rill/chan.hpp>
 #include <rill/runtime.hpp>
@@ -16,6 +16,11 @@
 #include <catch2/catch.hpp>
 
 #include <dlfcn.h>
+#include <elf.h>
+#include <fcntl.h>
+#include <link.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -25,12 +30,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <set>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 using namespace std::chrono_literals;
 using rill_test::by_build;
 using rill_test::maxprocs_scope;
+using rill_test::preempt_storm;
 using rill_test::under_tsan;
 using rill_test::watchdog;
 
@@ -145,32 +152,6 @@ test_register_spin:
 namespace {
 
 std::uint64_t async_preempts() { return rill::stats().preempts_async; }
-
-// A plain thread that asks every running goroutine to yield, over and over,
-// the way sysmon does after a time slice: thousands of preemptions a second.
-class preempt_storm {
-public:
-    preempt_storm()
-        : thread_([this] {
-              using namespace rill::detail;
-              while (!stop_.load()) {
-                  int n = sched.nallp.load();
-                  for (int i = 0; i < n; ++i)
-                      if (sched.allp[i]->status.load() == P::running) preemptone(sched.allp[i]);
-                  std::this_thread::sleep_for(50us);
-              }
-          }) {}
-    preempt_storm(const preempt_storm&) = delete;
-    preempt_storm& operator=(const preempt_storm&) = delete;
-    ~preempt_storm() {
-        stop_.store(true);
-        thread_.join();
-    }
-
-private:
-    std::atomic<bool> stop_{false};
-    std::thread thread_;
-};
 
 // Async preemption needs signals delivered where they land; TSan defers
 // them to its own interceptors, so the runtime preempts only cooperatively
@@ -293,6 +274,40 @@ TEST_CASE("floating-point results and rounding modes survive preemption") {
     });
 }
 
+namespace {
+
+// The address of one of this executable's PLT stubs (the entry after the
+// .plt header), through which its calls into shared libraries go; 0 if it
+// has none.
+std::uintptr_t some_plt_stub() {
+    std::uintptr_t bias = 0;
+    dl_iterate_phdr(
+        [](dl_phdr_info* info, size_t, void* arg) -> int {
+            *static_cast<std::uintptr_t*>(arg) = info->dlpi_addr; // the executable comes first
+            return 1;
+        },
+        &bias);
+    int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    struct stat st {};
+    if (fd < 0 || fstat(fd, &st) != 0) return 0;
+    auto size = static_cast<std::size_t>(st.st_size);
+    void* map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) return 0;
+    const auto* base = static_cast<const char*>(map);
+    const auto* eh = reinterpret_cast<const ElfW(Ehdr)*>(base);
+    const auto* sh = reinterpret_cast<const ElfW(Shdr)*>(base + eh->e_shoff);
+    const char* names = base + sh[eh->e_shstrndx].sh_offset;
+    std::uintptr_t stub = 0;
+    for (int i = 0; i < eh->e_shnum; ++i)
+        if (std::string_view(names + sh[i].sh_name) == ".plt" && sh[i].sh_size >= 32)
+            stub = bias + sh[i].sh_addr + 16;
+    munmap(map, size);
+    return stub;
+}
+
+} // namespace
+
 TEST_CASE("only the program's own code is interrupted, never libc or the runtime") {
     using rill::detail::pc_is_preemptible;
     if (!async_preemption_testable()) return;
@@ -306,6 +321,12 @@ TEST_CASE("only the program's own code is interrupted, never libc or the runtime
     CHECK_FALSE(pc_is_preemptible(pc(&rill::detail::ready)));
     CHECK_FALSE(pc_is_preemptible(pc(&rill::detail::preempt_yield)));
     CHECK_FALSE(pc_is_preemptible(pc(&rill::stats)));
+    // Nor the PLT stubs of the executable, which have no symbol: the
+    // runtime's calls into libc pass through them too.
+    if (std::uintptr_t plt = some_plt_stub())
+        CHECK_FALSE(pc_is_preemptible(plt));
+    else
+        WARN("this executable has no .plt section");
 
     // Goroutines hammering libc (the allocator's arena locks, stdio's
     // buffers) while being preempted as often as possible, until a few

@@ -273,7 +273,11 @@ inline child_result run_child(const std::string& test_name,
     ssize_t n = readlink("/proc/thread-self/exe", exe, sizeof exe - 1);
     REQUIRE(n > 0);
     exe[n] = '\0';
-    return wait_process(start_process(exe, std::move(args), env));
+    // Killed with this process: a child that hangs must not outlive a
+    // watchdog that ends the test.
+    auto p = spawn_process(exe, std::move(args), env, true);
+    REQUIRE(p.pid >= 0);
+    return wait_process(p);
 }
 
 } // namespace rill_test
