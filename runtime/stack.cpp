@@ -114,8 +114,11 @@ char* map_or_die(std::size_t bytes) {
     void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (p == MAP_FAILED) {
+        // Saved before anything else runs: the logger's first use sets errno
+        // (spdlog asks isatty whether stderr is a terminal).
+        const int err = errno;
         runtime_log().critical("rill: cannot reserve {} bytes for goroutine stacks: {}", bytes,
-                               std::strerror(errno));
+                               std::strerror(err));
         std::_Exit(2);
     }
     return static_cast<char*>(p);

@@ -2,7 +2,8 @@
 // ground for moving stacks): reserves are usable, stacks are reused, many can
 // be parked at once, an overflow into the guard is reported with the
 // goroutine's id and name, and past the vm.max_map_count budget stacks go
-// unguarded, canary-checked, without failing.
+// unguarded, canary-checked, without failing; running out of address space
+// for stacks names mmap's error.
 #include "g.hpp"
 #include "test_util.hpp"
 
@@ -26,6 +27,7 @@
 #include <string>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <vector>
@@ -309,4 +311,63 @@ TEST_CASE("an overrun of an unguarded stack is caught by its canary") {
     CHECK(r.failed());
     CHECK(r.output.find("guarded: 0") != std::string::npos);
     CHECK(rill_test::names_goroutine(r, {"stack overflow", "overrunner"}));
+}
+
+// ---- when stacks cannot be had ------------------------------------------------
+
+// Whether the address space limit holds: a user-mode emulator (qemu-user)
+// ignores RLIMIT_AS, which would limit the emulator itself.
+bool address_space_limited() {
+    void* p = mmap(nullptr, 32 * kib * kib, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (p == MAP_FAILED) return true;
+    munmap(p, 32 * kib * kib);
+    return false;
+}
+
+TEST_CASE("child: goroutines start until the address space runs out", "[.child]") {
+    rill::run([] {
+        // The runtime's threads are running by now: leave the address space
+        // less room than one slab of stacks needs.
+        std::ifstream statm("/proc/self/statm");
+        long pages = 0;
+        statm >> pages;
+        rlimit lim{};
+        lim.rlim_cur = lim.rlim_max =
+            static_cast<rlim_t>(pages) * static_cast<rlim_t>(sysconf(_SC_PAGESIZE)) +
+            16 * kib * kib;
+        REQUIRE(setrlimit(RLIMIT_AS, &lim) == 0);
+        if (!address_space_limited()) {
+            std::cout << "RLIMIT_AS is not enforced here" << std::endl;
+            return;
+        }
+        std::cout << "address space limited" << std::endl;
+        rill::chan<int> never(0);
+        for (int i = 0; i < 100'000; ++i) {
+            rill::go([never]() mutable { never.recv(); });
+            rill::gosched(); // it starts, and takes a stack
+        }
+        FAIL("the address space never ran out");
+    });
+}
+
+TEST_CASE("running out of memory for stacks is reported with mmap's error") {
+    if (rill_test::under_tsan) {
+        // Its own allocator takes address space for every goroutine it sees
+        // start (about 0.8 MiB of fiber state), and runs out first.
+        WARN("skipped under TSan: its allocator runs out of address space before the stacks do");
+        return;
+    }
+    auto r = rill_test::run_child("child: goroutines start until the address space runs out",
+                                  {{"RILL_MAXPROCS", "1"}, {"RILL_STACK_RESERVE", ""}});
+    INFO(r.output);
+    if (r.output.find("RLIMIT_AS is not enforced here") != std::string::npos) {
+        WARN("skipped: RLIMIT_AS is not enforced here (qemu-user ignores it)");
+        return;
+    }
+    CHECK(r.output.find("address space limited") != std::string::npos);
+    CHECK(r.exited_with(2));
+    CHECK(r.output.find("cannot reserve") != std::string::npos);
+    CHECK(r.output.find(std::strerror(ENOMEM)) != std::string::npos);
+    CHECK(r.output.find(std::strerror(ENOTTY)) == std::string::npos);
 }
