@@ -16,6 +16,12 @@
 // trim the pool's oldest stacks beyond `hot_stacks` with madvise(MADV_DONTNEED)
 // (stack_trim_idle), off the path of running goroutines, merging neighbours into
 // one call, so memory shrinks back when the goroutine count falls.
+//
+// An overflow is reported when it faults below the stack, down to the lower
+// end of its slab (on_fault). Code built with -fstack-clash-protection
+// (runtime/CMakeLists.txt gives it to everything built against rill) touches
+// a large frame page by page, so it faults in the guard first; a frame larger
+// than the guard without it may land in the stack below unreported.
 #include "stack.hpp"
 
 #include "g.hpp"
@@ -42,7 +48,9 @@ namespace rill::detail {
 namespace {
 
 constexpr std::size_t page = 4096;
-constexpr std::size_t guard_size = 64 * 1024; // large frames skip a single page
+// Large frames skip a single page. At least 64 KiB: GCC's stack probes on
+// AArch64 assume a guard that large.
+constexpr std::size_t guard_size = 64 * 1024;
 constexpr int slab_stacks = 64;
 constexpr std::size_t hot_stacks = 1024;
 constexpr std::uint64_t canary = 0x5a17c0de5a17c0deULL;
@@ -180,6 +188,7 @@ void carve_slab(global_pool& gp, std::size_t reserve, std::vector<stack>& out) {
         if (!guarded) warn_unguarded(gp);
         stack s;
         s.guarded = guarded;
+        s.base = base;
         s.lo = at + guard_size;
         s.hi = s.lo + reserve;
         out.push_back(s);
@@ -225,6 +234,7 @@ stack stack_alloc(stack_cache* cache, std::size_t reserve) {
             gp.guarded_made += s.guarded;
         }
         if (!s.guarded) warn_unguarded(gp);
+        s.base = base;
         s.lo = base + guard_size;
         s.hi = s.lo + reserve;
     } else if (cache && cache->n > 0) {
@@ -333,8 +343,12 @@ struct sigaction prev_segv, prev_bus;
 void on_fault(int sig, siginfo_t* info, void* uctx) {
     G* g = running_g();
     if (g && !g->is_thread && g->stk.lo) {
+        // Below the stack, down to the lower end of the mapping that holds
+        // it, lie only its guard and other stacks with theirs: a frame larger
+        // than the guard, compiled without stack probes, can step over the
+        // guard and fault first in one of those further down.
         auto* addr = static_cast<char*>(info->si_addr);
-        if (addr < g->stk.lo && addr >= g->stk.lo - guard_size) report_overflow(g);
+        if (addr < g->stk.lo && addr >= g->stk.base) report_overflow(g);
     }
     // Not ours: hand it to whoever handled it before (ASan, a crash reporter)
     // or let the default action kill the process.

@@ -10,8 +10,9 @@
 namespace rill::detail {
 
 struct stack {
-    char* lo = nullptr; // lowest usable byte
-    char* hi = nullptr; // one past the highest usable byte
+    char* base = nullptr; // lowest byte of the mapping that holds it (its slab's)
+    char* lo = nullptr;   // lowest usable byte
+    char* hi = nullptr;   // one past the highest usable byte
     bool guarded = false;
     std::size_t reserve() const noexcept { return static_cast<std::size_t>(hi - lo); }
 };

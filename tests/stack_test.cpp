@@ -2,8 +2,10 @@
 // ground for moving stacks): reserves are usable, stacks are reused, many can
 // be parked at once, an overflow into the guard is reported with the
 // goroutine's id and name, and past the vm.max_map_count budget stacks go
-// unguarded, canary-checked, without failing; running out of address space
-// for stacks names mmap's error.
+// unguarded, canary-checked, without failing. A frame larger than the guard,
+// or a fault further down the slab, is reported as an overflow too, and
+// corrupts no other goroutine's stack; running out of address space for
+// stacks names mmap's error.
 #include "g.hpp"
 #include "test_util.hpp"
 
@@ -13,6 +15,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstddef>
@@ -311,6 +314,148 @@ TEST_CASE("an overrun of an unguarded stack is caught by its canary") {
     CHECK(r.failed());
     CHECK(r.output.find("guarded: 0") != std::string::npos);
     CHECK(rill_test::names_goroutine(r, {"stack overflow", "overrunner"}));
+}
+
+// ---- frames larger than the guard ---------------------------------------------
+
+namespace {
+
+// Larger than the 64 KiB guard and than the default 256 KiB reserve: such a
+// frame on a default stack reaches 74 KiB below it, past its guard and into
+// the top of the stack below it in the slab, where that stack's live frames
+// are.
+constexpr std::size_t huge_frame = 330 * kib;
+constexpr std::size_t held_pattern = 32 * kib;
+constexpr unsigned char pattern_byte = 0xa5;
+
+// Fills the lowest 4 KiB of a frame larger than the guard, as code writing
+// the start of a large local buffer does. Unprobed, the stack pointer drops
+// past the guard in one step and these writes land in whatever lies there.
+__attribute__((noinline)) int fill_huge_frame(int seed) {
+    volatile char frame[huge_frame];
+    for (std::size_t i = 0; i < 4 * kib; ++i)
+        frame[i] = static_cast<char>(seed);
+    return frame[4 * kib - 1];
+}
+
+// Holds a pattern near the top of the goroutine's stack while it is parked,
+// then says whether anything wrote over it.
+__attribute__((noinline)) void hold_pattern(rill::chan<int>& gate, rill::wait_group& started) {
+    volatile unsigned char mine[held_pattern];
+    for (auto& b : mine)
+        b = pattern_byte;
+    started.done();
+    gate.recv();
+    std::size_t bad = 0;
+    for (auto& b : mine)
+        bad += b != pattern_byte;
+    if (bad) std::cout << "a neighbour's stack was corrupted: " << bad << " bytes" << std::endl;
+}
+
+// Parks `count` goroutines that each hold a pattern on their stack, runs
+// `victim` as a goroutine named "huge-frame" beside them (given their
+// stacks), then wakes them to check their patterns.
+template <class Victim> void beside_neighbours(int count, Victim victim) {
+    rill::run([&] {
+        std::vector<rill::detail::stack> stacks(static_cast<std::size_t>(count));
+        rill::chan<int> gate(0), done(1);
+        rill::wait_group started, checked;
+        started.add(count);
+        checked.add(count);
+        for (int i = 0; i < count; ++i)
+            rill::go(
+                [&, i] {
+                    stacks[static_cast<std::size_t>(i)] = rill::detail::getg()->stk;
+                    hold_pattern(gate, started);
+                    checked.done();
+                },
+                {"neighbour"});
+        started.wait();
+        rill::go(
+            [&] {
+                std::cout << "guarded: " << rill::detail::getg()->stk.guarded << std::endl;
+                rill_test::announce_goroutine();
+                victim(stacks);
+                done.send(1);
+            },
+            {"huge-frame"});
+        done.recv();
+        gate.close();
+        checked.wait();
+    });
+}
+
+} // namespace
+
+// Run by the tests below in a child process (one processor, so that the
+// goroutines' stacks come out of one slab side by side).
+TEST_CASE("child: a goroutine's frame is larger than its guard", "[.child]") {
+    beside_neighbours(8, [](const std::vector<rill::detail::stack>& stacks) {
+        // Whether the frame's lowest bytes fall inside a neighbour's stack,
+        // where unprobed writes corrupt it silently.
+        const auto& own = rill::detail::getg()->stk;
+        char* bottom = own.hi - huge_frame;
+        bool reach = std::any_of(stacks.begin(), stacks.end(),
+                                 [&](const auto& s) { return s.lo <= bottom && bottom < s.hi; });
+        std::cout << "the frame reaches a neighbour's stack: " << reach << std::endl;
+        fill_huge_frame(1);
+        std::cout << "returned from the huge frame" << std::endl;
+    });
+    FAIL("the process survived a frame larger than its stack's guard");
+}
+
+TEST_CASE("a frame larger than the guard is reported as an overflow and corrupts no other stack") {
+    auto r = rill_test::run_child("child: a goroutine's frame is larger than its guard",
+                                  {{"RILL_MAXPROCS", "1"}, {"RILL_STACK_RESERVE", ""}});
+    INFO(r.output);
+    // The layout the test needs: unprobed, the frame would write into a neighbour.
+    CHECK(r.output.find("the frame reaches a neighbour's stack: 1") != std::string::npos);
+    CHECK(r.output.find("guarded: 1") != std::string::npos);
+    CHECK(r.output.find("corrupted") == std::string::npos);
+    CHECK(r.output.find("returned from the huge frame") == std::string::npos);
+    CHECK(r.failed());
+    CHECK(rill_test::names_goroutine(r, {"stack overflow", "huge-frame"}));
+}
+
+TEST_CASE("a frame several stacks deep is reported as an overflow with a 64 KiB reserve") {
+    // The frame spans the guard, the stack below, its guard and into the next.
+    auto r = rill_test::run_child("child: a goroutine's frame is larger than its guard",
+                                  {{"RILL_MAXPROCS", "1"}, {"RILL_STACK_RESERVE", "64KiB"}});
+    INFO(r.output);
+    CHECK(r.output.find("guarded: 1") != std::string::npos);
+    CHECK(r.output.find("corrupted") == std::string::npos);
+    CHECK(r.output.find("returned from the huge frame") == std::string::npos);
+    CHECK(r.failed());
+    CHECK(rill_test::names_goroutine(r, {"stack overflow", "huge-frame"}));
+}
+
+TEST_CASE("child: a goroutine faults in a guard two stacks below its own", "[.child]") {
+    beside_neighbours(8, [](const std::vector<rill::detail::stack>& stacks) {
+        // The highest neighbour below the stack directly below: a write to
+        // the top of its guard is what a frame reaching two stacks down,
+        // compiled without stack probes, does first.
+        const auto& own = rill::detail::getg()->stk;
+        std::vector<const rill::detail::stack*> below;
+        for (const auto& s : stacks)
+            if (s.hi <= own.lo) below.push_back(&s);
+        std::sort(below.begin(), below.end(), [](auto* a, auto* b) { return a->hi > b->hi; });
+        REQUIRE(below.size() >= 2);
+        std::cout << "writing below the second stack down" << std::endl;
+        *static_cast<volatile char*>(below[1]->lo - 1) = 1;
+        std::cout << "returned from the write" << std::endl;
+    });
+    FAIL("the process survived a write into a guard");
+}
+
+TEST_CASE("a fault anywhere below a goroutine's stack in its slab is reported as its overflow") {
+    auto r = rill_test::run_child("child: a goroutine faults in a guard two stacks below its own",
+                                  {{"RILL_MAXPROCS", "1"}, {"RILL_STACK_RESERVE", ""}});
+    INFO(r.output);
+    CHECK(r.output.find("writing below the second stack down") != std::string::npos);
+    CHECK(r.output.find("guarded: 1") != std::string::npos);
+    CHECK(r.output.find("returned from the write") == std::string::npos);
+    CHECK(r.failed());
+    CHECK(rill_test::names_goroutine(r, {"stack overflow", "huge-frame"}));
 }
 
 // ---- when stacks cannot be had ------------------------------------------------
