@@ -12,10 +12,12 @@
 //   an overflow is caught by a canary at the stack's lowest word, checked
 //   whenever the goroutine leaves its processor (and touching that word
 //   costs each such stack a second resident page).
-// Free stacks are cached per P and in a global pool; Ms with nothing to run
-// trim the pool's oldest stacks beyond `hot_stacks` with madvise(MADV_DONTNEED)
-// (stack_trim_idle), off the path of running goroutines, merging neighbours into
-// one call, so memory shrinks back when the goroutine count falls.
+// Free stacks are cached per P and in a global pool, which keeps `hot_stacks`
+// as they are and trims the rest with madvise(MADV_DONTNEED), merging
+// neighbours into one call, off the path of running goroutines: Ms with
+// nothing to run trim a few of the oldest (stack_trim_idle), and sysmon trims
+// all that have sat unused for `scavenge_after_ns` (stack_scavenge), so memory
+// shrinks back when the goroutine count falls, even in a program gone quiet.
 //
 // An overflow is reported when it faults below the stack, down to the lower
 // end of its slab (on_fault). Code built with -fstack-clash-protection
@@ -53,6 +55,15 @@ constexpr std::size_t page = 4096;
 constexpr std::size_t guard_size = 64 * 1024;
 constexpr int slab_stacks = 64;
 constexpr std::size_t hot_stacks = 1024;
+// A free stack unused this long in the global pool, beyond the hot_stacks it
+// keeps, is no longer part of the program's working set: sysmon trims it.
+// Short enough that a program gone quiet shrinks within about a second; long
+// enough that one reusing its stacks (spawning in waves) keeps them.
+constexpr std::int64_t scavenge_after_ns = 250'000'000;
+// Stacks sysmon trims per round, so that a round takes well under a
+// millisecond (it preempts and retakes between rounds); 1M stacks take about
+// a thousand rounds.
+constexpr std::size_t scavenge_batch = 1024;
 constexpr std::uint64_t canary = 0x5a17c0de5a17c0deULL;
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
@@ -103,7 +114,13 @@ bool markers_work();
 
 struct global_pool {
     std::mutex mu;
-    std::deque<stack> hot;           // free stacks of the default reserve, as they were left
+    struct pooled {
+        stack s;
+        std::int64_t since; // nanotime when it entered the pool
+    };
+    // Free stacks of the default reserve, as they were left: taken and
+    // given back at the back, so the front holds the longest unused.
+    std::deque<pooled> hot;
     std::atomic<bool> excess{false}; // hot holds more than hot_stacks
     std::vector<stack> cold;         // the same, trimmed
     std::int64_t guard_budget = read_guard_budget();
@@ -247,7 +264,7 @@ stack stack_alloc(stack_cache* cache, std::size_t reserve) {
         for (int i = 0; i < want; ++i) {
             stack t;
             if (!gp.hot.empty()) {
-                t = gp.hot.back();
+                t = gp.hot.back().s;
                 gp.hot.pop_back();
             } else {
                 if (gp.cold.empty()) carve_slab(gp, def, gp.cold);
@@ -283,12 +300,14 @@ void stack_free(stack_cache* cache, stack s) {
     }
     // The cache is full: hand half of it to the global pool.
     auto& gp = pool();
+    const std::int64_t now = nanotime();
     std::lock_guard lk(gp.mu);
     if (cache) {
-        gp.hot.insert(gp.hot.end(), cache->items + stack_cache::capacity, cache->items + cache->n);
+        for (int i = stack_cache::capacity; i < cache->n; ++i)
+            gp.hot.push_back({cache->items[i], now});
         cache->n = stack_cache::capacity;
     }
-    gp.hot.push_back(s);
+    gp.hot.push_back({s, now});
     if (gp.hot.size() > hot_stacks) gp.excess.store(true, std::memory_order_relaxed);
 }
 
@@ -300,7 +319,7 @@ void stack_trim_idle() {
         std::lock_guard lk(gp.mu);
         // A small batch, so that an M that finds work again is not held up long.
         while (gp.hot.size() > hot_stacks && batch.size() < 64) {
-            batch.push_back(gp.hot.front());
+            batch.push_back(gp.hot.front().s);
             gp.hot.pop_front();
         }
         gp.excess.store(gp.hot.size() > hot_stacks, std::memory_order_relaxed);
@@ -311,6 +330,28 @@ void stack_trim_idle() {
     gp.cold.insert(gp.cold.end(), batch.begin(), batch.end());
 }
 
+bool stack_scavenge(std::int64_t now) {
+    auto& gp = pool();
+    if (!gp.excess.load(std::memory_order_relaxed)) return false;
+    std::vector<stack> batch;
+    {
+        std::lock_guard lk(gp.mu);
+        while (gp.hot.size() > hot_stacks && batch.size() < scavenge_batch &&
+               now - gp.hot.front().since >= scavenge_after_ns) {
+            batch.push_back(gp.hot.front().s);
+            gp.hot.pop_front();
+        }
+        gp.excess.store(gp.hot.size() > hot_stacks, std::memory_order_relaxed);
+    }
+    if (batch.empty()) return false;
+    trim(batch);
+    std::lock_guard lk(gp.mu);
+    gp.cold.insert(gp.cold.end(), batch.begin(), batch.end());
+    return true;
+}
+
+bool stack_scavenge_pending() noexcept { return pool().excess.load(std::memory_order_relaxed); }
+
 bool stack_canary_ok(const stack& s) noexcept {
     return s.guarded || std::memcmp(s.lo, &canary, sizeof canary) == 0;
 }
@@ -318,6 +359,12 @@ bool stack_canary_ok(const stack& s) noexcept {
 stack_counts stack_stats() noexcept {
     return {static_cast<std::uint64_t>(std::max<std::int64_t>(0, live_guarded.load())),
             static_cast<std::uint64_t>(std::max<std::int64_t>(0, live_unguarded.load()))};
+}
+
+stack_pool_counts stack_pool_stats() {
+    auto& gp = pool();
+    std::lock_guard lk(gp.mu);
+    return {gp.hot.size(), gp.cold.size(), hot_stacks};
 }
 
 // ---- overflow reporting -----------------------------------------------------

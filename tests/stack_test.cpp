@@ -4,8 +4,9 @@
 // goroutine's id and name, and past the vm.max_map_count budget stacks go
 // unguarded, canary-checked, without failing. A frame larger than the guard,
 // or a fault further down the slab, is reported as an overflow too, and
-// corrupts no other goroutine's stack; running out of address space for
-// stacks names mmap's error.
+// corrupts no other goroutine's stack; a quiet program gives back the memory
+// of a burst of goroutines; running out of address space for stacks names
+// mmap's error.
 #include "g.hpp"
 #include "test_util.hpp"
 
@@ -32,6 +33,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -456,6 +458,102 @@ TEST_CASE("a fault anywhere below a goroutine's stack in its slab is reported as
     CHECK(r.output.find("returned from the write") == std::string::npos);
     CHECK(r.failed());
     CHECK(rill_test::names_goroutine(r, {"stack overflow", "huge-frame"}));
+}
+
+// ---- giving memory back -------------------------------------------------------
+
+namespace {
+
+long resident_kib() {
+    std::ifstream statm("/proc/self/statm");
+    long size = 0, resident = 0;
+    statm >> size >> resident;
+    return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+// Polls pred() every 10 ms from this plain thread, which leaves the runtime
+// idle, until it holds or `limit` has passed; returns pred().
+template <class Pred> bool while_quiet(std::chrono::seconds limit, Pred pred) {
+    auto give_up = std::chrono::steady_clock::now() + limit;
+    while (!pred() && std::chrono::steady_clock::now() < give_up)
+        std::this_thread::sleep_for(10ms);
+    return pred();
+}
+
+// Whether madvise(MADV_DONTNEED) really drops a page here: a user-mode
+// emulator may accept it and do nothing, and then trimmed stacks stay
+// resident.
+bool dontneed_drops_pages() {
+    const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    void* p = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(p != MAP_FAILED);
+    auto* b = static_cast<volatile char*>(p);
+    *b = 1;
+    REQUIRE(madvise(p, page, MADV_DONTNEED) == 0);
+    bool dropped = *b == 0;
+    munmap(p, page);
+    return dropped;
+}
+
+} // namespace
+
+// Run by the test below in a child process, whose resident memory is the
+// burst's alone, on two processors (their caches of free stacks are kept as
+// they are, and stay small beside the burst). Checks for itself.
+TEST_CASE("child: a burst of goroutines parks and is joined", "[.child]") {
+    const int n = by_build(50'000, 5'000, 2'000);
+    const long before = resident_kib();
+    long peak = 0;
+    rill::detail::stack_pool_counts joined{};
+    const auto start = std::chrono::steady_clock::now();
+    int resumed = rill::run([&] {
+        int r = park_many(
+            n, [](int) {}, [&] { peak = resident_kib(); });
+        joined = rill::detail::stack_pool_stats();
+        return r;
+    });
+    CHECK(resumed == n);
+    // The burst left more free stacks than the pool keeps resident for good.
+    CHECK(joined.resident + joined.trimmed > joined.resident_limit);
+    // rill::run has returned: nothing runs, the program is quiet. The pool
+    // trims down to its limit...
+    const auto quiet_since = std::chrono::steady_clock::now();
+    std::cout << n << " goroutines parked and joined in "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(quiet_since - start).count()
+              << " ms" << std::endl;
+    CHECK(while_quiet(10s, [] {
+        auto c = rill::detail::stack_pool_stats();
+        return c.resident <= c.resident_limit;
+    }));
+    auto now = rill::detail::stack_pool_stats();
+    std::cout << "free stacks at the join: " << joined.resident << " resident, " << joined.trimmed
+              << " trimmed; "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - quiet_since)
+                     .count()
+              << " ms later: " << now.resident << " resident, " << now.trimmed << " trimmed"
+              << std::endl;
+    // ...and resident memory falls back to near where it was. Sanitizers keep
+    // their own shadow of every page the stacks used (and ASan a quarantine),
+    // so there the pool's count above is the check.
+    if (!dontneed_drops_pages()) {
+        std::cout << "MADV_DONTNEED does not drop pages here" << std::endl;
+    } else if (!rill_test::under_asan && !rill_test::under_tsan) {
+        const long burst = peak - before;
+        CHECK(burst > 0);
+        CHECK(while_quiet(10s, [&] { return resident_kib() - before < burst / 4; }));
+        std::cout << "resident before " << before << " KiB, at the peak " << peak << " KiB, now "
+                  << resident_kib() << " KiB" << std::endl;
+    }
+}
+
+TEST_CASE("a quiet program gives back the stack memory of a burst of goroutines") {
+    auto r = rill_test::run_child("child: a burst of goroutines parks and is joined",
+                                  {{"RILL_MAXPROCS", "2"}, {"RILL_STACK_RESERVE", ""}});
+    INFO(r.output);
+    CHECK(r.exited_with(0));
+    if (r.output.find("MADV_DONTNEED does not drop pages here") != std::string::npos)
+        WARN("resident memory not checked: MADV_DONTNEED does not drop pages here");
 }
 
 // ---- when stacks cannot be had ------------------------------------------------
