@@ -31,6 +31,10 @@ ring     ring     10000000 10000 ratio 0.5
 mutex    mutex    1000000  1000  ratio 1.0
 rss100k  rss      100000   1000  max   4.5 KiB/goroutine
 rss1m    rss      1000000  1000  max   4.5 KiB/goroutine
+joined100k joined 100000   1000  max   440  MiB
+quiet100k quiet   100000   1000  max   50   MiB
+joined1m joined   1000000  1000  max   4400 MiB
+quiet1m  quiet    1000000  1000  max   400  MiB
 timers   timers   100000   1000  max   5   ms
 pipeline3 pipeline3 10000000 10000 ratio 0.7
 fanin8   fanin8   10000000 10000 ratio 0.7

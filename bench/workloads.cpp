@@ -278,6 +278,31 @@ result rss(i64 n) {
     return {static_cast<double>(after - before) / 1024.0 / static_cast<double>(n), "KiB/goroutine"};
 }
 
+// Resident memory (MiB, above the level before) that a burst of n goroutines,
+// each parked on a channel receive once started, still holds once they have
+// all been joined: right after the join, or after a second of quiet (the
+// main goroutine sleeping, nothing else running), by when a runtime that
+// gives memory back should have.
+result burst(i64 n, bool quiet) {
+    i64 before = resident_bytes();
+    rill::chan<int> release(0);
+    rill::wait_group started, exited;
+    started.add(n);
+    for (i64 i = 0; i < n; ++i)
+        go_counted(exited, [&started, &release] {
+            started.done();
+            release.recv();
+        });
+    started.wait();
+    release.close();
+    exited.wait();
+    if (quiet) rill::sleep(std::chrono::seconds(1));
+    return {static_cast<double>(resident_bytes() - before) / (1024.0 * 1024.0), "MiB"};
+}
+
+result joined(i64 n) { return burst(n, false); }
+result quiet(i64 n) { return burst(n, true); }
+
 // n goroutines each sleep 0-99 ms; the worst lateness (wake - intended) in ms.
 result timers(i64 n) {
     std::vector<i64> late_ns(static_cast<std::size_t>(n));
@@ -523,7 +548,8 @@ constexpr workload workloads[] = {
     {"skynet", skynet},       {"spawn", spawn},     {"pingpong", pingpong},
     {"spsc", spsc},           {"mpmc", mpmc},       {"select", select2},
     {"ring", ring},           {"mutex", mutex},     {"rss", rss},
-    {"timers", timers},       {"preempt", preempt}, {"blockcall", blockcall},
+    {"joined", joined},       {"quiet", quiet},     {"timers", timers},
+    {"preempt", preempt},     {"blockcall", blockcall},
     {"pipeline3", pipeline3}, {"fanin8", fanin8},   {"pmap8", pmap8},
     {"restart", restart},     {"storm", storm},
 };

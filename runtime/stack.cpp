@@ -12,10 +12,18 @@
 //   an overflow is caught by a canary at the stack's lowest word, checked
 //   whenever the goroutine leaves its processor (and touching that word
 //   costs each such stack a second resident page).
-// Free stacks are cached per P and in a global pool; Ms with nothing to run
-// trim the pool's oldest stacks beyond `hot_stacks` with madvise(MADV_DONTNEED)
-// (stack_trim_idle), off the path of running goroutines, merging neighbours into
-// one call, so memory shrinks back when the goroutine count falls.
+// Free stacks are cached per P and in a global pool, which keeps `hot_stacks`
+// as they are and trims the rest with madvise(MADV_DONTNEED), merging
+// neighbours into one call, off the path of running goroutines: Ms with
+// nothing to run trim a few of the oldest (stack_trim_idle), and sysmon trims
+// all that have sat unused for `scavenge_after_ns` (stack_scavenge), so memory
+// shrinks back when the goroutine count falls, even in a program gone quiet.
+//
+// An overflow is reported when it faults below the stack, down to the lower
+// end of its slab (on_fault). Code built with -fstack-clash-protection
+// (runtime/CMakeLists.txt gives it to everything built against rill) touches
+// a large frame page by page, so it faults in the guard first; a frame larger
+// than the guard without it may land in the stack below unreported.
 #include "stack.hpp"
 
 #include "g.hpp"
@@ -42,9 +50,20 @@ namespace rill::detail {
 namespace {
 
 constexpr std::size_t page = 4096;
-constexpr std::size_t guard_size = 64 * 1024; // large frames skip a single page
+// Large frames skip a single page. At least 64 KiB: GCC's stack probes on
+// AArch64 assume a guard that large.
+constexpr std::size_t guard_size = 64 * 1024;
 constexpr int slab_stacks = 64;
 constexpr std::size_t hot_stacks = 1024;
+// A free stack unused this long in the global pool, beyond the hot_stacks it
+// keeps, is no longer part of the program's working set: sysmon trims it.
+// Short enough that a program gone quiet shrinks within about a second; long
+// enough that one reusing its stacks (spawning in waves) keeps them.
+constexpr std::int64_t scavenge_after_ns = 250'000'000;
+// Stacks sysmon trims per round, so that a round takes well under a
+// millisecond (it preempts and retakes between rounds); 1M stacks take about
+// a thousand rounds.
+constexpr std::size_t scavenge_batch = 1024;
 constexpr std::uint64_t canary = 0x5a17c0de5a17c0deULL;
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
@@ -95,7 +114,13 @@ bool markers_work();
 
 struct global_pool {
     std::mutex mu;
-    std::deque<stack> hot;           // free stacks of the default reserve, as they were left
+    struct pooled {
+        stack s;
+        std::int64_t since; // nanotime when it entered the pool
+    };
+    // Free stacks of the default reserve, as they were left: taken and
+    // given back at the back, so the front holds the longest unused.
+    std::deque<pooled> hot;
     std::atomic<bool> excess{false}; // hot holds more than hot_stacks
     std::vector<stack> cold;         // the same, trimmed
     std::int64_t guard_budget = read_guard_budget();
@@ -114,8 +139,11 @@ char* map_or_die(std::size_t bytes) {
     void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (p == MAP_FAILED) {
+        // Saved before anything else runs: the logger's first use sets errno
+        // (spdlog asks isatty whether stderr is a terminal).
+        const int err = errno;
         runtime_log().critical("rill: cannot reserve {} bytes for goroutine stacks: {}", bytes,
-                               std::strerror(errno));
+                               std::strerror(err));
         std::_Exit(2);
     }
     return static_cast<char*>(p);
@@ -177,6 +205,7 @@ void carve_slab(global_pool& gp, std::size_t reserve, std::vector<stack>& out) {
         if (!guarded) warn_unguarded(gp);
         stack s;
         s.guarded = guarded;
+        s.base = base;
         s.lo = at + guard_size;
         s.hi = s.lo + reserve;
         out.push_back(s);
@@ -222,6 +251,7 @@ stack stack_alloc(stack_cache* cache, std::size_t reserve) {
             gp.guarded_made += s.guarded;
         }
         if (!s.guarded) warn_unguarded(gp);
+        s.base = base;
         s.lo = base + guard_size;
         s.hi = s.lo + reserve;
     } else if (cache && cache->n > 0) {
@@ -234,7 +264,7 @@ stack stack_alloc(stack_cache* cache, std::size_t reserve) {
         for (int i = 0; i < want; ++i) {
             stack t;
             if (!gp.hot.empty()) {
-                t = gp.hot.back();
+                t = gp.hot.back().s;
                 gp.hot.pop_back();
             } else {
                 if (gp.cold.empty()) carve_slab(gp, def, gp.cold);
@@ -270,12 +300,14 @@ void stack_free(stack_cache* cache, stack s) {
     }
     // The cache is full: hand half of it to the global pool.
     auto& gp = pool();
+    const std::int64_t now = nanotime();
     std::lock_guard lk(gp.mu);
     if (cache) {
-        gp.hot.insert(gp.hot.end(), cache->items + stack_cache::capacity, cache->items + cache->n);
+        for (int i = stack_cache::capacity; i < cache->n; ++i)
+            gp.hot.push_back({cache->items[i], now});
         cache->n = stack_cache::capacity;
     }
-    gp.hot.push_back(s);
+    gp.hot.push_back({s, now});
     if (gp.hot.size() > hot_stacks) gp.excess.store(true, std::memory_order_relaxed);
 }
 
@@ -287,7 +319,7 @@ void stack_trim_idle() {
         std::lock_guard lk(gp.mu);
         // A small batch, so that an M that finds work again is not held up long.
         while (gp.hot.size() > hot_stacks && batch.size() < 64) {
-            batch.push_back(gp.hot.front());
+            batch.push_back(gp.hot.front().s);
             gp.hot.pop_front();
         }
         gp.excess.store(gp.hot.size() > hot_stacks, std::memory_order_relaxed);
@@ -298,6 +330,28 @@ void stack_trim_idle() {
     gp.cold.insert(gp.cold.end(), batch.begin(), batch.end());
 }
 
+bool stack_scavenge(std::int64_t now) {
+    auto& gp = pool();
+    if (!gp.excess.load(std::memory_order_relaxed)) return false;
+    std::vector<stack> batch;
+    {
+        std::lock_guard lk(gp.mu);
+        while (gp.hot.size() > hot_stacks && batch.size() < scavenge_batch &&
+               now - gp.hot.front().since >= scavenge_after_ns) {
+            batch.push_back(gp.hot.front().s);
+            gp.hot.pop_front();
+        }
+        gp.excess.store(gp.hot.size() > hot_stacks, std::memory_order_relaxed);
+    }
+    if (batch.empty()) return false;
+    trim(batch);
+    std::lock_guard lk(gp.mu);
+    gp.cold.insert(gp.cold.end(), batch.begin(), batch.end());
+    return true;
+}
+
+bool stack_scavenge_pending() noexcept { return pool().excess.load(std::memory_order_relaxed); }
+
 bool stack_canary_ok(const stack& s) noexcept {
     return s.guarded || std::memcmp(s.lo, &canary, sizeof canary) == 0;
 }
@@ -305,6 +359,12 @@ bool stack_canary_ok(const stack& s) noexcept {
 stack_counts stack_stats() noexcept {
     return {static_cast<std::uint64_t>(std::max<std::int64_t>(0, live_guarded.load())),
             static_cast<std::uint64_t>(std::max<std::int64_t>(0, live_unguarded.load()))};
+}
+
+stack_pool_counts stack_pool_stats() {
+    auto& gp = pool();
+    std::lock_guard lk(gp.mu);
+    return {gp.hot.size(), gp.cold.size(), hot_stacks};
 }
 
 // ---- overflow reporting -----------------------------------------------------
@@ -330,8 +390,12 @@ struct sigaction prev_segv, prev_bus;
 void on_fault(int sig, siginfo_t* info, void* uctx) {
     G* g = running_g();
     if (g && !g->is_thread && g->stk.lo) {
+        // Below the stack, down to the lower end of the mapping that holds
+        // it, lie only its guard and other stacks with theirs: a frame larger
+        // than the guard, compiled without stack probes, can step over the
+        // guard and fault first in one of those further down.
         auto* addr = static_cast<char*>(info->si_addr);
-        if (addr < g->stk.lo && addr >= g->stk.lo - guard_size) report_overflow(g);
+        if (addr < g->stk.lo && addr >= g->stk.base) report_overflow(g);
     }
     // Not ours: hand it to whoever handled it before (ASan, a crash reporter)
     // or let the default action kill the process.

@@ -10,8 +10,9 @@
 namespace rill::detail {
 
 struct stack {
-    char* lo = nullptr; // lowest usable byte
-    char* hi = nullptr; // one past the highest usable byte
+    char* base = nullptr; // lowest byte of the mapping that holds it (its slab's)
+    char* lo = nullptr;   // lowest usable byte
+    char* hi = nullptr;   // one past the highest usable byte
     bool guarded = false;
     std::size_t reserve() const noexcept { return static_cast<std::size_t>(hi - lo); }
 };
@@ -31,6 +32,18 @@ void stack_free(stack_cache* cache, stack s);
 // Called by Ms with nothing to run, so the madvise calls stay off the path of
 // running goroutines.
 void stack_trim_idle();
+// sysmon's scavenger (as Go's background scavenger returns free heap pages,
+// mgcscavenge.go): returns to the kernel the memory of a batch of free stacks
+// that have sat unused in the global pool for a while beyond the hot reserve,
+// so that a program gone quiet shrinks back. It touches only the global pool,
+// under its lock, never a P's cache (owned by the M holding the P). Returns
+// whether it trimmed any (then call again soon: more may be due).
+bool stack_scavenge(std::int64_t now);
+// Whether the global pool holds more free stacks than its hot reserve, which
+// stack_scavenge will trim once they have sat unused long enough. Set only
+// by an M holding a P, before it releases the P: sysmon reads it after
+// seeing every P idle, and then keeps watching instead of sleeping deeply.
+bool stack_scavenge_pending() noexcept;
 
 // Unguarded stacks carry a canary at their lowest word; a clobbered canary is
 // a detected overflow.
@@ -45,5 +58,13 @@ struct stack_counts {
     std::uint64_t guarded, unguarded;
 };
 stack_counts stack_stats() noexcept;
+
+// The global pool of free stacks of the default reserve: how many it keeps as
+// they were left (resident) and how many it has trimmed, and how many it may
+// keep resident for good. For tests.
+struct stack_pool_counts {
+    std::size_t resident, trimmed, resident_limit;
+};
+stack_pool_counts stack_pool_stats();
 
 } // namespace rill::detail

@@ -5,6 +5,7 @@
 #include "preempt.hpp"
 #include "sched.hpp"
 #include "signals.hpp"
+#include "stack.hpp"
 
 #include <algorithm>
 
@@ -110,11 +111,13 @@ bool all_idle() { return sched.npidle.load() == sched.gomaxprocs.load(); }
         // With nothing running there is nothing to preempt or retake, and the
         // poller M waits for timers and I/O: sleep until a P is taken. The
         // second look closes the race with an acquirep that read sleeping
-        // before it became -1.
+        // before it became -1. Free stacks still to scavenge keep sysmon
+        // watching; only Ms holding Ps add to them, before the P goes idle, so
+        // seeing every P idle first means seeing them.
         bool deep = false;
         if (all_idle()) {
             sleeping.store(-1);
-            deep = all_idle();
+            deep = all_idle() && !stack_scavenge_pending();
             if (!deep) sleeping.store(0);
         }
         if (deep) {
@@ -142,6 +145,7 @@ bool all_idle() { return sched.npidle.load() == sched.gomaxprocs.load(); }
         }
         std::int64_t next_look = INT64_MAX;
         acted |= retake(now, next_look);
+        acted |= stack_scavenge(now);
         idle = acted ? 0 : idle + 1;
         // Go's back-off: 20 µs while things happen, doubling after 1 ms of
         // nothing, up to 10 ms.

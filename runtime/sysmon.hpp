@@ -6,7 +6,10 @@
 //   preempt.cpp);
 // - retakes the P of an M that has sat in a blocking call (rill::blocking)
 //   for a whole sysmon tick, handing it to another M;
-// - polls the network when no M has for 10 ms.
+// - polls the network when no M has for 10 ms;
+// - returns the memory of free stacks unused for a while to the kernel
+//   (stack_scavenge in stack.cpp, as Go's scavenger does for the heap), and
+//   stays awake while any are due, even with every P idle.
 #pragma once
 
 #include <cstdint>

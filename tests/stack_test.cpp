@@ -2,7 +2,11 @@
 // ground for moving stacks): reserves are usable, stacks are reused, many can
 // be parked at once, an overflow into the guard is reported with the
 // goroutine's id and name, and past the vm.max_map_count budget stacks go
-// unguarded, canary-checked, without failing.
+// unguarded, canary-checked, without failing. A frame larger than the guard,
+// or a fault further down the slab, is reported as an overflow too, and
+// corrupts no other goroutine's stack; a quiet program gives back the memory
+// of a burst of goroutines; running out of address space for stacks names
+// mmap's error.
 #include "g.hpp"
 #include "test_util.hpp"
 
@@ -12,6 +16,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstddef>
@@ -26,7 +31,9 @@
 #include <string>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -309,4 +316,301 @@ TEST_CASE("an overrun of an unguarded stack is caught by its canary") {
     CHECK(r.failed());
     CHECK(r.output.find("guarded: 0") != std::string::npos);
     CHECK(rill_test::names_goroutine(r, {"stack overflow", "overrunner"}));
+}
+
+// ---- frames larger than the guard ---------------------------------------------
+
+namespace {
+
+// Larger than the 64 KiB guard and than the default 256 KiB reserve: such a
+// frame on a default stack reaches 74 KiB below it, past its guard and into
+// the top of the stack below it in the slab, where that stack's live frames
+// are.
+constexpr std::size_t huge_frame = 330 * kib;
+constexpr std::size_t held_pattern = 32 * kib;
+constexpr unsigned char pattern_byte = 0xa5;
+
+// Fills the lowest 4 KiB of a frame larger than the guard, as code writing
+// the start of a large local buffer does. Unprobed, the stack pointer drops
+// past the guard in one step and these writes land in whatever lies there.
+__attribute__((noinline)) int fill_huge_frame(int seed) {
+    volatile char frame[huge_frame];
+    for (std::size_t i = 0; i < 4 * kib; ++i)
+        frame[i] = static_cast<char>(seed);
+    return frame[4 * kib - 1];
+}
+
+// Holds a pattern near the top of the goroutine's stack while it is parked,
+// then says whether anything wrote over it.
+__attribute__((noinline)) void hold_pattern(rill::chan<int>& gate, rill::wait_group& started) {
+    volatile unsigned char mine[held_pattern];
+    for (auto& b : mine)
+        b = pattern_byte;
+    started.done();
+    gate.recv();
+    std::size_t bad = 0;
+    for (auto& b : mine)
+        bad += b != pattern_byte;
+    if (bad) std::cout << "a neighbour's stack was corrupted: " << bad << " bytes" << std::endl;
+}
+
+// Parks `count` goroutines that each hold a pattern on their stack, runs
+// `victim` as a goroutine named "huge-frame" beside them (given their
+// stacks), then wakes them to check their patterns.
+template <class Victim> void beside_neighbours(int count, Victim victim) {
+    rill::run([&] {
+        std::vector<rill::detail::stack> stacks(static_cast<std::size_t>(count));
+        rill::chan<int> gate(0), done(1);
+        rill::wait_group started, checked;
+        started.add(count);
+        checked.add(count);
+        for (int i = 0; i < count; ++i)
+            rill::go(
+                [&, i] {
+                    stacks[static_cast<std::size_t>(i)] = rill::detail::getg()->stk;
+                    hold_pattern(gate, started);
+                    checked.done();
+                },
+                {"neighbour"});
+        started.wait();
+        rill::go(
+            [&] {
+                std::cout << "guarded: " << rill::detail::getg()->stk.guarded << std::endl;
+                rill_test::announce_goroutine();
+                victim(stacks);
+                done.send(1);
+            },
+            {"huge-frame"});
+        done.recv();
+        gate.close();
+        checked.wait();
+    });
+}
+
+} // namespace
+
+// Run by the tests below in a child process (one processor, so that the
+// goroutines' stacks come out of one slab side by side).
+TEST_CASE("child: a goroutine's frame is larger than its guard", "[.child]") {
+    beside_neighbours(8, [](const std::vector<rill::detail::stack>& stacks) {
+        // Whether the frame's lowest bytes fall inside a neighbour's stack,
+        // where unprobed writes corrupt it silently.
+        const auto& own = rill::detail::getg()->stk;
+        char* bottom = own.hi - huge_frame;
+        bool reach = std::any_of(stacks.begin(), stacks.end(),
+                                 [&](const auto& s) { return s.lo <= bottom && bottom < s.hi; });
+        std::cout << "the frame reaches a neighbour's stack: " << reach << std::endl;
+        fill_huge_frame(1);
+        std::cout << "returned from the huge frame" << std::endl;
+    });
+    FAIL("the process survived a frame larger than its stack's guard");
+}
+
+TEST_CASE("a frame larger than the guard is reported as an overflow and corrupts no other stack") {
+    auto r = rill_test::run_child("child: a goroutine's frame is larger than its guard",
+                                  {{"RILL_MAXPROCS", "1"}, {"RILL_STACK_RESERVE", ""}});
+    INFO(r.output);
+    // The layout the test needs: unprobed, the frame would write into a neighbour.
+    CHECK(r.output.find("the frame reaches a neighbour's stack: 1") != std::string::npos);
+    CHECK(r.output.find("guarded: 1") != std::string::npos);
+    CHECK(r.output.find("corrupted") == std::string::npos);
+    CHECK(r.output.find("returned from the huge frame") == std::string::npos);
+    CHECK(r.failed());
+    CHECK(rill_test::names_goroutine(r, {"stack overflow", "huge-frame"}));
+}
+
+TEST_CASE("a frame several stacks deep is reported as an overflow with a 64 KiB reserve") {
+    // The frame spans the guard, the stack below, its guard and into the next.
+    auto r = rill_test::run_child("child: a goroutine's frame is larger than its guard",
+                                  {{"RILL_MAXPROCS", "1"}, {"RILL_STACK_RESERVE", "64KiB"}});
+    INFO(r.output);
+    CHECK(r.output.find("guarded: 1") != std::string::npos);
+    CHECK(r.output.find("corrupted") == std::string::npos);
+    CHECK(r.output.find("returned from the huge frame") == std::string::npos);
+    CHECK(r.failed());
+    CHECK(rill_test::names_goroutine(r, {"stack overflow", "huge-frame"}));
+}
+
+TEST_CASE("child: a goroutine faults in a guard two stacks below its own", "[.child]") {
+    beside_neighbours(8, [](const std::vector<rill::detail::stack>& stacks) {
+        // The highest neighbour below the stack directly below: a write to
+        // the top of its guard is what a frame reaching two stacks down,
+        // compiled without stack probes, does first.
+        const auto& own = rill::detail::getg()->stk;
+        std::vector<const rill::detail::stack*> below;
+        for (const auto& s : stacks)
+            if (s.hi <= own.lo) below.push_back(&s);
+        std::sort(below.begin(), below.end(), [](auto* a, auto* b) { return a->hi > b->hi; });
+        REQUIRE(below.size() >= 2);
+        std::cout << "writing below the second stack down" << std::endl;
+        *static_cast<volatile char*>(below[1]->lo - 1) = 1;
+        std::cout << "returned from the write" << std::endl;
+    });
+    FAIL("the process survived a write into a guard");
+}
+
+TEST_CASE("a fault anywhere below a goroutine's stack in its slab is reported as its overflow") {
+    auto r = rill_test::run_child("child: a goroutine faults in a guard two stacks below its own",
+                                  {{"RILL_MAXPROCS", "1"}, {"RILL_STACK_RESERVE", ""}});
+    INFO(r.output);
+    CHECK(r.output.find("writing below the second stack down") != std::string::npos);
+    CHECK(r.output.find("guarded: 1") != std::string::npos);
+    CHECK(r.output.find("returned from the write") == std::string::npos);
+    CHECK(r.failed());
+    CHECK(rill_test::names_goroutine(r, {"stack overflow", "huge-frame"}));
+}
+
+// ---- giving memory back -------------------------------------------------------
+
+namespace {
+
+long resident_kib() {
+    std::ifstream statm("/proc/self/statm");
+    long size = 0, resident = 0;
+    statm >> size >> resident;
+    return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+// Polls pred() every 10 ms from this plain thread, which leaves the runtime
+// idle, until it holds or `limit` has passed; returns pred().
+template <class Pred> bool while_quiet(std::chrono::seconds limit, Pred pred) {
+    auto give_up = std::chrono::steady_clock::now() + limit;
+    while (!pred() && std::chrono::steady_clock::now() < give_up)
+        std::this_thread::sleep_for(10ms);
+    return pred();
+}
+
+// Whether madvise(MADV_DONTNEED) really drops a page here: a user-mode
+// emulator may accept it and do nothing, and then trimmed stacks stay
+// resident.
+bool dontneed_drops_pages() {
+    const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    void* p = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(p != MAP_FAILED);
+    auto* b = static_cast<volatile char*>(p);
+    *b = 1;
+    REQUIRE(madvise(p, page, MADV_DONTNEED) == 0);
+    bool dropped = *b == 0;
+    munmap(p, page);
+    return dropped;
+}
+
+} // namespace
+
+// Run by the test below in a child process, whose resident memory is the
+// burst's alone, on two processors (their caches of free stacks are kept as
+// they are, and stay small beside the burst). Checks for itself.
+TEST_CASE("child: a burst of goroutines parks and is joined", "[.child]") {
+    const int n = by_build(50'000, 5'000, 2'000);
+    const long before = resident_kib();
+    long peak = 0;
+    rill::detail::stack_pool_counts joined{};
+    const auto start = std::chrono::steady_clock::now();
+    int resumed = rill::run([&] {
+        int r = park_many(
+            n, [](int) {}, [&] { peak = resident_kib(); });
+        joined = rill::detail::stack_pool_stats();
+        return r;
+    });
+    CHECK(resumed == n);
+    // The burst left more free stacks than the pool keeps resident for good.
+    CHECK(joined.resident + joined.trimmed > joined.resident_limit);
+    // rill::run has returned: nothing runs, the program is quiet. The pool
+    // trims down to its limit...
+    const auto quiet_since = std::chrono::steady_clock::now();
+    std::cout << n << " goroutines parked and joined in "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(quiet_since - start).count()
+              << " ms" << std::endl;
+    CHECK(while_quiet(10s, [] {
+        auto c = rill::detail::stack_pool_stats();
+        return c.resident <= c.resident_limit;
+    }));
+    auto now = rill::detail::stack_pool_stats();
+    std::cout << "free stacks at the join: " << joined.resident << " resident, " << joined.trimmed
+              << " trimmed; "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - quiet_since)
+                     .count()
+              << " ms later: " << now.resident << " resident, " << now.trimmed << " trimmed"
+              << std::endl;
+    // ...and resident memory falls back to near where it was. Sanitizers keep
+    // their own shadow of every page the stacks used (and ASan a quarantine),
+    // so there the pool's count above is the check.
+    if (!dontneed_drops_pages()) {
+        std::cout << "MADV_DONTNEED does not drop pages here" << std::endl;
+    } else if (!rill_test::under_asan && !rill_test::under_tsan) {
+        const long burst = peak - before;
+        CHECK(burst > 0);
+        CHECK(while_quiet(10s, [&] { return resident_kib() - before < burst / 4; }));
+        std::cout << "resident before " << before << " KiB, at the peak " << peak << " KiB, now "
+                  << resident_kib() << " KiB" << std::endl;
+    }
+}
+
+TEST_CASE("a quiet program gives back the stack memory of a burst of goroutines") {
+    auto r = rill_test::run_child("child: a burst of goroutines parks and is joined",
+                                  {{"RILL_MAXPROCS", "2"}, {"RILL_STACK_RESERVE", ""}});
+    INFO(r.output);
+    CHECK(r.exited_with(0));
+    if (r.output.find("MADV_DONTNEED does not drop pages here") != std::string::npos)
+        WARN("resident memory not checked: MADV_DONTNEED does not drop pages here");
+}
+
+// ---- when stacks cannot be had ------------------------------------------------
+
+// Whether the address space limit holds: a user-mode emulator (qemu-user)
+// ignores RLIMIT_AS, which would limit the emulator itself.
+bool address_space_limited() {
+    void* p = mmap(nullptr, 32 * kib * kib, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (p == MAP_FAILED) return true;
+    munmap(p, 32 * kib * kib);
+    return false;
+}
+
+TEST_CASE("child: goroutines start until the address space runs out", "[.child]") {
+    rill::run([] {
+        // The runtime's threads are running by now: leave the address space
+        // less room than one slab of stacks needs.
+        std::ifstream statm("/proc/self/statm");
+        long pages = 0;
+        statm >> pages;
+        rlimit lim{};
+        lim.rlim_cur = lim.rlim_max =
+            static_cast<rlim_t>(pages) * static_cast<rlim_t>(sysconf(_SC_PAGESIZE)) +
+            16 * kib * kib;
+        REQUIRE(setrlimit(RLIMIT_AS, &lim) == 0);
+        if (!address_space_limited()) {
+            std::cout << "RLIMIT_AS is not enforced here" << std::endl;
+            return;
+        }
+        std::cout << "address space limited" << std::endl;
+        rill::chan<int> never(0);
+        for (int i = 0; i < 100'000; ++i) {
+            rill::go([never]() mutable { never.recv(); });
+            rill::gosched(); // it starts, and takes a stack
+        }
+        FAIL("the address space never ran out");
+    });
+}
+
+TEST_CASE("running out of memory for stacks is reported with mmap's error") {
+    if (rill_test::under_tsan) {
+        // Its own allocator takes address space for every goroutine it sees
+        // start (about 0.8 MiB of fiber state), and runs out first.
+        WARN("skipped under TSan: its allocator runs out of address space before the stacks do");
+        return;
+    }
+    auto r = rill_test::run_child("child: goroutines start until the address space runs out",
+                                  {{"RILL_MAXPROCS", "1"}, {"RILL_STACK_RESERVE", ""}});
+    INFO(r.output);
+    if (r.output.find("RLIMIT_AS is not enforced here") != std::string::npos) {
+        WARN("skipped: RLIMIT_AS is not enforced here (qemu-user ignores it)");
+        return;
+    }
+    CHECK(r.output.find("address space limited") != std::string::npos);
+    CHECK(r.exited_with(2));
+    CHECK(r.output.find("cannot reserve") != std::string::npos);
+    CHECK(r.output.find(std::strerror(ENOMEM)) != std::string::npos);
+    CHECK(r.output.find(std::strerror(ENOTTY)) == std::string::npos);
 }

@@ -30,6 +30,8 @@ var workloads = map[string]workload{
 	"ring":      ring,
 	"mutex":     mutex,
 	"rss":       rss,
+	"joined":    func(n int64) (float64, string) { return burst(n, false) },
+	"quiet":     func(n int64) (float64, string) { return burst(n, true) },
 	"timers":    timers,
 	"pipeline3": pipeline3,
 	"fanin8":    fanin8,
@@ -251,8 +253,7 @@ func mutex(m int64) (float64, string) {
 	return nsPer(d, workers*m), "ns/lock"
 }
 
-func residentBytes() int64 {
-	runtime.GC()
+func residentBytesNoGC() int64 {
 	statm, err := os.ReadFile("/proc/self/statm")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -264,6 +265,11 @@ func residentBytes() int64 {
 		os.Exit(1)
 	}
 	return resident * int64(os.Getpagesize())
+}
+
+func residentBytes() int64 {
+	runtime.GC()
+	return residentBytesNoGC()
 }
 
 // Resident memory per goroutine parked on a channel receive, measured after
@@ -286,6 +292,34 @@ func rss(n int64) (float64, string) {
 	close(release)
 	exited.Wait()
 	return float64(after-before) / 1024 / float64(n), "KiB/goroutine"
+}
+
+// Resident memory (MiB, above the level before) that a burst of n goroutines,
+// each parked on a channel receive once started, still holds once they have
+// all been joined: right after the join, or after a second of quiet (the main
+// goroutine sleeping, nothing else running). No collection is forced: Go
+// returns memory by its background scavenger, and frees the stacks of exited
+// goroutines at its next collection, which a quiet program may not run.
+func burst(n int64, quiet bool) (float64, string) {
+	before := residentBytesNoGC()
+	release := make(chan int)
+	var started, exited sync.WaitGroup
+	started.Add(int(n))
+	exited.Add(int(n))
+	for i := int64(0); i < n; i++ {
+		go func() {
+			defer exited.Done()
+			started.Done()
+			<-release
+		}()
+	}
+	started.Wait()
+	close(release)
+	exited.Wait()
+	if quiet {
+		time.Sleep(time.Second)
+	}
+	return float64(residentBytesNoGC()-before) / (1024 * 1024), "MiB"
 }
 
 // splitmix64, also written out in bench/workloads.cpp, so that both sides
