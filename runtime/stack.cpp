@@ -311,33 +311,19 @@ void stack_free(stack_cache* cache, stack s) {
     if (gp.hot.size() > hot_stacks) gp.excess.store(true, std::memory_order_relaxed);
 }
 
-void stack_trim_idle() {
-    auto& gp = pool();
-    if (!gp.excess.load(std::memory_order_relaxed)) return;
-    std::vector<stack> batch;
-    {
-        std::lock_guard lk(gp.mu);
-        // A small batch, so that an M that finds work again is not held up long.
-        while (gp.hot.size() > hot_stacks && batch.size() < 64) {
-            batch.push_back(gp.hot.front().s);
-            gp.hot.pop_front();
-        }
-        gp.excess.store(gp.hot.size() > hot_stacks, std::memory_order_relaxed);
-    }
-    if (batch.empty()) return;
-    trim(batch);
-    std::lock_guard lk(gp.mu);
-    gp.cold.insert(gp.cold.end(), batch.begin(), batch.end());
-}
+namespace {
 
-bool stack_scavenge(std::int64_t now) {
+// Trims up to `most` of the pool's oldest free stacks beyond hot_stacks,
+// those that entered the pool at `latest` (nanotime) or before; returns
+// whether it trimmed any. The madvise calls run outside the pool's lock.
+bool trim_oldest(std::size_t most, std::int64_t latest) {
     auto& gp = pool();
     if (!gp.excess.load(std::memory_order_relaxed)) return false;
     std::vector<stack> batch;
     {
         std::lock_guard lk(gp.mu);
-        while (gp.hot.size() > hot_stacks && batch.size() < scavenge_batch &&
-               now - gp.hot.front().since >= scavenge_after_ns) {
+        while (gp.hot.size() > hot_stacks && batch.size() < most &&
+               gp.hot.front().since <= latest) {
             batch.push_back(gp.hot.front().s);
             gp.hot.pop_front();
         }
@@ -348,6 +334,16 @@ bool stack_scavenge(std::int64_t now) {
     std::lock_guard lk(gp.mu);
     gp.cold.insert(gp.cold.end(), batch.begin(), batch.end());
     return true;
+}
+
+} // namespace
+
+// A small batch, whatever its age, so that an M that finds work again is not
+// held up long.
+void stack_trim_idle() { trim_oldest(64, INT64_MAX); }
+
+bool stack_scavenge(std::int64_t now) {
+    return trim_oldest(scavenge_batch, now - scavenge_after_ns);
 }
 
 bool stack_scavenge_pending() noexcept { return pool().excess.load(std::memory_order_relaxed); }
