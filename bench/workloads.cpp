@@ -259,43 +259,38 @@ i64 resident_bytes() {
     return resident * sysconf(_SC_PAGESIZE);
 }
 
-// Resident memory per goroutine parked on a channel receive; every goroutine
-// has started (and so owns its stack) before the second measurement.
-result rss(i64 n) {
+// Starts n goroutines that each park on a channel receive, calls
+// while_parked() once every one has started (and so owns its stack), then
+// releases and joins them.
+template <class F> void parked_burst(i64 n, F while_parked) {
     rill::chan<int> release(0);
     rill::wait_group started, exited;
     started.add(n);
-    i64 before = resident_bytes();
     for (i64 i = 0; i < n; ++i)
         go_counted(exited, [&started, &release] {
             started.done();
             release.recv();
         });
     started.wait();
-    i64 after = resident_bytes();
+    while_parked();
     release.close();
     exited.wait();
+}
+
+// Resident memory per goroutine parked on a channel receive.
+result rss(i64 n) {
+    i64 before = resident_bytes(), after = 0;
+    parked_burst(n, [&] { after = resident_bytes(); });
     return {static_cast<double>(after - before) / 1024.0 / static_cast<double>(n), "KiB/goroutine"};
 }
 
-// Resident memory (MiB, above the level before) that a burst of n goroutines,
-// each parked on a channel receive once started, still holds once they have
-// all been joined: right after the join, or after a second of quiet (the
-// main goroutine sleeping, nothing else running), by when a runtime that
-// gives memory back should have.
+// Resident memory (MiB, above the level before) that a burst of n parked
+// goroutines still holds once they have all been joined: right after the
+// join, or after a second of quiet (the main goroutine sleeping, nothing
+// else running), by when a runtime that gives memory back should have.
 result burst(i64 n, bool quiet) {
     i64 before = resident_bytes();
-    rill::chan<int> release(0);
-    rill::wait_group started, exited;
-    started.add(n);
-    for (i64 i = 0; i < n; ++i)
-        go_counted(exited, [&started, &release] {
-            started.done();
-            release.recv();
-        });
-    started.wait();
-    release.close();
-    exited.wait();
+    parked_burst(n, [] {});
     if (quiet) rill::sleep(std::chrono::seconds(1));
     return {static_cast<double>(resident_bytes() - before) / (1024.0 * 1024.0), "MiB"};
 }
@@ -545,13 +540,11 @@ struct workload {
 };
 
 constexpr workload workloads[] = {
-    {"skynet", skynet},       {"spawn", spawn},     {"pingpong", pingpong},
-    {"spsc", spsc},           {"mpmc", mpmc},       {"select", select2},
-    {"ring", ring},           {"mutex", mutex},     {"rss", rss},
-    {"joined", joined},       {"quiet", quiet},     {"timers", timers},
-    {"preempt", preempt},     {"blockcall", blockcall},
-    {"pipeline3", pipeline3}, {"fanin8", fanin8},   {"pmap8", pmap8},
-    {"restart", restart},     {"storm", storm},
+    {"skynet", skynet},   {"spawn", spawn},         {"pingpong", pingpong},   {"spsc", spsc},
+    {"mpmc", mpmc},       {"select", select2},      {"ring", ring},           {"mutex", mutex},
+    {"rss", rss},         {"joined", joined},       {"quiet", quiet},         {"timers", timers},
+    {"preempt", preempt}, {"blockcall", blockcall}, {"pipeline3", pipeline3}, {"fanin8", fanin8},
+    {"pmap8", pmap8},     {"restart", restart},     {"storm", storm},
 };
 
 int usage() {

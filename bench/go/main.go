@@ -272,50 +272,44 @@ func residentBytes() int64 {
 	return residentBytesNoGC()
 }
 
+// Starts n goroutines that each park on a channel receive, calls whileParked
+// once every one has started, then releases and joins them.
+func parkedBurst(n int64, whileParked func()) {
+	release := make(chan int)
+	var started, exited sync.WaitGroup
+	started.Add(int(n))
+	exited.Add(int(n))
+	for i := int64(0); i < n; i++ {
+		go func() {
+			defer exited.Done()
+			started.Done()
+			<-release
+		}()
+	}
+	started.Wait()
+	whileParked()
+	close(release)
+	exited.Wait()
+}
+
 // Resident memory per goroutine parked on a channel receive, measured after
 // a garbage collection, once every goroutine has started.
 func rss(n int64) (float64, string) {
-	release := make(chan int)
-	var started, exited sync.WaitGroup
-	started.Add(int(n))
-	exited.Add(int(n))
 	before := residentBytes()
-	for i := int64(0); i < n; i++ {
-		go func() {
-			defer exited.Done()
-			started.Done()
-			<-release
-		}()
-	}
-	started.Wait()
-	after := residentBytes()
-	close(release)
-	exited.Wait()
+	var after int64
+	parkedBurst(n, func() { after = residentBytes() })
 	return float64(after-before) / 1024 / float64(n), "KiB/goroutine"
 }
 
-// Resident memory (MiB, above the level before) that a burst of n goroutines,
-// each parked on a channel receive once started, still holds once they have
-// all been joined: right after the join, or after a second of quiet (the main
-// goroutine sleeping, nothing else running). No collection is forced: Go
-// returns memory by its background scavenger, and frees the stacks of exited
-// goroutines at its next collection, which a quiet program may not run.
+// Resident memory (MiB, above the level before) that a burst of n parked
+// goroutines still holds once they have all been joined: right after the
+// join, or after a second of quiet (the main goroutine sleeping, nothing else
+// running). No collection is forced: Go returns memory by its background
+// scavenger, and frees the stacks of exited goroutines at its next
+// collection, which a quiet program may not run.
 func burst(n int64, quiet bool) (float64, string) {
 	before := residentBytesNoGC()
-	release := make(chan int)
-	var started, exited sync.WaitGroup
-	started.Add(int(n))
-	exited.Add(int(n))
-	for i := int64(0); i < n; i++ {
-		go func() {
-			defer exited.Done()
-			started.Done()
-			<-release
-		}()
-	}
-	started.Wait()
-	close(release)
-	exited.Wait()
+	parkedBurst(n, func() {})
 	if quiet {
 		time.Sleep(time.Second)
 	}
