@@ -675,22 +675,8 @@ TEST_CASE("memory ordering: a send happens before the receive of its value compl
     constexpr int n = 200;
     for (std::size_t cap : {0u, 1u, 8u}) {
         chan<int> c(cap);
-        std::vector<int> payload(n); // payload[i] is written before i is sent
-        int wrong = 0;
-        rill_test::on_two_threads(
-            [&] {
-                for (int i = 0; i < n; ++i) {
-                    payload[i] = i + 1;
-                    c.send(i);
-                }
-            },
-            [&] {
-                for (int i = 0; i < n; ++i) {
-                    int k = *c.recv();
-                    if (payload[k] != k + 1) ++wrong;
-                }
-            });
-        REQUIRE(wrong == 0);
+        REQUIRE(rill_test::payloads_wrong_after_send(
+                    n, [&](int i) { c.send(i); }, [&] { return *c.recv(); }) == 0);
     }
 }
 
@@ -703,29 +689,23 @@ TEST_CASE("memory ordering: try_send and try_recv that succeed order as send and
             if (cap == 0 && mode == 2) continue;
             const bool try_send = mode != 1, try_recv = mode != 0;
             chan<int> c(cap);
-            std::vector<int> payload(n);
-            int wrong = 0;
-            rill_test::on_two_threads(
-                [&] {
-                    for (int i = 0; i < n; ++i) {
-                        payload[i] = i + 1;
-                        if (!try_send)
-                            c.send(i);
-                        else
-                            while (!c.try_send(i))
-                                std::this_thread::yield();
-                    }
+            int wrong = rill_test::payloads_wrong_after_send(
+                n,
+                [&](int i) {
+                    if (!try_send)
+                        c.send(i);
+                    else
+                        while (!c.try_send(i))
+                            std::this_thread::yield();
                 },
                 [&] {
-                    for (int i = 0; i < n; ++i) {
-                        std::optional<int> k;
-                        if (!try_recv)
-                            k = c.recv();
-                        else
-                            while (!(k = c.try_recv()))
-                                std::this_thread::yield();
-                        if (payload[*k] != *k + 1) ++wrong;
-                    }
+                    std::optional<int> k;
+                    if (!try_recv)
+                        k = c.recv();
+                    else
+                        while (!(k = c.try_recv()))
+                            std::this_thread::yield();
+                    return *k;
                 });
             INFO("capacity " << cap << ", mode " << mode);
             REQUIRE(wrong == 0);

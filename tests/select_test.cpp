@@ -833,21 +833,9 @@ TEST_CASE("memory ordering: a chosen receive case comes after the send of its va
     for (std::size_t cap : {0u, 4u}) {
         for (int m = 0; m != static_cast<int>(select_mode::last); ++m) {
             chan<int> c(cap), never(0);
-            std::vector<int> payload(n);
-            int wrong = 0;
-            rill_test::on_two_threads(
-                [&] {
-                    for (int i = 0; i < n; ++i) {
-                        payload[i] = i + 1;
-                        c.send(i);
-                    }
-                },
-                [&] {
-                    for (int i = 0; i < n; ++i) {
-                        int k = *select_recv(static_cast<select_mode>(m), c, never);
-                        if (payload[k] != k + 1) ++wrong;
-                    }
-                });
+            int wrong = rill_test::payloads_wrong_after_send(
+                n, [&](int i) { c.send(i); },
+                [&] { return *select_recv(static_cast<select_mode>(m), c, never); });
             INFO("capacity " << cap << ", mode " << m);
             REQUIRE(wrong == 0);
         }

@@ -300,32 +300,18 @@ void on_sigusr1(int) {
 
 // A plain thread sending SIGUSR1 to every M running a goroutine, and now
 // and then to the process, as fast as it can with a short pause.
-class usr1_storm {
+class usr1_storm : rill_test::processor_storm {
 public:
     usr1_storm()
-        : thread_([this] {
-              using namespace rill::detail;
-              for (unsigned round = 0; !stop_.load(); ++round) {
-                  int n = sched.nallp.load();
-                  for (int i = 0; i < n; ++i) {
-                      P* p = sched.allp[i];
-                      M* m = p->m.load(); // acquire: m->thread is set before
-                      if (m && p->status.load() == P::running) pthread_kill(m->thread, SIGUSR1);
-                  }
+        : processor_storm(
+              20us,
+              [](rill::detail::P* p) {
+                  rill::detail::M* m = p->m.load(); // acquire: m->thread is set before
+                  if (m) pthread_kill(m->thread, SIGUSR1);
+              },
+              [](unsigned round) {
                   if (round % 16 == 0) kill(getpid(), SIGUSR1);
-                  std::this_thread::sleep_for(20us);
-              }
-          }) {}
-    usr1_storm(const usr1_storm&) = delete;
-    usr1_storm& operator=(const usr1_storm&) = delete;
-    ~usr1_storm() {
-        stop_.store(true);
-        thread_.join();
-    }
-
-private:
-    std::atomic<bool> stop_{false};
-    std::thread thread_;
+              }) {}
 };
 
 } // namespace

@@ -88,6 +88,29 @@ template <class First, class Second> void on_two_threads(First first, Second sec
     b.join();
 }
 
+// The send-before-receive check of the memory-ordering tests: on one
+// thread, for i in 0..n-1, writes payload[i] and then send(i); on another,
+// n times, k = recv() and reads payload[k]. Returns how many payloads read
+// wrong (under TSan a missing edge from send to receive is a race first).
+template <class Send, class Recv> int payloads_wrong_after_send(int n, Send send, Recv recv) {
+    std::vector<int> payload(static_cast<std::size_t>(n));
+    int wrong = 0;
+    on_two_threads(
+        [&] {
+            for (int i = 0; i < n; ++i) {
+                payload[i] = i + 1;
+                send(i);
+            }
+        },
+        [&] {
+            for (int i = 0; i < n; ++i) {
+                int k = recv();
+                if (payload[k] != k + 1) ++wrong;
+            }
+        });
+    return wrong;
+}
+
 // Ends the process with a message if it is still alive after `limit`: for
 // tests whose failure is a hang (a goroutine starved for ever), so that
 // they fail promptly and say why instead of waiting for ctest's timeout.
