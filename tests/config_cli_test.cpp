@@ -8,6 +8,7 @@
 #include "test_util.hpp"
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include <csignal>
 #include <filesystem>
@@ -293,3 +294,200 @@ TEST_CASE("pipeline example: check, graph and stages know its own stages",
     CHECK(contains(stages.output, "in   in (log_record)"));
 }
 #endif
+
+namespace {
+// "prefix1" .. "prefixN", without the multiples of skip (0: none).
+std::vector<std::string> numbered(const std::string& prefix, int n, int skip = 0) {
+    std::vector<std::string> out;
+    for (int i = 1; i <= n; ++i)
+        if (skip == 0 || i % skip != 0) out.push_back(prefix + std::to_string(i));
+    return out;
+}
+
+std::string joined_lines(const std::vector<std::string>& lines) {
+    std::string text;
+    for (const auto& l : lines)
+        text += l + "\n";
+    return text;
+}
+
+// src -> boom (fail_every n, its every n-th value lost) -> sink, under one
+// supervisor of the given strategy that never gives up.
+std::string failing_chain(const scratch_dir& dir, const std::string& src, int n,
+                          const std::string& strategy, const std::string& sink_args) {
+    return dir.file(
+        "chain.yaml",
+        "channels: {a: {type: string, capacity: 4}, b: {type: string, "
+        "capacity: 4}}\n"
+        "stages:\n"
+        "  src: " +
+            src + "\n  boom: {stage: fail_every, in: a, out: b, args: {n: " + std::to_string(n) +
+            "}}\n"
+            "  sink: {stage: write_lines, in: b, args: " +
+            sink_args +
+            "}\n"
+            "supervisor:\n"
+            "  strategy: " +
+            strategy +
+            "\n"
+            "  intensity: 1000\n"
+            "  period: 1h\n"
+            "  backoff: null\n"
+            "  children: [src, boom, sink]\n");
+}
+} // namespace
+
+TEST_CASE("rill run: a restarted write_lines keeps what the run wrote", "[config][cli]") {
+    // rest_for_one: each failure of boom restarts the sink after it, not the source.
+    scratch_dir dir;
+    std::string out = dir.file("out.txt");
+    auto r = rill_cmd({"run", failing_chain(dir,
+                                            "{stage: generate, out: a, args: {count: 200, "
+                                            "text: 'v{n}'}}",
+                                            50, "rest_for_one", "{path: '" + out + "'}")});
+    INFO(r.output);
+    CHECK(r.exited_with(0));
+    CHECK(lines_of(read_file(out)) == numbered("v", 200, 50));
+}
+
+TEST_CASE("rill run: restarted sources resume where they were, so a finite one completes",
+          "[config][cli]") {
+    scratch_dir dir;
+    SECTION("generate") {
+        std::string out = dir.file("out.txt");
+        auto r = rill_cmd({"run", failing_chain(dir,
+                                                "{stage: generate, out: a, args: {count: 300, "
+                                                "text: 'v{n}'}}",
+                                                50, "one_for_all", "{path: '" + out + "'}")});
+        INFO(r.output);
+        CHECK(r.exited_with(0));
+        CHECK(lines_of(read_file(out)) == numbered("v", 300, 50));
+    }
+    SECTION("read_lines") {
+        // Several 64 KiB reads, so that restarts come with lines read and not yet sent.
+        std::string in = dir.file("in.txt", joined_lines(numbered("line ", 20000)));
+        std::string out = dir.file("out.txt");
+        auto r = rill_cmd(
+            {"run", failing_chain(dir, "{stage: read_lines, out: a, args: {path: '" + in + "'}}",
+                                  1000, "one_for_all", "{path: '" + out + "'}")});
+        INFO(r.output);
+        CHECK(r.exited_with(0));
+        CHECK(lines_of(read_file(out)) == numbered("line ", 20000, 1000));
+    }
+}
+
+TEST_CASE("rill run: SIGTERM sends every line read_lines has read", "[config][cli]") {
+    // Lines of 12 bytes, read in blocks of 64 KiB; a slow sink keeps
+    // read_lines holding a block's lines when SIGTERM comes.
+    constexpr std::size_t line_size = 12, block = 64 * 1024;
+    constexpr int total = 100000;
+    std::vector<std::string> lines;
+    for (int i = 1; i <= total; ++i)
+        lines.push_back(fmt::format("line {:06d}", i));
+    scratch_dir dir;
+    std::string in = dir.file("in.txt", joined_lines(lines));
+    std::string out = dir.file("out.txt");
+    std::string file = dir.file("drain.yaml", "channels: {a: {type: string, capacity: 16}, b: "
+                                              "{type: string, capacity: 16}}\n"
+                                              "stages:\n"
+                                              "  read: {stage: read_lines, out: a, args: {path: '" +
+                                                  in +
+                                                  "'}}\n"
+                                                  "  slow: {stage: throttle, in: a, out: b, "
+                                                  "args: {rate: 50000, burst: 16}}\n"
+                                                  "  sink: {stage: write_lines, in: b, args: "
+                                                  "{path: '" +
+                                                  out + "', flush: true}}\n");
+    auto p = start(RILL_CLI_PATH, {"run", file});
+    REQUIRE(soon([&] { return !read_file(out).empty(); }));
+    kill(p.pid, SIGTERM);
+    auto r = rill_test::wait_process(p);
+    INFO(r.output);
+    CHECK(r.exited_with(0));
+    auto written = lines_of(read_file(out));
+    REQUIRE(written.size() <= lines.size());
+    CHECK(std::equal(written.begin(), written.end(), lines.begin()));
+    // Every block read was sent to its end, with the line the last one cut
+    // in two: the output ends just past a multiple of 64 KiB of input.
+    auto bytes = written.size() * line_size;
+    INFO("lines written: " << written.size());
+    CHECK((written.size() == lines.size() || (bytes > 0 && bytes % block < line_size)));
+}
+
+TEST_CASE("rill run: read_lines follows a file that does not exist yet and keeps a checkpoint",
+          "[config][cli]") {
+    scratch_dir dir;
+    std::string log = dir.file("app.log.missing");
+    std::filesystem::remove(log);
+    std::string cp = dir.file("app.checkpoint.missing");
+    std::filesystem::remove(cp);
+    std::string out = dir.file("out.txt");
+    auto topology = [&](bool follow) {
+        return dir.file("tail.yaml", "channels: {a: string}\n"
+                                     "stages:\n"
+                                     "  read: {stage: read_lines, out: a, args: {path: '" +
+                                         log + "', checkpoint: '" + cp +
+                                         "', follow: " + (follow ? "true" : "false") +
+                                         "}}\n"
+                                         "  sink: {stage: write_lines, in: a, args: {path: '" +
+                                         out + "', flush: true}}\n");
+    };
+    // Waited for, not a failure; then read as it grows.
+    auto p = start(RILL_CLI_PATH, {"run", topology(true)});
+    REQUIRE(soon([&] { return contains(rill_test::output_so_far(p), "waiting for " + log); }));
+    {
+        std::ofstream f(log);
+        f << joined_lines(numbered("a", 3));
+    }
+    REQUIRE(soon([&] { return lines_of(read_file(out)).size() == 3; }));
+    kill(p.pid, SIGTERM);
+    auto r = rill_test::wait_process(p);
+    INFO(r.output);
+    CHECK(r.exited_with(0));
+    CHECK(lines_of(read_file(out)) == numbered("a", 3));
+
+    // A new run resumes after the last line sent.
+    {
+        std::ofstream f(log, std::ios::app);
+        f << joined_lines(numbered("b", 2));
+    }
+    auto again = rill_cmd({"run", topology(false)});
+    INFO(again.output);
+    CHECK(again.exited_with(0));
+    CHECK(contains(again.output, "resuming " + log + " at byte 9"));
+    CHECK(lines_of(read_file(out)) == numbered("b", 2));
+
+    // A file replaced since is read from its start.
+    std::filesystem::remove(log);
+    {
+        std::ofstream f(log);
+        f << joined_lines(numbered("c", 2));
+    }
+    auto replaced = rill_cmd({"run", topology(false)});
+    INFO(replaced.output);
+    CHECK(replaced.exited_with(0));
+    CHECK(contains(replaced.output, "was replaced or truncated since checkpoint"));
+    CHECK(lines_of(read_file(out)) == numbered("c", 2));
+}
+
+TEST_CASE("rill run: default supervision rides out a few failures and logs the tree",
+          "[config][cli]") {
+    scratch_dir dir;
+    std::string out = dir.file("out.txt");
+    std::string file = dir.file("flaky.yaml", "channels: {a: string, b: string}\n"
+                                              "stages:\n"
+                                              "  gen: {stage: generate, out: a, args: {count: 30, "
+                                              "text: 'v{n}'}}\n"
+                                              "  boom: {stage: fail_every, in: a, out: b, args: "
+                                              "{n: 10}}\n"
+                                              "  sink: {stage: write_lines, in: b, args: {path: '" +
+                                                  out + "'}}\n");
+    auto r = rill_cmd({"run", file});
+    INFO(r.output);
+    CHECK(r.exited_with(0));
+    CHECK(lines_of(read_file(out)) == numbered("v", 30, 10));
+    CHECK(contains(r.output, "running " + file + ": 3 stages, 2 channels"));
+    CHECK(contains(r.output, "supervisor root (one_for_one, at most 10 restarts in 1m, backoff "
+                             "10ms to 5s (x2)): gen (generate), boom (fail_every), sink "
+                             "(write_lines)"));
+}

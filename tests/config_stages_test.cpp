@@ -186,6 +186,35 @@ TEST_CASE("config stages: read_lines follows a growing file until drained") {
     CHECK(received("dst") == strings{"1", "2", "3", "4"});
 }
 
+TEST_CASE("config stages: read_lines follows a file through rotation and truncation") {
+    temp_dir dir;
+    auto log = dir.file("log");
+    spit(log, "1\n2\n");
+    cfg::topology t;
+    t.channels = {chan("lines", "string")};
+    t.stages = {
+        stage("read", "read_lines", {}, {{"out", {"lines"}}}, {{"path", log}, {"follow", true}}),
+        stage("dst", "test_collect", {{"in", {"lines"}}}, {})};
+    {
+        std::lock_guard lk(mu);
+        got.clear();
+    }
+    auto r = run(t, [&](cfg::runner& r) {
+        REQUIRE(rill_test::eventually([] { return received("dst").size() == 2; }));
+        // Rotated: what the old file gets after the rename is read, then the new file.
+        std::filesystem::rename(log, dir.file("log.1"));
+        spit(dir.file("log.1"), "3\npart", true);
+        spit(log, "4\n5\n");
+        REQUIRE(rill_test::eventually([] { return received("dst").size() == 6; }));
+        // Truncated (copytruncate): read again from its start.
+        spit(log, "6\n");
+        REQUIRE(rill_test::eventually([] { return received("dst").size() == 7; }));
+        r.drain();
+    });
+    CHECK(r.outcome == cfg::run_outcome::drained);
+    CHECK(received("dst") == strings{"1", "2", "3", "part", "4", "5", "6"});
+}
+
 TEST_CASE("config stages: generate sends numbered lines, at an interval or at once") {
     for (auto interval : {std::chrono::nanoseconds(0), std::chrono::nanoseconds(1000)}) {
         cfg::topology t;

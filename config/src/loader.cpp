@@ -481,8 +481,8 @@ private:
         set(d.period, n, t, "period");
         if (t.find("restart"))
             if (auto v = field(n, t, "restart")) d.restart = restart_of(get<std::string>(*v));
-        if (const auto* b = n.find("backoff"); b && b->value->kind != node::null)
-            d.backoff = decode_backoff(*b->value);
+        if (const auto* b = n.find("backoff"))
+            d.backoff = b->value->kind == node::null ? std::nullopt : decode_backoff(*b->value);
         const auto* children = n.find("children");
         if (!children) return true;
         std::vector<child_ref> refs = decode_children(*children->value, name);

@@ -1,5 +1,6 @@
 #include "run_command.hpp"
 #include "scalars.hpp"
+#include "supervision_text.hpp"
 
 #include <rill/config/loader.hpp>
 #include <rill/config/runner.hpp>
@@ -116,6 +117,26 @@ struct attachment {
     ~attachment() { w.detach(); }
 };
 
+// The supervision tree the run starts, one supervisor a line, children in
+// start order: what restarts what, and how often before giving up.
+void log_tree(const topology& topo, const supervisor_decl& d, const std::string& parent) {
+    auto path = parent.empty() ? d.id : parent + "/" + d.id;
+    std::string children;
+    for (const auto& c : d.children) {
+        children += children.empty() ? "" : ", ";
+        const auto* s = c.kind == child_ref::stage ? topo.find_stage(c.id) : nullptr;
+        if (c.kind == child_ref::supervisor)
+            children += "supervisor " + c.id;
+        else if (s && s->workers > 1)
+            children += fmt::format("{} ({} x{})", c.id, s->stage, s->workers);
+        else if (s)
+            children += fmt::format("{} ({})", c.id, s->stage);
+    }
+    log()->info("supervisor {} ({}): {}", path, detail::describe_limits(d), children);
+    for (const auto& c : d.children)
+        if (c.kind == child_ref::supervisor) log_tree(topo, *topo.find_supervisor(c.id), path);
+}
+
 run_result run_supervised(const topology& topo, const run_command_options& opts,
                           signal_watch& watch) {
     runner r(topo, {.grace = opts.grace});
@@ -162,6 +183,9 @@ int run_command(const std::string& file, const run_command_options& opts) {
     if (topo.runtime.stack_reserve)
         setenv("RILL_STACK_RESERVE", std::to_string(topo.runtime.stack_reserve->bytes).c_str(), 1);
 
+    log()->info("running {}: {} stages, {} channels", file, topo.stages.size(),
+                topo.channels.size());
+    log_tree(topo, topo.supervisors.front(), "");
     signal_watch watch(opts.grace.value_or(topo.runtime.grace));
     run_result res{run_outcome::start_failed, {}, {}};
     try {

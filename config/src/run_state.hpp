@@ -2,10 +2,10 @@
 // with their counters, every stage's ports as bound for the run, each
 // worker's phase, and the signals wait() selects on.
 //
-// Invariants (under mu_): a worker's cancel_func is set exactly while its
+// Invariants (under mu_): a worker's cancel_funcs are set exactly while its
 // stage function runs; a stage's outputs are closed once all its workers are
 // finished, and finished_ fires once every stage is; after stopping_ is set
-// every worker that starts is cancelled at once (sources already at
+// every worker that starts is stopped at once (sources cancelled already at
 // draining_).
 #pragma once
 
@@ -69,9 +69,11 @@ const char* to_string(worker_phase p) noexcept;
 
 struct worker_state {
     worker_phase phase = worker_phase::waiting;
-    cancel_func cancel;
+    cancel_func cancel; // the stage's ctx(): a drain (sources) cancels it
+    cancel_func stop;   // ctx() and what send_held waits on: a hard stop
     int failures = 0;
     std::string last_error;
+    worker_memory memory; // touched by the worker alone, without mu_
 };
 
 struct stage_run {
@@ -118,7 +120,7 @@ private:
     static void run_worker(const std::shared_ptr<run_state>& self, stage_run& s, int w,
                            const context& child);
     static void idle_after_finish(const stage_run& s, const context& child);
-    bool begin_worker(stage_run& s, int w, const cancel_func& cancel);
+    bool begin_worker(stage_run& s, int w, const cancel_func& cancel, const cancel_func& stop);
     void end_worker(stage_run& s, int w, bool finished);
     void fail_worker(stage_run& s, int w, const std::exception_ptr& e, const context& child);
     void finish_locked(stage_run& s, int w);

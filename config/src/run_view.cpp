@@ -1,6 +1,7 @@
 // The live view of a run: the supervision tree as the topology declares it,
 // each stage worker's phase and failures, and every channel's fill level.
 #include "run_state.hpp"
+#include "supervision_text.hpp"
 
 #include <fmt/format.h>
 
@@ -22,9 +23,7 @@ const char* to_string(worker_phase p) noexcept {
 
 void run_state::render_supervisor(std::string& out, const supervisor_decl& d, int depth) const {
     std::string pad(static_cast<std::size_t>(depth) * 2, ' ');
-    out +=
-        fmt::format("{}supervisor {} ({}, at most {} restarts in {})\n", pad, d.id,
-                    rill::to_string(d.strategy), d.intensity, scalars::format_duration(d.period));
+    out += fmt::format("{}supervisor {} ({})\n", pad, d.id, describe_limits(d));
     for (auto& c : d.children) {
         if (c.kind == child_ref::supervisor) {
             render_supervisor(out, *topo_.find_supervisor(c.id), depth + 1);

@@ -69,11 +69,14 @@ using detail::worker_phase;
 
 void run_state::run_worker(const std::shared_ptr<run_state>& self, stage_run& s, int w,
                            const context& child) {
-    auto [ctx, cancel] = rill::with_cancel(child);
-    if (!self->begin_worker(s, w, cancel)) return idle_after_finish(s, child);
+    // A drain cancels ctx alone (a source stops taking in); a hard stop
+    // cancels stopped too, ending send_held.
+    auto [stopped, stop] = rill::with_cancel(child);
+    auto [ctx, cancel] = rill::with_cancel(stopped);
+    if (!self->begin_worker(s, w, cancel, stop)) return idle_after_finish(s, child);
     bool finished = false;
     try {
-        stage_io io(ctx, s.binding, w);
+        stage_io io(ctx, stopped, s.binding, w, s.workers[w].memory);
         s.spec->fn(io);
         finished = !child.is_done();
     } catch (const context_canceled&) {
@@ -102,20 +105,26 @@ void run_state::idle_after_finish(const stage_run& s, const context& child) {
     if (s.decl->restart == rill::restart::permanent) child.done().recv();
 }
 
-bool run_state::begin_worker(stage_run& s, int w, const cancel_func& cancel) {
+bool run_state::begin_worker(stage_run& s, int w, const cancel_func& cancel,
+                             const cancel_func& stop) {
     std::lock_guard lk(mu_);
     auto& ws = s.workers[w];
     // A one_for_all or rest_for_one restart also starts finished workers again.
     if (ws.phase == worker_phase::finished) return false;
     ws.phase = worker_phase::running;
     ws.cancel = cancel;
-    if (stopping_ || (draining_ && s.spec->is_source())) cancel();
+    ws.stop = stop;
+    if (stopping_)
+        stop();
+    else if (draining_ && s.spec->is_source())
+        cancel();
     return true;
 }
 
 void run_state::end_worker(stage_run& s, int w, bool finished) {
     std::lock_guard lk(mu_);
     s.workers[w].cancel = {};
+    s.workers[w].stop = {};
     if (finished)
         finish_locked(s, w);
     else
@@ -130,6 +139,7 @@ void run_state::fail_worker(stage_run& s, int w, const std::exception_ptr& e,
     std::lock_guard lk(mu_);
     auto& ws = s.workers[w];
     ws.cancel = {};
+    ws.stop = {};
     ws.phase = worker_phase::failed;
     ++ws.failures;
     ws.last_error = what;
@@ -150,7 +160,7 @@ void run_state::cancel_locked(bool sources_only) {
     for (auto& s : stages_) {
         if (sources_only && !s.spec->is_source()) continue;
         for (auto& ws : s.workers)
-            if (ws.cancel) ws.cancel();
+            if (ws.cancel) (sources_only ? ws.cancel : ws.stop)();
     }
 }
 

@@ -65,10 +65,12 @@ std::vector<field> supervisor_fields(const format& f, bool nested) {
          "the supervisor's name (unique among supervisors and stage ids)"},
         {"strategy", &f.strategy, false, "one_for_one",
          "which children restart when one fails (as OTP)"},
-        {"intensity", &f.count_ge0, false, "1",
+        {"intensity", &f.count_ge0, false, "10",
          "more than this many restarts within period and the supervisor gives up"},
-        {"period", &f.positive_duration, false, "5s", "the window intensity counts restarts in"},
-        {"backoff", &f.backoff, false, "", "delay consecutive restarts of a child"},
+        {"period", &f.positive_duration, false, "1m", "the window intensity counts restarts in"},
+        {"backoff", &f.backoff, false, "",
+         "delay consecutive restarts of a child (default: the backoff defaults below; null: "
+         "restart at once)"},
     };
     if (nested)
         out.push_back({"restart", &f.restart, false, "permanent",

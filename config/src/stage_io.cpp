@@ -89,6 +89,11 @@ std::string worker_id(const stage_decl& d, int worker) {
     return d.workers == 1 ? d.id : fmt::format("{}[{}]", d.id, worker);
 }
 
+void worker_memory::wrong_type(const std::string& id, const std::type_info& asked) const {
+    throw std::logic_error(fmt::format("stage {}: state<{}>() asked for after state<{}>()", id,
+                                       asked.name(), type_.name()));
+}
+
 } // namespace detail
 
 namespace {
@@ -125,8 +130,10 @@ bool any_out_port::send(box& b) {
     return true;
 }
 
-stage_io::stage_io(context ctx, const detail::stage_binding& b, int worker)
-    : ctx_(std::move(ctx)), b_(&b), worker_(worker), id_(detail::worker_id(*b.decl, worker)) {}
+stage_io::stage_io(context ctx, context stopped, const detail::stage_binding& b, int worker,
+                   detail::worker_memory& memory)
+    : ctx_(std::move(ctx)), stopped_(std::move(stopped)), b_(&b), worker_(worker),
+      id_(detail::worker_id(*b.decl, worker)), memory_(&memory) {}
 
 void stage_io::bad_arg(std::string_view name) const {
     auto it = b_->decl->args.find(std::string(name));

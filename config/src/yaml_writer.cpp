@@ -92,6 +92,8 @@ void write_supervisor(YAML::Emitter& y, const topology& t, const supervisor_decl
         y << YAML::Key << "jitter" << YAML::Value << scalars::format_number(b->jitter);
         y << YAML::Key << "reset_after" << YAML::Value << scalars::format_duration(b->reset_after);
         y << YAML::EndMap;
+    } else {
+        y << YAML::Key << "backoff" << YAML::Value << YAML::Null;
     }
     y << YAML::Key << "children" << YAML::Value << YAML::BeginSeq;
     for (const auto& c : s.children) {

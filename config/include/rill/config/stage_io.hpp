@@ -13,6 +13,15 @@
 //   the stage should return. A source (a stage without inputs) also sees ctx()
 //   cancelled when a drain begins (SIGINT/SIGTERM): it should stop producing
 //   and return, which counts as finishing, so everything downstream drains.
+// - A drain stops a source taking in, not delivering: what it already took in
+//   from outside (lines read, messages received) it passes on with
+//   out_port::send_held, which a drain does not make fail; only a hard stop
+//   (runner::stop(), the grace period running out, its supervisor stopping or
+//   restarting it) does, and then the value is the stage's to account for.
+// - A worker is a new call of the stage function after each restart; what it
+//   must remember across restarts within the run (a position in its input, a
+//   file it already truncated) lives in state<T>(). Each stage's help says
+//   whether a restart resumes or starts over.
 #pragma once
 
 #include <rill/chan.hpp>
@@ -22,9 +31,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <typeindex>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -92,6 +104,29 @@ bool port_send(const port_core& p, rill::detail::chan_core* done, void* src);
 // The id of one worker of a stage, as supervisors and logs show it: the
 // stage id when it has one worker, else "id[worker]".
 std::string worker_id(const stage_decl& d, int worker);
+
+// What one worker keeps across its restarts within a run (stage_io::state):
+// one object, of the type the stage first asks for, made on first use. The
+// runner owns it; only the worker's one running call touches it, so it needs
+// no lock.
+class worker_memory {
+public:
+    // std::logic_error (naming id) when asked for another type than before.
+    template <class T> T& get(const std::string& id) {
+        if (!value_) {
+            value_ = std::make_shared<T>();
+            type_ = typeid(T);
+        } else if (type_ != std::type_index(typeid(T))) {
+            wrong_type(id, typeid(T));
+        }
+        return *static_cast<T*>(value_.get());
+    }
+
+private:
+    [[noreturn]] void wrong_type(const std::string& id, const std::type_info& asked) const;
+    std::shared_ptr<void> value_;
+    std::type_index type_ = typeid(void);
+};
 } // namespace detail
 
 template <class T> class in_port {
@@ -147,14 +182,20 @@ private:
 
 template <class T> class out_port {
 public:
-    out_port(const detail::port_core& p, receiver<std::monostate> done)
-        : p_(&p), done_(std::move(done)) {}
+    out_port(const detail::port_core& p, receiver<std::monostate> done,
+             receiver<std::monostate> stopped)
+        : p_(&p), done_(std::move(done)), stopped_(std::move(stopped)) {}
     // Blocks until the value is taken; false (value dropped) once ctx is cancelled.
     bool send(T v) { return detail::port_send(*p_, done_.core(), &v); }
+    // Sends a value the stage already took in from outside, which a drain must
+    // not lose: as send, but a drain (which cancels a source's ctx) does not
+    // make it fail, only a hard stop does. On false v is still the caller's
+    // (moved from only when sent).
+    bool send_held(T& v) { return detail::port_send(*p_, stopped_.core(), &v); }
 
 private:
     const detail::port_core* p_;
-    receiver<std::monostate> done_;
+    receiver<std::monostate> done_, stopped_;
 };
 
 class any_in_port {
@@ -191,7 +232,10 @@ private:
 
 class stage_io {
 public:
-    stage_io(context ctx, const detail::stage_binding& b, int worker);
+    // ctx: cancelled by a drain (sources) and by a hard stop; stopped: by a
+    // hard stop only (send_held); memory: the worker's, for state().
+    stage_io(context ctx, context stopped, const detail::stage_binding& b, int worker,
+             detail::worker_memory& memory);
 
     const context& ctx() const noexcept { return ctx_; }
     // The stage's id, with "[i]" for worker i of a pool: "parse[2]".
@@ -214,7 +258,7 @@ public:
         return in_port<T>(input(port, &typeid(T)), ctx_.done());
     }
     template <class T> out_port<T> out(std::string_view port) const {
-        return out_port<T>(output(port, &typeid(T)), ctx_.done());
+        return out_port<T>(output(port, &typeid(T)), ctx_.done(), stopped_.done());
     }
     any_in_port in_any(std::string_view port) const;
     any_out_port out_any(std::string_view port) const;
@@ -222,14 +266,23 @@ public:
     // work whose results nobody reads.
     bool bound(std::string_view port) const;
 
+    // This worker's state for the run: a T made (value-initialised) on the
+    // worker's first call, handed unchanged to each call after a restart
+    // (its own failure, or its supervisor restarting it with its siblings),
+    // destroyed when the run ends. Only this worker uses it (each worker of a
+    // pool has its own). std::logic_error if an earlier call asked for another
+    // type.
+    template <class T> T& state() { return memory_->get<T>(id_); }
+
 private:
     [[noreturn]] void bad_arg(std::string_view name) const;
     const detail::port_core& input(std::string_view port, const std::type_info* t) const;
     const detail::port_core& output(std::string_view port, const std::type_info* t) const;
-    context ctx_;
+    context ctx_, stopped_;
     const detail::stage_binding* b_;
     int worker_;
     std::string id_;
+    detail::worker_memory* memory_;
 };
 
 } // namespace rill::config

@@ -83,11 +83,14 @@ struct child_ref {
 struct supervisor_decl {
     std::string id;
     rill::strategy strategy = rill::strategy::one_for_one;
-    int intensity = 1;
-    std::chrono::nanoseconds period = std::chrono::seconds(5);
-    std::optional<rill::backoff> backoff{};
-    rill::restart restart = rill::restart::permanent; // as a child of its parent
-    std::vector<child_ref> children{};                // in start order
+    // Defaults for a long-running service: a transient fault (a peer down
+    // for a few seconds) is ridden out with growing delays, while a stage that
+    // keeps failing still ends the run, within about ten seconds.
+    int intensity = 10;
+    std::chrono::nanoseconds period = std::chrono::minutes(1);
+    std::optional<rill::backoff> backoff = rill::backoff{}; // empty: restart at once
+    rill::restart restart = rill::restart::permanent;       // as a child of its parent
+    std::vector<child_ref> children{};                      // in start order
     mark at{};
 };
 
