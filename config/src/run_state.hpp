@@ -177,7 +177,10 @@ private:
 
     signal finished_, gave_up_, drain_requested_, stop_requested_, stop_forwarders_;
 
-    mutable std::mutex mu_;
+    // A rill::mutex: a goroutine preempted while holding a std::mutex leaves
+    // the goroutines that then wait for it blocking their threads, which
+    // under a restart storm took every processor, the holder's turn included.
+    mutable rill::mutex mu_;
     bool draining_ = false, stopping_ = false;
     std::chrono::steady_clock::time_point drain_began_{};
     int unfinished_stages_ = 0;
