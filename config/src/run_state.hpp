@@ -136,8 +136,8 @@ private:
     void end_worker(stage_run& s, int w, bool finished, const hand& h);
     void fail_worker(stage_run& s, int w, const std::exception_ptr& e, const context& child,
                      const hand& h);
-    // Counts what h still holds as lost for s, and what it received (mu_
-    // held); the number lost.
+    // Counts what h received for s, and what it still holds as lost (mu_
+    // held); the number lost, for the caller to log.
     static std::uint64_t settle_locked(stage_run& s, const hand& h);
     // The line that logs s's lost values not yet logged, if any, unless s
     // had one less than a second ago (force: at the end of the run), so that

@@ -119,7 +119,6 @@ std::uint64_t run_state::settle_locked(stage_run& s, const hand& h) {
     auto held = h.held.load(std::memory_order_relaxed);
     if (held <= 0) return 0; // a stage that released more than it kept holds nothing
     s.lost += static_cast<std::uint64_t>(held);
-    s.unlogged += static_cast<std::uint64_t>(held);
     return static_cast<std::uint64_t>(held);
 }
 
@@ -136,7 +135,7 @@ void run_state::end_worker(stage_run& s, int w, bool finished, const hand& h) {
     std::string line;
     {
         std::lock_guard lk(mu_);
-        settle_locked(s, h);
+        s.unlogged += settle_locked(s, h);
         line = loss_line_locked(s, false);
         s.workers[w].cancel = {};
         if (finished)
@@ -156,7 +155,6 @@ void run_state::fail_worker(stage_run& s, int w, const std::exception_ptr& e, co
         std::lock_guard lk(mu_);
         // Logged with the failure itself, which is logged every time.
         lost = settle_locked(s, h);
-        s.unlogged -= lost;
         auto& ws = s.workers[w];
         ws.cancel = {};
         ws.phase = worker_phase::failed;
