@@ -115,7 +115,10 @@ std::string worker_id(const stage_decl& d, int worker);
 // One run of one worker's stage function: the values taken from its inputs
 // and, of those, the ones still in hand (see "Values in hand" above). Its
 // ports update it from whichever goroutines the stage uses them in; the
-// runner reads it once the stage function has ended.
+// runner reads it on the worker's goroutine once the stage function has
+// ended, so a stage that uses its input ports from goroutines of its own
+// joins them before it returns (the join orders their counts before that
+// read).
 struct hand {
     std::atomic<std::int64_t> held{0};
     std::atomic<std::uint64_t> received{0};
