@@ -27,7 +27,7 @@ namespace {
 
 int64_t values_per_strategy() {
     if (const char* v = std::getenv("RILL_SOAK_VALUES")) return std::atoll(v);
-    return rill_test::by_build(500000, 50000, 20000);
+    return rill_test::by_build(500000, 150000, 20000);
 }
 
 // The source's progress and what the sink got; reset by each run.
