@@ -23,28 +23,39 @@ template <class F> void spawn_counted(rill::wait_group& group, const char* name,
         },
         {.name = name});
 }
+
+// Receives each value of from into v and has send pass it on, until from
+// ends or stop closes; the value send could not pass on counts in lost.
+template <class Send> void forward_each(chan_core* from, chan_core* stop, box& v, Send send,
+                                        std::atomic<std::uint64_t>& lost) {
+    while (port_recv(from, stop, v.storage())) {
+        v.filled();
+        bool sent = send();
+        v.reset();
+        if (!sent) {
+            lost.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+    }
+}
 } // namespace
 
 void spawn_merge(rill::wait_group& group, const std::vector<chan_core*>& sources, chan_core* merged,
-                 const type_desc& t, chan_core* stop) {
+                 const type_desc& t, chan_core* stop, std::atomic<std::uint64_t>& lost) {
     auto open = std::make_shared<std::atomic<std::size_t>>(sources.size());
     for (auto* src : sources)
-        spawn_counted(group, "rill.config fan-in", [src, merged, &t, stop, open] {
+        spawn_counted(group, "rill.config fan-in", [src, merged, &t, stop, open, &lost] {
             box v(t);
-            while (port_recv(src, stop, v.storage())) {
-                v.filled();
-                bool sent = port_send(merged, stop, v.storage());
-                v.reset();
-                if (!sent) break;
-            }
+            forward_each(
+                src, stop, v, [&] { return port_send(merged, stop, v.storage()); }, lost);
             if (open->fetch_sub(1, std::memory_order_acq_rel) == 1)
                 rill::detail::chan_close(merged);
         });
 }
 
 void spawn_copy(rill::wait_group& group, chan_core* from, std::vector<port_core> targets,
-                const type_desc& t, chan_core* stop) {
-    spawn_counted(group, "rill.config fan-out", [from, targets = std::move(targets), &t, stop] {
+                const type_desc& t, chan_core* stop, std::atomic<std::uint64_t>& lost) {
+    auto body = [from, targets = std::move(targets), &t, stop, &lost] {
         box v(t), copy(t);
         auto send_all = [&] {
             for (std::size_t i = 0; i + 1 < targets.size(); ++i) {
@@ -55,15 +66,11 @@ void spawn_copy(rill::wait_group& group, chan_core* from, std::vector<port_core>
             }
             return port_send(targets.back(), stop, v.storage());
         };
-        while (port_recv(from, stop, v.storage())) {
-            v.filled();
-            bool sent = send_all();
-            v.reset();
-            if (!sent) break;
-        }
+        forward_each(from, stop, v, send_all, lost);
         for (auto& target : targets)
             rill::detail::chan_close(target.c);
-    });
+    };
+    spawn_counted(group, "rill.config fan-out", std::move(body));
 }
 
 void spawn_discard(rill::wait_group& group, chan_core* from, const type_desc& t, chan_core* stop) {

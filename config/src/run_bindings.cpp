@@ -85,8 +85,11 @@ port_core run_state::bind_input(const stage_decl& d, const port_spec& ps, const 
         return p;
     }
     p.c = own_channel(t, capacity);
-    forwarders_.push_back([this, sources, merged = p.c, &t] {
-        spawn_merge(forwarders_group_, sources, merged, t, stop_forwarders_.core());
+    auto& s = stage(d.id);
+    s.forwarded.push_back(p.c);
+    forwarders_.push_back([this, sources, merged = p.c, &t, &s] {
+        spawn_merge(forwarders_group_, sources, merged, t, stop_forwarders_.core(),
+                    s.lost_forwarding);
     });
     return p;
 }
@@ -112,8 +115,10 @@ port_core run_state::bind_output(const stage_decl& d, const port_spec& ps, const
         misfit(d, "output port '" + ps.name + "' fans out values of " + t.name +
                       ", which cannot be copied");
     p.c = own_channel(t, capacity);
-    forwarders_.push_back([this, from = p.c, targets = std::move(targets), &t] {
-        spawn_copy(forwarders_group_, from, targets, t, stop_forwarders_.core());
+    auto& s = stage(d.id);
+    s.forwarded.push_back(p.c);
+    forwarders_.push_back([this, from = p.c, targets = std::move(targets), &t, &s] {
+        spawn_copy(forwarders_group_, from, targets, t, stop_forwarders_.core(), s.lost_forwarding);
     });
     return p;
 }
@@ -133,8 +138,7 @@ run_state::run_state(const topology& t, const run_options& opts)
         auto* spec = reg_->find(d.stage);
         if (!spec) misfit(d, "no such stage is registered");
         if (d.workers < 1) misfit(d, "workers must be at least 1");
-        auto& s = stages_.emplace_back(stage_run{
-            &d, spec, {&d, spec, {}, {}}, std::vector<worker_state>(d.workers), d.workers});
+        auto& s = stages_.emplace_back(d, *spec);
         // The loader records what T is; by hand, the first channel on a T port says.
         std::string tparam = d.type_param;
         for (auto* bound : {&d.inputs, &d.outputs})

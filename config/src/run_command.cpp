@@ -144,22 +144,32 @@ run_result run_supervised(const topology& topo, const run_command_options& opts,
     try {
         r.start();
     } catch (const std::exception& e) {
-        return {run_outcome::start_failed, e.what(), {}};
+        return {run_outcome::start_failed, e.what(), {}, {}};
     }
     return r.wait();
 }
 
+// The run's accounting, as run_result has it: per channel what was sent and
+// left, per stage that takes values what it received and lost (the message
+// sums the losses of a run that did not end by itself), so that sent =
+// delivered + left + lost can be checked from the log.
 void report(const std::string& file, const run_result& res) {
-    std::string channels;
-    bool lost = false;
+    std::string channels, stages;
+    std::uint64_t left = 0, lost = 0;
     for (const auto& c : res.channels) {
         channels += fmt::format("{}{} sent {}, left {}", channels.empty() ? "" : "; ", c.name,
                                 c.sent, c.left);
-        lost = lost || c.left > 0;
+        left += c.left;
     }
-    if (!channels.empty())
-        log()->log(lost ? spdlog::level::warn : spdlog::level::info, "channels: {}{}", channels,
-                   lost ? " (values left in channels were lost)" : "");
+    for (const auto& s : res.stages) {
+        if (s.received == 0 && s.lost == 0) continue;
+        stages += fmt::format("{}{} received {}, lost {}", stages.empty() ? "" : "; ", s.id,
+                              s.received, s.lost);
+        lost += s.lost;
+    }
+    auto warn_if = [](bool bad) { return bad ? spdlog::level::warn : spdlog::level::info; };
+    if (!channels.empty()) log()->log(warn_if(left > 0), "channels: {}", channels);
+    if (!stages.empty()) log()->log(warn_if(lost > 0), "stages: {}", stages);
     // The message says what happened in words (and may itself say "gave up"):
     // the outcome's name then only labels it, for scripts that grep the log.
     auto level = res.exit_code() == 0 ? spdlog::level::info : spdlog::level::err;
@@ -187,11 +197,11 @@ int run_command(const std::string& file, const run_command_options& opts) {
                 topo.channels.size());
     log_tree(topo, topo.supervisors.front(), "");
     signal_watch watch(opts.grace.value_or(topo.runtime.grace));
-    run_result res{run_outcome::start_failed, {}, {}};
+    run_result res{run_outcome::start_failed, {}, {}, {}};
     try {
         res = rill::run([&] { return run_supervised(topo, opts, watch); });
     } catch (const std::exception& e) {
-        res = {run_outcome::start_failed, e.what(), {}};
+        res = {run_outcome::start_failed, e.what(), {}, {}};
     }
     report(file, res);
     return res.exit_code();

@@ -77,11 +77,25 @@ struct worker_state {
 };
 
 struct stage_run {
+    // A constructor, not aggregate initialisation: the atomics cannot be moved.
+    stage_run(const stage_decl& d, const stage_spec& s)
+        : decl(&d), spec(&s), binding{&d, &s, {}, {}}, workers(d.workers), unfinished(d.workers) {}
     const stage_decl* decl;
     const stage_spec* spec;
     stage_binding binding;
     std::vector<worker_state> workers;
     int unfinished; // workers not finished
+    // Values taken from its inputs, over every run of every worker.
+    std::atomic<std::uint64_t> received{0};
+    // Values its fan-in and fan-out forwarders held when they were stopped.
+    std::atomic<std::uint64_t> lost_forwarding{0};
+    // The runner's own channels around its ports (fan-in merges, fan-out
+    // copies): what is left in them at the end is lost with the stage.
+    std::vector<rill::detail::chan_core*> forwarded;
+    // Under run_state::mu_: values in hand when one of its runs ended (all
+    // of them), those not yet logged, and when a line may next be logged.
+    std::uint64_t lost = 0, unlogged = 0;
+    std::chrono::steady_clock::time_point next_loss_log{};
 };
 
 struct declared_channel {
@@ -121,8 +135,16 @@ private:
                            const context& child);
     static void idle_after_finish(const stage_run& s, const context& child);
     bool begin_worker(stage_run& s, int w, const cancel_func& cancel, const cancel_func& stop);
-    void end_worker(stage_run& s, int w, bool finished);
-    void fail_worker(stage_run& s, int w, const std::exception_ptr& e, const context& child);
+    void end_worker(stage_run& s, int w, bool finished, const hand& h);
+    void fail_worker(stage_run& s, int w, const std::exception_ptr& e, const context& child,
+                     const hand& h);
+    // Counts what h received for s, and what it still holds as lost (mu_
+    // held); the number lost, for the caller to log.
+    static std::uint64_t settle_locked(stage_run& s, const hand& h);
+    // The line that logs s's lost values not yet logged, if any, unless s
+    // had one less than a second ago (force: at the end of the run), so that
+    // a restart storm does not flood the log; mu_ held, logged after.
+    static std::string loss_line_locked(stage_run& s, bool force);
     void finish_locked(stage_run& s, int w);
     void cancel_locked(bool sources_only);
     // d: the supervisor whose hook reports e (topo_ outlives every supervisor).
@@ -157,7 +179,10 @@ private:
 
     signal finished_, gave_up_, drain_requested_, stop_requested_, stop_forwarders_;
 
-    mutable std::mutex mu_;
+    // A rill::mutex: a goroutine preempted while holding a std::mutex leaves
+    // the goroutines that then wait for it blocking their threads, which
+    // under a restart storm took every processor, the holder's turn included.
+    mutable rill::mutex mu_;
     bool draining_ = false, stopping_ = false;
     std::chrono::steady_clock::time_point drain_began_{};
     int unfinished_stages_ = 0;

@@ -74,28 +74,29 @@ void run_state::run_worker(const std::shared_ptr<run_state>& self, stage_run& s,
     auto [stopped, stop] = rill::with_cancel(child);
     auto [ctx, cancel] = rill::with_cancel(stopped);
     if (!self->begin_worker(s, w, cancel, stop)) return idle_after_finish(s, child);
+    detail::hand h;
     bool finished = false;
     try {
-        stage_io io(ctx, stopped, s.binding, w, s.workers[w].memory);
+        stage_io io(ctx, stopped, s.binding, w, s.workers[w].memory, h);
         s.spec->fn(io);
         finished = !child.is_done();
     } catch (const context_canceled&) {
         // A stage may end by throwing its context's cause: when the runner
         // (drain, stop) cancelled it and its supervisor did not, it finished.
         if (!ctx.is_done()) {
-            self->fail_worker(s, w, std::current_exception(), child);
+            self->fail_worker(s, w, std::current_exception(), child, h);
             throw;
         }
         if (child.is_done()) {
-            self->end_worker(s, w, false);
+            self->end_worker(s, w, false, h);
             throw;
         }
         finished = true;
     } catch (...) {
-        self->fail_worker(s, w, std::current_exception(), child);
+        self->fail_worker(s, w, std::current_exception(), child, h);
         throw;
     }
-    self->end_worker(s, w, finished);
+    self->end_worker(s, w, finished, h);
     if (finished) idle_after_finish(s, child);
 }
 
@@ -121,31 +122,63 @@ bool run_state::begin_worker(stage_run& s, int w, const cancel_func& cancel,
     return true;
 }
 
-void run_state::end_worker(stage_run& s, int w, bool finished) {
-    std::lock_guard lk(mu_);
-    s.workers[w].cancel = {};
-    s.workers[w].stop = {};
-    if (finished)
-        finish_locked(s, w);
-    else
-        s.workers[w].phase = worker_phase::waiting;
+std::uint64_t run_state::settle_locked(stage_run& s, const hand& h) {
+    s.received.fetch_add(h.received.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    auto held = h.held.load(std::memory_order_relaxed);
+    if (held <= 0) return 0; // a stage that released more than it kept holds nothing
+    s.lost += static_cast<std::uint64_t>(held);
+    return static_cast<std::uint64_t>(held);
 }
 
-void run_state::fail_worker(stage_run& s, int w, const std::exception_ptr& e,
-                            const context& child) {
+std::string run_state::loss_line_locked(stage_run& s, bool force) {
+    auto now = std::chrono::steady_clock::now();
+    if (s.unlogged == 0 || (!force && now < s.next_loss_log)) return {};
+    s.next_loss_log = now + std::chrono::seconds(1);
+    auto n = std::exchange(s.unlogged, 0);
+    return fmt::format("stage {} ({}) stopped holding {} value{} it had taken: lost ({} so far)",
+                       s.decl->id, s.decl->stage, n, n == 1 ? "" : "s", s.lost);
+}
+
+void run_state::end_worker(stage_run& s, int w, bool finished, const hand& h) {
+    std::string line;
+    {
+        std::lock_guard lk(mu_);
+        s.unlogged += settle_locked(s, h);
+        line = loss_line_locked(s, false);
+        s.workers[w].cancel = {};
+        s.workers[w].stop = {};
+        if (finished)
+            finish_locked(s, w);
+        else
+            s.workers[w].phase = worker_phase::waiting;
+    }
+    if (!line.empty()) detail::stage_log().warn("{}", line);
+}
+
+void run_state::fail_worker(stage_run& s, int w, const std::exception_ptr& e, const context& child,
+                            const hand& h) {
     auto what = rill::describe_exception(e);
     auto id = detail::worker_id(*s.decl, w);
-    detail::stage_log().warn("stage {} ({}) failed: {}", id, s.decl->stage, what);
-    std::lock_guard lk(mu_);
-    auto& ws = s.workers[w];
-    ws.cancel = {};
-    ws.stop = {};
-    ws.phase = worker_phase::failed;
-    ++ws.failures;
-    ws.last_error = what;
-    last_failures_[supervision_path(child)] = {++failure_seq_, id, what};
-    // Never restarted: as far as its outputs go, it has finished.
-    if (s.decl->restart == rill::restart::temporary) finish_locked(s, w);
+    std::uint64_t lost = 0;
+    {
+        std::lock_guard lk(mu_);
+        // Logged with the failure itself, which is logged every time.
+        lost = settle_locked(s, h);
+        auto& ws = s.workers[w];
+        ws.cancel = {};
+        ws.stop = {};
+        ws.phase = worker_phase::failed;
+        ++ws.failures;
+        ws.last_error = what;
+        last_failures_[supervision_path(child)] = {++failure_seq_, id, what};
+        // Never restarted: as far as its outputs go, it has finished.
+        if (s.decl->restart == rill::restart::temporary) finish_locked(s, w);
+    }
+    if (lost == 0)
+        detail::stage_log().warn("stage {} ({}) failed: {}", id, s.decl->stage, what);
+    else
+        detail::stage_log().warn("stage {} ({}) failed: {}; {} value{} in hand lost", id,
+                                 s.decl->stage, what, lost, lost == 1 ? "" : "s");
 }
 
 void run_state::finish_locked(stage_run& s, int w) {
@@ -302,15 +335,37 @@ run_result run_state::teardown(run_outcome outcome, std::string message) {
     stop_forwarders_.fire();
     forwarders_group_.wait();
     rill::remove_dump_section(dump_section_);
-    run_result r{outcome, std::move(message), {}};
-    std::size_t lost = 0;
+    run_result r{outcome, std::move(message), {}, {}};
+    std::uint64_t left_total = 0, lost_total = 0;
     for (auto& ch : channels_) {
         auto left = rill::detail::chan_len(ch.c.get());
-        lost += left;
+        left_total += left;
         r.channels.push_back({ch.decl->name, ch.sent.load(std::memory_order_relaxed), left});
     }
-    if (lost > 0 && (outcome == run_outcome::stopped || outcome == run_outcome::drain_timeout))
-        r.message += fmt::format("; {} values left in channels were lost", lost);
+    // Every worker and forwarder has ended: the counts are final.
+    std::vector<std::string> lines;
+    {
+        std::lock_guard lk(mu_);
+        for (auto& s : stages_) {
+            auto forwarding = s.lost_forwarding.load(std::memory_order_relaxed);
+            for (auto* c : s.forwarded)
+                forwarding += rill::detail::chan_len(c);
+            s.lost += forwarding;
+            s.unlogged += forwarding;
+            if (auto line = loss_line_locked(s, true); !line.empty()) lines.push_back(line);
+            lost_total += s.lost;
+            r.stages.push_back({s.decl->id, s.received.load(std::memory_order_relaxed), s.lost});
+        }
+    }
+    for (auto& line : lines)
+        detail::stage_log().warn("{}", line);
+    if (outcome != run_outcome::completed && outcome != run_outcome::drained) {
+        if (lost_total > 0)
+            r.message += fmt::format("; {} values left in channels and {} held by stages were lost",
+                                     left_total, lost_total);
+        else if (left_total > 0)
+            r.message += fmt::format("; {} values left in channels were lost", left_total);
+    }
     // The children's closures hold this state: dropping the root breaks the cycle.
     root_.reset();
     std::lock_guard lk(mu_);

@@ -114,11 +114,13 @@ bool any_in_port::recv(box& b) {
 
 bool any_in_port::recv_until(box& b, std::chrono::steady_clock::time_point deadline,
                              bool& timed_out) {
+    handled();
     check_box(b, *p_->type, p_->name, false);
     auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch());
     auto st = detail::port_recv_until(p_->c, done_.core(), b.storage(), ns.count());
     timed_out = st == detail::recv_status::timeout;
     if (st != detail::recv_status::value) return false;
+    took();
     b.filled();
     return true;
 }
@@ -131,9 +133,9 @@ bool any_out_port::send(box& b) {
 }
 
 stage_io::stage_io(context ctx, context stopped, const detail::stage_binding& b, int worker,
-                   detail::worker_memory& memory)
+                   detail::worker_memory& memory, detail::hand& h)
     : ctx_(std::move(ctx)), stopped_(std::move(stopped)), b_(&b), worker_(worker),
-      id_(detail::worker_id(*b.decl, worker)), memory_(&memory) {}
+      id_(detail::worker_id(*b.decl, worker)), memory_(&memory), hand_(&h) {}
 
 void stage_io::bad_arg(std::string_view name) const {
     auto it = b_->decl->args.find(std::string(name));
@@ -170,7 +172,7 @@ const detail::port_core& stage_io::output(std::string_view port, const std::type
 }
 
 any_in_port stage_io::in_any(std::string_view port) const {
-    return any_in_port(input(port, nullptr), ctx_.done());
+    return any_in_port(input(port, nullptr), ctx_.done(), *hand_);
 }
 
 any_out_port stage_io::out_any(std::string_view port) const {

@@ -10,22 +10,31 @@ void batch(stage_io& io) {
     auto max_wait = io.arg<std::chrono::nanoseconds>("max_wait");
     auto in = io.in<std::string>("in");
     auto out = io.out<std::vector<std::string>>("out");
+    // The lines of the batch are kept in hand until it is sent: a batch whose
+    // send is cancelled counts them all as lost.
     std::vector<std::string> lines;
+    auto send_batch = [&] {
+        auto n = lines.size();
+        if (!out.send(std::exchange(lines, {}))) return false;
+        io.release(n);
+        return true;
+    };
     auto due = std::chrono::steady_clock::time_point::max();
     for (;;) {
         bool timed_out = false;
         auto line = in.recv_until(due, timed_out);
         if (line) {
+            in.keep();
             if (lines.empty()) due = std::chrono::steady_clock::now() + max_wait;
             lines.push_back(std::move(*line));
             if (lines.size() < size) continue;
         } else if (!timed_out) {
             break;
         }
-        if (!out.send(std::exchange(lines, {}))) return;
+        if (!send_batch()) return;
         due = std::chrono::steady_clock::time_point::max();
     }
-    if (!lines.empty()) out.send(std::move(lines));
+    if (!lines.empty()) send_batch();
 }
 } // namespace
 

@@ -1,7 +1,8 @@
 // fail_every: a fault injector for trying supervision out. It passes values
 // on and throws on every n-th one it receives (counting from its start, so a
 // restarted worker counts afresh); that value is lost, as a failing stage's
-// value is.
+// value in hand is, and so is one whose send is cancelled: the runner counts
+// and logs both (stage_io.hpp, "Values in hand").
 #include "stages/stages.hpp"
 
 #include <fmt/format.h>

@@ -325,17 +325,23 @@ void write_lines(stage_io& io) {
     truncated = true;
     auto in = io.in_any("in");
     box v(in.type());
+    // The values in pending are kept in hand until written.
     std::string pending;
+    std::size_t kept = 0;
+    auto write_pending = [&] {
+        write_all(fd.get(), pending, path);
+        pending.clear();
+        io.release(std::exchange(kept, 0));
+    };
     // Written when nothing more is waiting, so output keeps up with a slow input.
     while (in.recv(v)) {
         append_line(pending, v);
         v.reset();
-        if (flush_each || pending.size() >= chunk || in.buffered() == 0) {
-            write_all(fd.get(), pending, path);
-            pending.clear();
-        }
+        in.keep();
+        ++kept;
+        if (flush_each || pending.size() >= chunk || in.buffered() == 0) write_pending();
     }
-    write_all(fd.get(), pending, path);
+    write_pending();
 }
 } // namespace
 

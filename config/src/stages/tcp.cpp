@@ -8,8 +8,10 @@
 #include <rill/select.hpp>
 #include <rill/sync.hpp>
 
+#include <cerrno>
 #include <list>
 #include <mutex>
+#include <sys/socket.h>
 
 namespace rill::config::stages {
 
@@ -97,21 +99,48 @@ void tcp_source(stage_io& io) {
     readers.wait();
 }
 
+// Whether the peer has closed or reset the connection: a write would still
+// succeed once after that (the kernel takes the bytes, the peer's RST comes
+// back later) and what it wrote would be gone.
+bool peer_gone(const rill::net::tcp_stream& s) {
+    char c;
+    long n = ::recv(s.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+// Values are kept in hand until their lines are written, so a sink stopped
+// while it cannot reach its peer counts them as lost. Delivery is at least
+// once for the chunk in flight: the last chunk written on a connection found
+// dead afterwards is written again on the next one (the peer may have read
+// it already, or not); a peer that dies with earlier chunks unread in its
+// socket buffer loses them without TCP telling the sender.
 void tcp_sink(stage_io& io) {
     auto& target = io.arg<std::string>("connect");
     auto reconnect = io.arg<std::chrono::nanoseconds>("reconnect");
     auto in = io.in_any("in");
     box v(in.type());
-    std::string pending;
+    std::string pending, in_flight;
+    std::size_t kept = 0;
     rill::net::tcp_stream s;
     while (in.recv(v)) {
         append_line(pending, v);
         v.reset();
+        in.keep();
+        ++kept;
         if (pending.size() < 64 * 1024 && in.buffered() > 0) continue;
         // Until written: a lost connection is made again, and the lines are sent again.
         for (;;) {
             std::error_code ec;
-            if (!s.is_open()) s = rill::net::tcp_stream::connect(target, ec);
+            if (s.is_open() && peer_gone(s)) {
+                detail::stage_log().warn("stage {}: {} closed the connection; reconnecting",
+                                         io.id(), target);
+                s.close();
+                s = {};
+            }
+            if (!s.is_open()) {
+                s = rill::net::tcp_stream::connect(target, ec);
+                if (!ec && !in_flight.empty()) s.write_all(in_flight, ec);
+            }
             if (!ec) s.write_all(pending, ec);
             if (!ec) break;
             detail::stage_log().warn(
@@ -122,7 +151,8 @@ void tcp_sink(stage_io& io) {
             s = {};
             if (!pause(io.ctx(), reconnect)) return;
         }
-        pending.clear();
+        in_flight = std::exchange(pending, {});
+        io.release(std::exchange(kept, 0));
     }
 }
 } // namespace

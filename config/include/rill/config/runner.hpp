@@ -11,7 +11,8 @@
 //   finish, their channels close, and everything downstream runs until its
 //   input is drained, so nothing accepted is lost. If that takes longer than
 //   the grace period, or on stop(), every stage is cancelled (values still in
-//   channels are then counted and reported as lost).
+//   channels, and those the stages held, are then counted and reported as
+//   lost: run_result::channels and ::stages).
 // - Supervision follows OTP: a stage failing past its supervisor's intensity
 //   takes that supervisor down and its parent decides. If the root gives up,
 //   or a nested supervisor that its parent does not restart (transient or
@@ -53,11 +54,26 @@ struct channel_stats {
     std::size_t left = 0;   // values still buffered when the run ended
 };
 
+// One stage, over every worker and restart. Of the values received, those
+// not lost were passed on or consumed (a sink's delivered values, a
+// filter's dropped ones).
+struct stage_stats {
+    std::string id;
+    std::uint64_t received = 0; // values taken from its inputs
+    std::uint64_t lost = 0;     // values it, or its fan-in/fan-out, held when stopped
+};
+
 struct run_result {
     run_outcome outcome;
     std::string message; // what happened, for people; never just the outcome's name
                          // (empty on completed/drained)
+    // For each declared channel, sent = taken by its reader + left; for each
+    // stage, what it received and what of that it lost. Values are never
+    // lost silently: every one that entered a channel was taken by a stage
+    // and passed on or consumed, is left in a channel, or is counted as lost
+    // by the stage that held it.
     std::vector<channel_stats> channels;
+    std::vector<stage_stats> stages;
     int exit_code() const noexcept; // see README: 0 completed/drained, 3 gave_up, 4 drain_timeout,
                                     // 5 stopped, 6 start_failed
 };

@@ -5,9 +5,9 @@
 //   empty) and return: returning normally is how a stage finishes, and once
 //   every worker writing to a channel has finished, the runner closes that
 //   channel, so the stages downstream finish in turn. Never close a port.
-// - An exception is a failure: the stage's supervisor restarts it (the value
-//   it held is lost, and logged with the exception); inputs and outputs are
-//   kept, so nothing already in a channel is lost.
+// - An exception is a failure: the stage's supervisor restarts it (the values
+//   it held are counted as lost, and logged with the exception); inputs and
+//   outputs are kept, so nothing already in a channel is lost.
 // - ctx() is cancelled when the stage must stop now (its supervisor stops it,
 //   or the run is stopped hard); then recv() ends and send() returns false, and
 //   the stage should return. A source (a stage without inputs) also sees ctx()
@@ -22,6 +22,25 @@
 //   must remember across restarts within the run (a position in its input, a
 //   file it already truncated) lives in state<T>(). Each stage's help says
 //   whether a restart resumes or starts over.
+//
+// Values in hand. Every value taken from an input port is counted until the
+// stage has dealt with it, so that a run can say where each value went: the
+// runner's report gives, per stage, the values received and those lost, and
+// for every declared channel sent = taken + left.
+// - A value received is in hand until the next recv on the same port object
+//   (coming back for more means the stage has passed the last one on, or
+//   dropped it on purpose, as a filter does), or until in.handled().
+// - in.keep() keeps the value last received in hand past the next recv: a
+//   stage that accumulates values (a partial batch, a write buffer) keeps
+//   each, and calls io.release(n) once it has passed n of them on.
+// - Whatever is in hand when the stage function ends, however it ends (an
+//   exception, a cancelled send after a sibling's restart or a hard stop, or
+//   a plain return), is counted as lost for the stage and logged with its
+//   id: the value whose send was cancelled, a batch never sent.
+// So a 1:1 stage or a filter written as a loop over recv needs nothing more;
+// only a stage that holds values across receives calls keep and release.
+// Sources are outside this: what a source produced but could not send never
+// entered a channel (sources that can resume do; see each stage).
 #pragma once
 
 #include <rill/chan.hpp>
@@ -127,29 +146,66 @@ private:
     std::shared_ptr<void> value_;
     std::type_index type_ = typeid(void);
 };
+
+// One run of one worker's stage function: the values taken from its inputs
+// and, of those, the ones still in hand (see "Values in hand" above). Its
+// ports update it from whichever goroutines the stage uses them in; the
+// runner reads it on the worker's goroutine once the stage function has
+// ended, so a stage that uses its input ports from goroutines of its own
+// joins them before it returns (the join orders their counts before that
+// read).
+struct hand {
+    std::atomic<std::int64_t> held{0};
+    std::atomic<std::uint64_t> received{0};
+};
+
+// What both kinds of input port share: the value last received, in hand
+// until handled. One port object is used by one goroutine at a time.
+class in_hand {
+public:
+    // The value last received is dealt with (recv does this first).
+    void handled() noexcept {
+        if (current_) h_->held.fetch_sub(1, std::memory_order_relaxed);
+        current_ = false;
+    }
+    // The value last received stays in hand past the next recv, until the
+    // stage calls stage_io::release for it.
+    void keep() noexcept { current_ = false; }
+
+protected:
+    explicit in_hand(hand& h) noexcept : h_(&h) {}
+    void took() noexcept {
+        h_->received.fetch_add(1, std::memory_order_relaxed);
+        h_->held.fetch_add(1, std::memory_order_relaxed);
+        current_ = true;
+    }
+
+private:
+    hand* h_;
+    bool current_ = false;
+};
 } // namespace detail
 
-template <class T> class in_port {
+template <class T> class in_port : public detail::in_hand {
 public:
-    in_port(const detail::port_core& p, receiver<std::monostate> done)
-        : c_(p.c), done_(std::move(done)) {}
-    // The next value; empty once the input is closed and drained, or ctx is cancelled.
+    in_port(const detail::port_core& p, receiver<std::monostate> done, detail::hand& h)
+        : in_hand(h), c_(p.c), done_(std::move(done)) {}
+    // The next value (the one before it handled); empty once the input is
+    // closed and drained, or ctx is cancelled.
     std::optional<T> recv() {
-        alignas(T) unsigned char buf[sizeof(T)];
-        if (!detail::port_recv(c_, done_.core(), buf)) return std::nullopt;
-        T* p = std::launder(reinterpret_cast<T*>(buf));
-        std::optional<T> v(std::move(*p));
-        p->~T();
-        return v;
+        bool timed_out;
+        return recv_until(std::chrono::steady_clock::time_point::max(), timed_out);
     }
     // recv, giving up at deadline: then empty with *timed_out set (batching
     // and windows need both at once).
     std::optional<T> recv_until(std::chrono::steady_clock::time_point deadline, bool& timed_out) {
+        handled();
         alignas(T) unsigned char buf[sizeof(T)];
         auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch());
         auto st = detail::port_recv_until(c_, done_.core(), buf, ns.count());
         timed_out = st == detail::recv_status::timeout;
         if (st != detail::recv_status::value) return std::nullopt;
+        took();
         T* p = std::launder(reinterpret_cast<T*>(buf));
         std::optional<T> v(std::move(*p));
         p->~T();
@@ -185,7 +241,9 @@ public:
     out_port(const detail::port_core& p, receiver<std::monostate> done,
              receiver<std::monostate> stopped)
         : p_(&p), done_(std::move(done)), stopped_(std::move(stopped)) {}
-    // Blocks until the value is taken; false (value dropped) once ctx is cancelled.
+    // Blocks until the value is taken; false (value dropped) once ctx is
+    // cancelled: the value it came from stays in hand, so it counts as lost
+    // when the stage then returns.
     bool send(T v) { return detail::port_send(*p_, done_.core(), &v); }
     // Sends a value the stage already took in from outside, which a drain must
     // not lose: as send, but a drain (which cancels a source's ctx) does not
@@ -198,13 +256,14 @@ private:
     receiver<std::monostate> done_, stopped_;
 };
 
-class any_in_port {
+class any_in_port : public detail::in_hand {
 public:
-    any_in_port(const detail::port_core& p, receiver<std::monostate> done)
-        : p_(&p), done_(std::move(done)) {}
+    any_in_port(const detail::port_core& p, receiver<std::monostate> done, detail::hand& h)
+        : in_hand(h), p_(&p), done_(std::move(done)) {}
     const type_desc& type() const noexcept { return *p_->type; }
-    // Fills the (empty) box; false once the input is closed and drained or
-    // ctx is cancelled. std::logic_error if the box holds another type.
+    // Fills the (empty) box, the value before it handled; false once the
+    // input is closed and drained or ctx is cancelled. std::logic_error if
+    // the box holds another type.
     bool recv(box& b);
     // As recv, giving up at deadline with *timed_out set.
     bool recv_until(box& b, std::chrono::steady_clock::time_point deadline, bool& timed_out);
@@ -233,9 +292,11 @@ private:
 class stage_io {
 public:
     // ctx: cancelled by a drain (sources) and by a hard stop; stopped: by a
-    // hard stop only (send_held); memory: the worker's, for state().
+    // hard stop only (send_held); memory: the worker's, for state(); h: the
+    // run's count of values in hand, which the runner reads once the stage
+    // function has ended.
     stage_io(context ctx, context stopped, const detail::stage_binding& b, int worker,
-             detail::worker_memory& memory);
+             detail::worker_memory& memory, detail::hand& h);
 
     const context& ctx() const noexcept { return ctx_; }
     // The stage's id, with "[i]" for worker i of a pool: "parse[2]".
@@ -255,7 +316,7 @@ public:
     // Typed ports; std::logic_error if the stage declared no such port or T
     // is not the port's type.
     template <class T> in_port<T> in(std::string_view port) const {
-        return in_port<T>(input(port, &typeid(T)), ctx_.done());
+        return in_port<T>(input(port, &typeid(T)), ctx_.done(), *hand_);
     }
     template <class T> out_port<T> out(std::string_view port) const {
         return out_port<T>(output(port, &typeid(T)), ctx_.done(), stopped_.done());
@@ -265,6 +326,11 @@ public:
     // Whether an (optional) port is bound to a channel: a stage may skip
     // work whose results nobody reads.
     bool bound(std::string_view port) const;
+    // n values the stage kept (in_port::keep) have been passed on, or
+    // written out: they are no longer in hand.
+    void release(std::size_t n) const noexcept {
+        hand_->held.fetch_sub(static_cast<std::int64_t>(n), std::memory_order_relaxed);
+    }
 
     // This worker's state for the run: a T made (value-initialised) on the
     // worker's first call, handed unchanged to each call after a restart
@@ -283,6 +349,7 @@ private:
     int worker_;
     std::string id_;
     detail::worker_memory* memory_;
+    detail::hand* hand_;
 };
 
 } // namespace rill::config
