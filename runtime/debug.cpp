@@ -52,7 +52,8 @@ void on_sigquit(int) {
 void debug_init() {
     quit_fd = eventfd(0, EFD_CLOEXEC);
     if (quit_fd < 0) {
-        runtime_log().warn("rill: no SIGQUIT goroutine dump (eventfd: {})", std::strerror(errno));
+        int err = errno; // before the logger, which may make system calls of its own
+        runtime_log().warn("rill: no SIGQUIT goroutine dump (eventfd: {})", std::strerror(err));
         return;
     }
     bool started = start_thread(

@@ -37,11 +37,16 @@ constexpr int max_events = 128;
 // Sockets may be created before the runtime starts (and so before
 // netpoll_init): whichever comes first creates the poller.
 void create_poller() {
+    // errno is saved right after the call that failed: the logger may make
+    // system calls of its own.
+    int err = 0;
     epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (epfd < 0) err = errno;
     breakfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (epfd < 0 || breakfd < 0) {
-        runtime_log().critical("rill: cannot create the poller (epoll/eventfd): {}",
-                               std::strerror(errno));
+    if (breakfd < 0 && !err) err = errno;
+    if (err) {
+        runtime_log().critical("rill: cannot create the poller ({}): {}",
+                               epfd < 0 ? "epoll_create1" : "eventfd", std::strerror(err));
         std::_Exit(2);
     }
     epoll_event ev{};

@@ -282,10 +282,17 @@ P* pidleget() {
     return p;
 }
 
-void acquirep(M* m, P* p) {
+namespace {
+// Binds p to m (Go's wirep), leaving p's time slice as it was.
+void wirep(M* m, P* p) {
     m->p = p;
     p->m.store(m, std::memory_order_release);
     p->status = P::running;
+}
+} // namespace
+
+void acquirep(M* m, P* p) {
+    wirep(m, p);
     // A P taken up again starts a new slice, whatever it runs first: sysmon
     // must not count its idle time as running time.
     p->schedtick.store(p->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -1085,11 +1092,16 @@ void exit_blocking() noexcept {
     P* p = std::exchange(m->oldp, nullptr);
     m->blocked = false;
     running_g()->reason.store(wait_reason::none, std::memory_order_relaxed);
-    // Fast path: sysmon did not take the P (Go's exitsyscallfast).
+    // Fast path: sysmon did not take the P (Go's exitsyscallfast). The
+    // goroutine's slice goes on: time in blocking calls counts towards it,
+    // else back-to-back calls would start a new slice each and never be
+    // preempted. If sysmon ended the slice meanwhile, yield now: a preemption
+    // signal that arrived during the call found no safe point.
     P::status_t s = P::syscall;
     if (p->id < sched.gomaxprocs.load(std::memory_order_acquire) &&
         p->status.compare_exchange_strong(s, P::running, std::memory_order_acq_rel)) {
-        acquirep(m, p);
+        wirep(m, p);
+        if (p->slice_over.load(std::memory_order_relaxed)) preempt_yield();
         return;
     }
     P* np = pidleget();

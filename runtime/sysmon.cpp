@@ -50,6 +50,12 @@ constexpr std::int64_t slice_start_look_ns = 100'000;
 // when a running P's slice or its earliest timer wants sysmon to look again:
 // slices then last force_preempt_ns give or take sysmon's wake-up latency,
 // rather than up to twice that with sysmon's back-off.
+//
+// As in Go (sysretake), a goroutine's slice runs on through its blocking
+// calls: a P in a blocking call whose slice is over is taken from it even if
+// the call is a new one since sysmon's last look. Otherwise a goroutine
+// making short calls back to back would keep its P for ever, since sysmon
+// would hardly ever see it running, or see one call twice.
 bool retake(std::int64_t now, std::int64_t& next_look) {
     bool retook = false;
     int n = sched.nallp.load(std::memory_order_acquire);
@@ -57,45 +63,45 @@ bool retake(std::int64_t now, std::int64_t& next_look) {
         P* p = sched.allp[i];
         observation& o = obs[i];
         P::status_t s = p->status.load(std::memory_order_acquire);
-        if (s == P::running) {
-            std::uint32_t t = p->schedtick.load(std::memory_order_relaxed);
-            if (o.schedtick != t) {
-                o.schedtick = t;
-                o.schedwhen = now;
-            }
-            std::int64_t ran = now - o.schedwhen;
-            std::int64_t timer = p->timers.next.load(std::memory_order_acquire);
-            if (ran >= force_preempt_ns || (timer <= now && ran >= timer_preempt_ns)) {
-                preemptone(p);
-                o.schedwhen = now; // ask again in a full slice, not every tick
-                next_look = std::min(next_look, now + slice_start_look_ns);
-            } else {
-                next_look = std::min(next_look, o.schedwhen + force_preempt_ns);
-                if (timer != INT64_MAX)
-                    next_look =
-                        std::min(next_look, std::max(timer, o.schedwhen + timer_preempt_ns));
-            }
-        } else if (s == P::syscall) {
-            std::uint32_t t = p->syscalltick.load(std::memory_order_relaxed);
-            if (o.syscalltick != t) {
-                o.syscalltick = t;
-                o.syscallwhen = now;
-                continue;
-            }
-            // Nothing for it to run and other Ms free to take new work:
-            // leave it to its M a while, which saves a hand-off per call.
-            if (runqempty(p) &&
-                sched.nmspinning.load(std::memory_order_relaxed) +
-                        sched.npidle.load(std::memory_order_relaxed) >
-                    0 &&
-                now - o.syscallwhen < force_preempt_ns)
-                continue;
-            P::status_t expect = P::syscall;
-            if (p->status.compare_exchange_strong(expect, P::idle, std::memory_order_acq_rel)) {
-                sched.blocking_retakes.fetch_add(1, std::memory_order_relaxed);
-                handoffp(p);
-                retook = true;
-            }
+        if (s != P::running && s != P::syscall) continue;
+        bool slice_over = false;
+        std::uint32_t t = p->schedtick.load(std::memory_order_relaxed);
+        if (o.schedtick != t) {
+            o.schedtick = t;
+            o.schedwhen = now;
+        }
+        std::int64_t ran = now - o.schedwhen;
+        std::int64_t timer = p->timers.next.load(std::memory_order_acquire);
+        if (ran >= force_preempt_ns || (timer <= now && ran >= timer_preempt_ns)) {
+            preemptone(p);
+            slice_over = true;
+            o.schedwhen = now; // ask again in a full slice, not every tick
+            next_look = std::min(next_look, now + slice_start_look_ns);
+        } else {
+            next_look = std::min(next_look, o.schedwhen + force_preempt_ns);
+            if (timer != INT64_MAX)
+                next_look = std::min(next_look, std::max(timer, o.schedwhen + timer_preempt_ns));
+        }
+        if (s != P::syscall) continue;
+        std::uint32_t c = p->syscalltick.load(std::memory_order_relaxed);
+        if (!slice_over && o.syscalltick != c) {
+            o.syscalltick = c;
+            o.syscallwhen = now;
+            continue;
+        }
+        // Nothing for it to run and other Ms free to take new work:
+        // leave it to its M a while, which saves a hand-off per call.
+        if (runqempty(p) &&
+            sched.nmspinning.load(std::memory_order_relaxed) +
+                    sched.npidle.load(std::memory_order_relaxed) >
+                0 &&
+            now - o.syscallwhen < force_preempt_ns)
+            continue;
+        P::status_t expect = P::syscall;
+        if (p->status.compare_exchange_strong(expect, P::idle, std::memory_order_acq_rel)) {
+            sched.blocking_retakes.fetch_add(1, std::memory_order_relaxed);
+            handoffp(p);
+            retook = true;
         }
     }
     return retook;

@@ -6,6 +6,8 @@
 // processor for ever.
 #include "test_util.hpp"
 
+#include "preempt.hpp"
+
 #include <rill/chan.hpp>
 #include <rill/runtime.hpp>
 #include <rill/sync.hpp>
@@ -16,6 +18,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <unistd.h>
+#include <utility>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -162,4 +166,59 @@ TEST_CASE("sleepers beside busy ping-pong pairs wake on time") {
     // sleeps; a served one starts within a slice or two and is late by at
     // most about a slice at a time, so it wakes many times in 300 ms.
     CHECK(fewest >= 5);
+}
+
+// Go's sysretake (proc.go, retake): the time a goroutine spends in blocking
+// calls counts towards its slice, and a P whose slice is over is taken from
+// its blocking call even though the calls keep changing. Without that, a
+// goroutine making short back-to-back blocking calls (too short for sysmon to
+// see one call twice) keeps its processor for ever: sysmon seldom sees it
+// running, and a preemption signal landing inside a call is not a safe point.
+TEST_CASE("a goroutine making back-to-back blocking calls shares its processor") {
+    watchdog dog("a goroutine in blocking calls kept its processor", 60s);
+    maxprocs_scope one(1);
+    struct counts {
+        std::uint64_t calls = 0, spins = 0, gaps = 0;
+    };
+    auto c = rill::run([] {
+        std::atomic<bool> stop{false};
+        std::atomic<std::uint64_t> spins{0};
+        counts c;
+        rill::wait_group wg;
+        wg.add(2);
+        // A call-free loop: it leaves the processor only when preempted
+        // (where signals do not preempt, as under TSan, at a preemption point).
+        const bool async = rill::detail::async_preempt_enabled();
+        rill::go([&] {
+            while (!stop.load(std::memory_order_relaxed)) {
+                spins.fetch_add(1, std::memory_order_relaxed);
+                if (!async) rill::preempt_point();
+            }
+            wg.done();
+        });
+        rill::go([&] {
+            auto now = std::chrono::steady_clock::now();
+            auto until = now + window;
+            while (now < until) {
+                // A call far shorter than sysmon's shortest sleep, so it
+                // never sees the same call twice.
+                rill::blocking([] { return ::getppid(); });
+                ++c.calls;
+                auto then = std::exchange(now, std::chrono::steady_clock::now());
+                // Off the processor for a while: the spinner had a turn.
+                if (now - then > 2ms) ++c.gaps;
+            }
+            c.spins = spins.load();
+            stop.store(true);
+            wg.done();
+        });
+        wg.wait();
+        return c;
+    });
+    INFO(c.calls << " blocking calls, " << c.gaps
+                 << " pauses in them; the other goroutine counted to " << c.spins);
+    // Starved, the spinner never starts. Served, it runs about 10 ms at a
+    // time and the caller pauses dozens of times in the window.
+    CHECK(c.spins > 0);
+    CHECK(c.gaps >= 5);
 }

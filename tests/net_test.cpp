@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cerrno>
 #include <cstring>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -569,4 +570,33 @@ TEST_CASE("sockets work from a plain thread") {
     t.join();
     CHECK(back == "plain");
     server.recv(); // a plain thread blocks on the channel
+}
+
+TEST_CASE("child: the runtime starts with no file descriptor to spare", "[.child]") {
+    // The lowest free descriptor becomes the limit: the poller's epoll and
+    // eventfd descriptors cannot be made.
+    int spare = dup(STDIN_FILENO);
+    REQUIRE(spare >= 0);
+    close(spare);
+    rlimit lim{};
+    lim.rlim_cur = lim.rlim_max = static_cast<rlim_t>(spare);
+    REQUIRE(setrlimit(RLIMIT_NOFILE, &lim) == 0);
+    rill::run([] {});
+    FAIL("the runtime started without a poller");
+}
+
+TEST_CASE("a poller that cannot be made is reported with the system's error") {
+    if (rill_test::under_asan) {
+        // UBSan's vptr check makes a pipe to probe memory, and takes the
+        // logger for a bad object when it cannot.
+        WARN("skipped under ASan+UBSan: its checks need file descriptors of their own");
+        return;
+    }
+    auto r = rill_test::run_child("child: the runtime starts with no file descriptor to spare");
+    INFO(r.output);
+    CHECK(r.exited_with(2));
+    CHECK(r.output.find("cannot create the poller (epoll_create1)") != std::string::npos);
+    CHECK(r.output.find(std::strerror(EMFILE)) != std::string::npos);
+    // Not the error of the logger's own look at the terminal.
+    CHECK(r.output.find(std::strerror(ENOTTY)) == std::string::npos);
 }

@@ -369,14 +369,9 @@ TEST_CASE("a signal handler is never preempted, whatever the runtime is doing") 
             wg.done();
         });
         // ... blocking calls and sleeps.
-        // (Each blocking call is followed by a yield: a goroutine going from
-        // one short blocking call straight into the next keeps its processor
-        // from the goroutines queued on it, as sysmon retakes a processor
-        // only from a call that lasts a whole tick.)
         worker([] {
             check_not_inside_handler();
             rill::blocking([] { usleep(50); });
-            rill::gosched();
         });
         worker([] {
             check_not_inside_handler();
@@ -476,7 +471,6 @@ TEST_CASE("goroutines still running at exit (child process)", "[.]") {
         rill::go([] {
             for (;;) {
                 rill::blocking([] { usleep(100); });
-                rill::gosched(); // not to keep its processor (see above)
             }
         });
         // Return once the spinners are being preempted.
