@@ -358,6 +358,7 @@ TEST_CASE("rill run: values held by siblings cancelled for a restart are counted
                                     "      strategy: rest_for_one\n"
                                     "      intensity: 100000\n"
                                     "      period: 1h\n"
+                                    "      backoff: null\n"
                                     "      children: [f1, f2, sink]\n");
     auto r = rill_cmd({"run", file});
     INFO(r.output.substr(r.output.size() > 4000 ? r.output.size() - 4000 : 0));

@@ -52,6 +52,7 @@ inline cfg::supervisor_decl sup(std::string id, rill::strategy s, int intensity,
     d.strategy = s;
     d.intensity = intensity;
     d.period = std::chrono::hours(1); // restarts never age out during a test
+    d.backoff.reset();                // restarts at once: tests restart thousands of times
     d.children = std::move(children);
     return d;
 }
