@@ -17,7 +17,9 @@ namespace rill::config::stages {
 
 namespace {
 // The listener and the open connections of a tcp_source, closed together
-// when the stage must stop, which ends every accept and read on them.
+// when the stage must stop, which ends every accept and read on them. Its
+// lock is a rill::mutex: the goroutines of every connection take it, and a
+// std::mutex whose holder was preempted could block every processor's thread.
 class connections {
 public:
     explicit connections(rill::net::tcp_listener& l) : listener_(l) {}
@@ -40,7 +42,7 @@ public:
     }
 
 private:
-    std::mutex mu_;
+    rill::mutex mu_;
     bool closing_ = false;
     rill::net::tcp_listener& listener_;
     std::list<rill::net::tcp_stream> streams_;
