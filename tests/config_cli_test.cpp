@@ -141,6 +141,27 @@ TEST_CASE("rill check: every problem, with file:line:column", "[config][cli]") {
     CHECK(contains(plain.output, "parse_access_log"));
 }
 
+// Some 600,000 YAML nodes, under the 1,000,000-node limit: the checks must
+// not recurse once per stage (a stack overflow) nor look names up linearly.
+TEST_CASE("rill check: a chain of 60,000 stages", "[config][cli]") {
+    constexpr int n = 60'000;
+    std::string text = "channels:\n";
+    for (int i = 0; i < n; ++i)
+        text += fmt::format("  c{}: string\n", i);
+    text += "stages:\n  s0: {stage: generate, out: c0}\n";
+    for (int i = 1; i < n; ++i)
+        text += fmt::format("  s{}: {{stage: grep, in: c{}, out: c{}, args: {{pattern: x}}}}\n", i,
+                            i - 1, i);
+    text += fmt::format("  s{}: {{stage: write_lines, in: c{}}}\n", n, n - 1);
+    scratch_dir dir;
+    std::string file = dir.file("chain.yaml", text);
+    auto r = rill_cmd({"check", file});
+    INFO(r.output.substr(0, 2000));
+    CHECK(r.exited_with(0));
+    CHECK(r.output ==
+          fmt::format("{}: ok ({} channels, {} stages, 1 supervisors)\n", file, n, n + 1));
+}
+
 TEST_CASE("rill check and graph on a valid topology", "[config][cli]") {
     scratch_dir dir;
     std::string file =

@@ -17,6 +17,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <unordered_map>
 
 namespace rill::config {
 namespace {
@@ -39,6 +40,8 @@ std::optional<std::string> getenv_from_process(std::string_view name) {
 }
 
 template <class T> T get(const arg_value& v) { return std::get<T>(v); }
+
+using entry_index = std::unordered_map<std::string_view, const yaml::entry*>;
 
 class loader {
 public:
@@ -90,8 +93,8 @@ private:
         open_.push_back(path);
         if (const auto* inc = root->find("include")) include(path, *inc->value);
         open_.pop_back();
-        collect(*root, "channels", f_.channels, channel_entries_, "channel");
-        collect(*root, "stages", f_.stages, stage_entries_, "stage");
+        collect(*root, "channels", f_.channels, channel_entries_, channel_keys_, "channel");
+        collect(*root, "stages", f_.stages, stage_entries_, stage_keys_, "stage");
         return root.get();
     }
 
@@ -135,7 +138,7 @@ private:
     }
 
     void collect(const node& root, std::string_view key, const schema::type_def& map_type,
-                 std::vector<const yaml::entry*>& into, std::string_view what) {
+                 std::vector<const yaml::entry*>& into, entry_index& keys, std::string_view what) {
         const auto* e = root.find(key);
         if (!e || e->value->kind == node::null) return;
         if (e->value->kind != node::mapping) {
@@ -145,12 +148,11 @@ private:
             return;
         }
         for (const auto& d : e->value->entries) {
-            auto prev = std::find_if(into.begin(), into.end(),
-                                     [&](const yaml::entry* p) { return p->key == d.key; });
-            if (prev != into.end()) {
+            auto [prev, fresh] = keys.emplace(d.key, &d);
+            if (!fresh) {
                 errors_.push_back(
                     {d.key_at, fmt::format("{} '{}' is already declared at {}:{}", what, d.key,
-                                           (*prev)->key_at.file, (*prev)->key_at.line)});
+                                           prev->second->key_at.file, prev->second->key_at.line)});
                 continue;
             }
             into.push_back(&d);
@@ -184,8 +186,12 @@ private:
     void decode(const node& root) {
         for (const auto* e : channel_entries_)
             decode_channel(*e);
+        for (const auto& c : topo_.channels)
+            channel_at_.emplace(c.name, &c);
         for (const auto* e : stage_entries_)
             decode_stage(*e);
+        for (const auto& s : topo_.stages)
+            stage_at_.emplace(s.id, &s);
         if (const auto* r = root.find("runtime"); r && r->value->kind != node::null)
             decode_runtime(*r->value);
         const auto* sup = root.find("supervisor");
@@ -344,7 +350,7 @@ private:
                     {n.at, fmt::format("expected a channel name, got {}", yaml::describe(n.kind))});
                 return;
             }
-            if (!topo_.find_channel(n.text)) {
+            if (!channel_at_.count(n.text)) {
                 if (!declared_channel(n.text)) // declared but invalid: reported already
                     errors_.push_back({n.at, fmt::format("unknown channel '{}'", n.text),
                                        closest(n.text, channel_names())});
@@ -365,10 +371,7 @@ private:
         return b;
     }
 
-    bool declared_channel(std::string_view n) const {
-        return std::any_of(channel_entries_.begin(), channel_entries_.end(),
-                           [&](const yaml::entry* e) { return e->key == n; });
-    }
+    bool declared_channel(std::string_view n) const { return channel_keys_.count(n) != 0; }
 
     std::vector<std::string> channel_names() const {
         std::vector<std::string> out;
@@ -449,11 +452,15 @@ private:
         for (const auto& c : sup.children) {
             const mark* at = nullptr;
             if (c.kind == child_ref::stage) {
-                const auto* st = topo_.find_stage(c.id);
-                if (st && st->restart == rill::restart::temporary) at = &st->at;
+                const auto st = stage_at_.find(c.id);
+                if (st != stage_at_.end() && st->second->restart == rill::restart::temporary)
+                    at = &st->second->at;
             } else {
-                const auto* nested = topo_.find_supervisor(c.id);
-                if (nested && nested->restart == rill::restart::temporary) at = &nested->at;
+                const auto nested = supervisor_at_.find(c.id);
+                if (nested != supervisor_at_.end()) {
+                    const supervisor_decl& d = topo_.supervisors[nested->second];
+                    if (d.restart == rill::restart::temporary) at = &d.at;
+                }
             }
             if (at)
                 errors_.push_back(
@@ -517,10 +524,8 @@ private:
 
     bool place_stage(const node& item, const std::string& parent) {
         const std::string& id = item.text;
-        if (!topo_.find_stage(id)) {
-            bool declared = std::any_of(stage_entries_.begin(), stage_entries_.end(),
-                                        [&](const yaml::entry* e) { return e->key == id; });
-            if (!declared) {
+        if (!stage_at_.count(id)) {
+            if (!stage_keys_.count(id)) {
                 std::vector<std::string> ids;
                 for (const auto* e : stage_entries_)
                     ids.push_back(e->key);
@@ -542,15 +547,12 @@ private:
     }
 
     void check_supervisor_id(const std::string& id, const mark& at) {
-        if (topo_.find_stage(id))
+        if (stage_at_.count(id))
             errors_.push_back({at, fmt::format("supervisor id '{}' is also a stage id", id)});
-        for (std::size_t i = 0; i + 1 < topo_.supervisors.size(); ++i)
-            if (topo_.supervisors[i].id == id) {
-                errors_.push_back(
-                    {at, fmt::format("duplicate supervisor id '{}' (first at line {})", id,
-                                     topo_.supervisors[i].at.line)});
-                return;
-            }
+        auto [first, fresh] = supervisor_at_.emplace(id, topo_.supervisors.size() - 1);
+        if (!fresh)
+            errors_.push_back({at, fmt::format("duplicate supervisor id '{}' (first at line {})",
+                                               id, topo_.supervisors[first->second].at.line)});
     }
 
     std::optional<rill::backoff> decode_backoff(const node& n) {
@@ -593,6 +595,13 @@ private:
     std::map<std::string, std::size_t> file_order_;
     std::vector<std::string> open_;
     std::vector<const yaml::entry*> channel_entries_, stage_entries_;
+    // Lookups by name, so that loading is linear in the number of declarations.
+    // Keys view the YAML trees' keys and the decoded names, which stay put once
+    // indexed (the stages and channels are all decoded before indexing).
+    entry_index channel_keys_, stage_keys_;
+    std::unordered_map<std::string_view, const channel_decl*> channel_at_;
+    std::unordered_map<std::string_view, const stage_decl*> stage_at_;
+    std::unordered_map<std::string, std::size_t> supervisor_at_; // into topo_.supervisors
     std::map<std::string, std::pair<std::string, mark>> placed_;
 };
 

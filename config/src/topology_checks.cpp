@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 
-#include <map>
-#include <set>
+#include <algorithm>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
 
 namespace rill::config {
 namespace {
@@ -13,7 +15,9 @@ struct end_point {
     const port_binding* binding;
 };
 
-using edges = std::map<std::string, std::vector<end_point>, std::less<>>;
+// Hashed, so that a graph of n stages is checked in time linear in n.
+using edges = std::unordered_map<std::string_view, std::vector<end_point>>;
+using channel_index = std::unordered_map<std::string_view, const channel_decl*>;
 
 void check_ends(const topology& t, const edges& writers, const edges& readers,
                 std::vector<diagnostic>& errors) {
@@ -43,13 +47,14 @@ void check_ends(const topology& t, const edges& writers, const edges& readers,
 }
 
 // Port types against channel types; binds T.
-void check_types(topology& t, const registry& r, std::vector<diagnostic>& errors) {
+void check_types(topology& t, const registry& r, const channel_index& channels,
+                 std::vector<diagnostic>& errors) {
     for (auto& s : t.stages) {
         const stage_spec* spec = r.find(s.stage);
         const port_binding* t_first = nullptr; // the first binding that fixed T
         auto check = [&](const port_binding& b, const port_spec& p, const char* direction) {
             for (const auto& ch : b.channels) {
-                const std::string& carried = t.find_channel(ch)->type;
+                const std::string& carried = channels.at(ch)->type;
                 const type_desc* d = find_type(carried);
                 if (p.needs_codec && d && !d->has_codec())
                     errors.push_back(
@@ -83,7 +88,7 @@ void check_types(topology& t, const registry& r, std::vector<diagnostic>& errors
             check(b, *spec->find_output(b.port), "output");
         for (const auto& b : s.outputs) {
             if (b.channels.size() < 2) continue;
-            const std::string& ty = t.find_channel(b.channels[0])->type;
+            const std::string& ty = channels.at(b.channels[0])->type;
             const type_desc* d = find_type(ty);
             if (d && !d->copy)
                 errors.push_back({b.at, fmt::format("stage {} port '{}' fans out to {} channels, "
@@ -94,57 +99,75 @@ void check_types(topology& t, const registry& r, std::vector<diagnostic>& errors
 }
 
 // Depth-first search over stage -> stage edges; each cycle found is reported
-// once, at its first stage, and its stages are not reported again.
+// once, at its first stage, and its stages are not reported again. The search
+// keeps its own stack, so a chain of any length cannot overflow the thread's.
 class cycle_finder {
 public:
-    cycle_finder(const topology& t, const edges& readers) : t_(t) {
-        for (const auto& s : t.stages) {
-            auto& next = succ_[s.id];
-            for (const auto& b : s.outputs)
+    cycle_finder(const topology& t, const edges& readers)
+        : t_(t), succ_(t.stages.size()), state_(t.stages.size(), unseen),
+          reported_(t.stages.size(), false) {
+        for (std::size_t i = 0; i < t.stages.size(); ++i)
+            for (const auto& b : t.stages[i].outputs)
                 for (const auto& ch : b.channels)
                     if (auto r = readers.find(ch); r != readers.end())
                         for (const auto& e : r->second)
-                            next.push_back(e.stage);
-        }
+                            succ_[i].push_back(index_of(e.stage));
     }
 
     void run(std::vector<diagnostic>& errors) {
-        for (const auto& s : t_.stages)
-            if (!state_.count(s.id)) visit(&s, errors);
+        for (std::size_t i = 0; i < t_.stages.size(); ++i)
+            if (state_[i] == unseen) visit(i, errors);
     }
 
 private:
-    void visit(const stage_decl* s, std::vector<diagnostic>& errors) {
-        state_[s->id] = on_path;
-        path_.push_back(s);
-        for (const stage_decl* n : succ_[s->id]) {
-            auto st = state_.find(n->id);
-            if (st == state_.end())
-                visit(n, errors);
-            else if (st->second == on_path && !reported_.count(n->id))
-                report(n, errors);
-        }
-        path_.pop_back();
-        state_[s->id] = done;
+    struct frame {
+        std::size_t stage;
+        std::size_t next = 0; // the successor to look at next
+    };
+
+    std::size_t index_of(const stage_decl* s) const {
+        return static_cast<std::size_t>(s - t_.stages.data());
     }
 
-    void report(const stage_decl* back_to, std::vector<diagnostic>& errors) {
-        auto it = std::find(path_.begin(), path_.end(), back_to);
+    void visit(std::size_t start, std::vector<diagnostic>& errors) {
+        state_[start] = on_path;
+        path_.push_back({start});
+        while (!path_.empty()) {
+            frame& f = path_.back();
+            if (f.next == succ_[f.stage].size()) {
+                state_[f.stage] = done;
+                path_.pop_back();
+                continue;
+            }
+            std::size_t n = succ_[f.stage][f.next++];
+            if (state_[n] == unseen) {
+                state_[n] = on_path;
+                path_.push_back({n});
+            } else if (state_[n] == on_path && !reported_[n]) {
+                report(n, errors);
+            }
+        }
+    }
+
+    void report(std::size_t back_to, std::vector<diagnostic>& errors) {
+        auto it = std::find_if(path_.begin(), path_.end(),
+                               [&](const frame& f) { return f.stage == back_to; });
         std::string text;
         for (auto p = it; p != path_.end(); ++p) {
-            text += (*p)->id + " -> ";
-            reported_.insert((*p)->id);
+            text += t_.stages[p->stage].id + " -> ";
+            reported_[p->stage] = true;
         }
-        text += back_to->id;
-        errors.push_back({back_to->at, fmt::format("cycle: {} (a drain could not finish)", text)});
+        const stage_decl& s = t_.stages[back_to];
+        text += s.id;
+        errors.push_back({s.at, fmt::format("cycle: {} (a drain could not finish)", text)});
     }
 
-    enum visit_state { on_path, done };
+    enum visit_state { unseen, on_path, done };
     const topology& t_;
-    std::map<std::string, std::vector<const stage_decl*>, std::less<>> succ_;
-    std::map<std::string, visit_state, std::less<>> state_;
-    std::set<std::string, std::less<>> reported_;
-    std::vector<const stage_decl*> path_;
+    std::vector<std::vector<std::size_t>> succ_;
+    std::vector<visit_state> state_;
+    std::vector<bool> reported_;
+    std::vector<frame> path_;
 };
 
 } // namespace
@@ -159,8 +182,11 @@ void check_graph(topology& t, const registry& r, std::vector<diagnostic>& errors
             for (const auto& ch : b.channels)
                 readers[ch].push_back({&s, &b});
     }
+    channel_index channels;
+    for (const auto& c : t.channels)
+        channels.emplace(c.name, &c);
     check_ends(t, writers, readers, errors);
-    check_types(t, r, errors);
+    check_types(t, r, channels, errors);
     cycle_finder(t, readers).run(errors);
 }
 
