@@ -162,6 +162,31 @@ TEST_CASE("rill check: a chain of 60,000 stages", "[config][cli]") {
           fmt::format("{}: ok ({} channels, {} stages, 1 supervisors)\n", file, n, n + 1));
 }
 
+// Under 1 GiB of address space (not with a sanitizer, whose shadow memory
+// needs far more), so that a search of quadratic memory would abort.
+TEST_CASE("rill check: a 16,000-character near-miss name gets no suggestion", "[config][cli]") {
+    // An explicit key (?), as a plain one is at most 1024 characters long.
+    std::string declared(16'000, 'a'), used = declared;
+    used.back() = 'b';
+    scratch_dir dir;
+    std::string file =
+        dir.file("long.yaml", fmt::format("channels:\n  ? {}\n  : string\nstages:\n"
+                                          "  gen: {{stage: generate, out: {}}}\n"
+                                          "  print: {{stage: write_lines, in: {}}}\n",
+                                          declared, used, declared));
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    std::string limit;
+#else
+    std::string limit = "ulimit -v 1048576; ";
+#endif
+    auto r = run("/bin/sh", {"-c", limit + "exec \"$0\" check \"$1\"", RILL_CLI_PATH, file});
+    INFO(r.output.substr(0, 2000));
+    CHECK(r.exited_with(1));
+    CHECK(contains(r.output, file + ":5:"));
+    CHECK(contains(r.output, "unknown channel"));
+    CHECK_FALSE(contains(r.output, "did you mean"));
+}
+
 TEST_CASE("rill check and graph on a valid topology", "[config][cli]") {
     scratch_dir dir;
     std::string file =

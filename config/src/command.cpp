@@ -15,6 +15,7 @@
 
 #include <cctype>
 #include <iostream>
+#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -267,7 +268,14 @@ int command_main(int argc, char** argv) {
                 print_help(std::cout, inv.program, c);
                 return 0;
             }
-        return c.fn(inv);
+        // No input may abort the program: a file that needs more memory than
+        // there is ends with a message and a failure status instead.
+        try {
+            return c.fn(inv);
+        } catch (const std::bad_alloc&) {
+            fmt::print(std::cerr, "{} {}: out of memory\n", inv.program, c.name);
+            return 1;
+        }
     }
     return usage_error(inv, "", "unknown command '" + args[0] + "'");
 }

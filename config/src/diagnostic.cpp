@@ -23,30 +23,36 @@ namespace {
 
 // Edit distance counting a swap of neighbours as one edit (optimal string
 // alignment), case-insensitive: "liens" and "String" are typos of "lines" and
-// "string".
+// "string". Three rows of the matrix suffice (a swap looks two rows back), so
+// memory is linear in the candidate's length.
 std::size_t edit_distance(std::string_view a, std::string_view b) {
     auto same = [](char x, char y) {
         return std::tolower(static_cast<unsigned char>(x)) ==
                std::tolower(static_cast<unsigned char>(y));
     };
-    std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
-    for (std::size_t i = 0; i <= a.size(); ++i)
-        d[i][0] = i;
+    std::vector<std::size_t> before(b.size() + 1), prev(b.size() + 1), cur(b.size() + 1);
     for (std::size_t j = 0; j <= b.size(); ++j)
-        d[0][j] = j;
-    for (std::size_t i = 1; i <= a.size(); ++i)
+        prev[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        cur[0] = i;
         for (std::size_t j = 1; j <= b.size(); ++j) {
-            d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1,
-                                d[i - 1][j - 1] + (same(a[i - 1], b[j - 1]) ? 0 : 1)});
+            cur[j] = std::min(
+                {prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (same(a[i - 1], b[j - 1]) ? 0 : 1)});
             if (i > 1 && j > 1 && same(a[i - 1], b[j - 2]) && same(a[i - 2], b[j - 1]))
-                d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+                cur[j] = std::min(cur[j], before[j - 2] + 1);
         }
-    return d[a.size()][b.size()];
+        std::swap(before, prev);
+        std::swap(prev, cur);
+    }
+    return prev[b.size()];
 }
 
 } // namespace
 
 std::string closest(std::string_view word, const std::vector<std::string>& candidates) {
+    // The time is the product of the lengths: a name longer than any a person
+    // would mistype is not a typo worth the search.
+    if (word.size() > max_suggestion_length) return {};
     std::size_t limit = std::max<std::size_t>(1, word.size() / 3);
     const std::string* best = nullptr;
     std::size_t best_d = 0;

@@ -3,6 +3,7 @@
 // they are printed, with "(did you mean 'x'?)" when a suggestion was found.
 #pragma once
 
+#include <cstddef>
 #include <iosfwd>
 #include <stdexcept>
 #include <string>
@@ -32,7 +33,9 @@ std::ostream& operator<<(std::ostream& os, const diagnostic& d);
 
 // The candidate closest to `word` by edit distance, if close enough to be a
 // likely typo (at most a third of the word's length, and at least one edit
-// shorter than the word); empty if none.
+// shorter than the word); empty if none, and for a word longer than
+// max_suggestion_length characters.
+inline constexpr std::size_t max_suggestion_length = 256;
 std::string closest(std::string_view word, const std::vector<std::string>& candidates);
 
 // Thrown by the throwing loader entry points: every problem found, in file order.
