@@ -185,12 +185,30 @@ TEST_CASE("wrong scalar types, at the value") {
     CHECK_THAT(unit.message, Catch::Contains("add a unit, e.g. 5s"));
     auto shape = only_error(parse_with("    workers: [1]\n"));
     CHECK(shape.at == mark{"t.yaml", 11, 14});
-    CHECK(shape.message == "expected an integer >= 1, got a list");
+    CHECK(shape.message == "expected an integer from 1 to 4096, got a list");
     auto bound = only_error(parse_with("    workers: 0\n"));
     CHECK(bound.message == "'0' is too small: must be at least 1");
     auto choice = only_error(parse_with("    restart: transinet\n"));
     CHECK(choice.message == "expected one of permanent, transient, temporary, got 'transinet'");
     CHECK(choice.suggestion == "transient");
+}
+
+TEST_CASE("integers out of their documented range, at the value") {
+    // Each once wrapped silently into the field's C++ type (4294967297 -> 1).
+    auto workers = only_error(parse_with("    workers: 4294967297\n"));
+    CHECK(workers.at == mark{"t.yaml", 11, 14});
+    CHECK(workers.message == "'4294967297' is too large: must be at most 4096");
+    CHECK(only_error(parse_with("    workers: 3000000000\n")).at == mark{"t.yaml", 11, 14});
+    auto intensity = only_error(parse_with("") + "supervisor: {intensity: 4294967296, "
+                                                 "children: [read, parse, print]}\n");
+    CHECK(intensity.message == "'4294967296' is too large: must be at most 1000000");
+    auto capacity = only_error("channels: {c: {type: string, capacity: 99999999999}}\n"
+                               "stages: {a: {stage: source, out: c}, b: {stage: sink, in: c}}\n");
+    CHECK(capacity.at == mark{"t.yaml", 1, 40});
+    CHECK(capacity.message ==
+          "channel 'c' capacity '99999999999' is too large: must be at most 1048576");
+    auto huge = only_error(parse_with("    workers: 99999999999999999999\n"));
+    CHECK(huge.message == "integer '99999999999999999999' is out of range");
 }
 
 TEST_CASE("unknown stage names, types and channels, with suggestions") {

@@ -220,7 +220,12 @@ private:
                 return;
             const auto* t = v.find("type");
             type_node = t ? t->value.get() : nullptr;
+            std::size_t before = errors_.size();
             set(c.capacity, v, f_.channel, "capacity");
+            // The value's own message does not say what it is the capacity of.
+            for (std::size_t i = before; i < errors_.size(); ++i)
+                errors_[i].message =
+                    fmt::format("channel '{}' capacity {}", e.key, errors_[i].message);
         }
         if (!type_node) return; // missing: reported by check_object
         if (type_node->kind != node::scalar) {

@@ -65,7 +65,7 @@ std::vector<field> supervisor_fields(const format& f, bool nested) {
          "the supervisor's name (unique among supervisors and stage ids)"},
         {"strategy", &f.strategy, false, "one_for_one",
          "which children restart when one fails (as OTP)"},
-        {"intensity", &f.count_ge0, false, "10",
+        {"intensity", &f.intensity, false, "10",
          "more than this many restarts within period and the supervisor gives up"},
         {"period", &f.positive_duration, false, "1m", "the window intensity counts restarts in"},
         {"backoff", &f.backoff, false, "",
@@ -87,8 +87,12 @@ format::format() {
     texts = container(kind::list, "a string or a list of strings", &text);
     name = scalar(kind::string, "a name");
     names = container(kind::list, "a name or a list of names", &name);
-    count_ge0 = scalar(kind::integer, "an integer >= 0", 0);
-    count_ge1 = scalar(kind::integer, "an integer >= 1", 1);
+    // Every integer has a maximum, so that none is truncated to the field's C++
+    // type; these are far above any sensible value, and the capacity's bound
+    // keeps a channel's buffer allocatable.
+    capacity = scalar(kind::integer, "an integer from 0 to 1048576", 0, max_capacity);
+    workers = scalar(kind::integer, "an integer from 1 to 4096", 1, 4096);
+    intensity = scalar(kind::integer, "an integer from 0 to 1000000", 0, 1'000'000);
     processors = scalar(kind::integer, "an integer >= 1", 1, 4096);
     stack_reserve = scalar(kind::size, "a size like 256KiB", 16 * 1024);
     positive_duration = scalar(kind::duration, "a duration like 250ms", 0);
@@ -109,7 +113,7 @@ format::format() {
         "runtime settings (top-level file only)");
     channel = object("a channel declaration",
                      {{"type", &name, true, "", "the element type (a registered type name)"},
-                      {"capacity", &count_ge0, false, "64", "buffered values"}});
+                      {"capacity", &capacity, false, "64", "buffered values"}});
     channel_entry = either("a type name or a mapping {type, capacity}", {&name, &channel});
     channels = container(kind::map, "a mapping of channel name to declaration", &channel_entry);
     channels.help = "channels by name";
@@ -128,7 +132,7 @@ format::format() {
          {"out", &ports, false, "",
           "output channels: a channel or a list (fan-out) when the stage has one output port, "
           "else a mapping of port to channels"},
-         {"workers", &count_ge1, false, "1", "goroutines sharing the ports (a pool)"},
+         {"workers", &workers, false, "1", "goroutines sharing the ports (a pool)"},
          {"args", &args, false, "", "the stage's arguments"},
          {"restart", &restart, false, "transient", "when a finished worker is restarted"},
          {"shutdown", &shutdown, false, "5s", "how long a stopping worker is waited for"}});

@@ -10,6 +10,7 @@
 
 #include <rill/config/registry.hpp>
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -62,9 +63,13 @@ struct type_def {
 
 // The format's types; the roots are `top` (the file given to the loader) and
 // `included` (a file named by include:).
+// The largest channel capacity a file may ask for, in values.
+inline constexpr std::size_t max_capacity = 1 << 20;
+
 struct format {
     type_def text, texts, name, names;
-    type_def count_ge0, count_ge1, processors, stack_reserve, positive_duration, factor, jitter;
+    type_def capacity, workers, intensity, processors, stack_reserve, positive_duration, factor,
+        jitter;
     type_def restart, strategy, shutdown;
     type_def runtime, channel, channel_entry, channels;
     type_def channel_list, port_map, ports, args, stage, stages;
