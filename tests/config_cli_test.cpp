@@ -187,6 +187,24 @@ TEST_CASE("rill check: a 16,000-character near-miss name gets no suggestion", "[
     CHECK_FALSE(contains(r.output, "did you mean"));
 }
 
+TEST_CASE("rill check: an unreadable file or include, with the OS's reason", "[config][cli]") {
+    scratch_dir dir;
+    std::string top = dir.file("top.yaml", "include: sub\n");
+    std::filesystem::create_directory(std::filesystem::path(top).parent_path() / "sub");
+    std::string sub = (std::filesystem::path(top).parent_path() / "sub").string();
+    auto as_file = rill_cmd({"check", sub});
+    INFO(as_file.output);
+    CHECK(as_file.exited_with(1));
+    CHECK(contains(as_file.output, "cannot read the file: Is a directory"));
+    auto as_include = rill_cmd({"check", top});
+    INFO(as_include.output);
+    CHECK(as_include.exited_with(1));
+    CHECK(contains(as_include.output,
+                   top + ":1:10: error: cannot read included file '" + sub + "': Is a directory"));
+    auto missing = rill_cmd({"check", sub + ".yaml"});
+    CHECK(contains(missing.output, "cannot read the file: No such file or directory"));
+}
+
 TEST_CASE("rill check and graph on a valid topology", "[config][cli]") {
     scratch_dir dir;
     std::string file =

@@ -11,13 +11,16 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 #include <unordered_map>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 namespace rill::config {
 namespace {
@@ -26,12 +29,31 @@ namespace fs = std::filesystem;
 using yaml::node;
 using errors_t = std::vector<diagnostic>;
 
-std::optional<std::string> read_from_disk(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return std::nullopt;
-    std::ostringstream s;
-    s << in.rdbuf();
-    return std::move(s).str();
+// A file's bytes, or the OS's reason why not. Read with read(2) rather than
+// a stream: an ifstream opens a directory and reads it as empty.
+struct file_text {
+    std::optional<std::string> text;
+    std::string error{};
+};
+
+file_text read_from_disk(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return {std::nullopt, std::strerror(errno)};
+    std::string out;
+    char buf[1 << 16];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            int err = errno;
+            ::close(fd);
+            return {std::nullopt, std::strerror(err)};
+        }
+        if (n == 0) break;
+        out.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    return {std::move(out)};
 }
 
 std::optional<std::string> getenv_from_process(std::string_view name) {
@@ -46,8 +68,7 @@ using entry_index = std::unordered_map<std::string_view, const yaml::entry*>;
 class loader {
 public:
     explicit loader(const load_options& o)
-        : read_file_(o.read_file ? o.read_file : read_from_disk),
-          getenv_(o.getenv ? o.getenv : getenv_from_process),
+        : read_file_(o.read_file), getenv_(o.getenv ? o.getenv : getenv_from_process),
           reg_(o.stages ? *o.stages : registry::global()), max_depth_(o.max_include_depth),
           f_(schema::topology_format()) {}
 
@@ -56,9 +77,10 @@ public:
         file_order_[path] = 0;
         std::optional<std::string> read;
         if (!text) {
-            read = read_file_(path);
+            file_text f = read_text(path);
+            read = std::move(f.text);
             if (!read)
-                errors_.push_back({{path, 0, 0}, "cannot read the file"});
+                errors_.push_back({{path, 0, 0}, "cannot read the file" + reason(f)});
             else
                 text = *read;
         }
@@ -70,6 +92,15 @@ public:
     }
 
 private:
+    file_text read_text(const std::string& path) const {
+        if (!read_file_) return read_from_disk(path);
+        return {read_file_(path)};
+    }
+
+    static std::string reason(const file_text& f) {
+        return f.error.empty() ? std::string() : ": " + f.error;
+    }
+
     // Reads one file and, depth first, the files it includes; collects its declarations.
     const node* read_tree(const std::string& path, std::string_view text, bool top) {
         yaml::value_filter filter = [this](std::string_view s, const mark& at, errors_t& errs) {
@@ -121,14 +152,14 @@ private:
                     {item.at, fmt::format("includes nested deeper than {} files", max_depth_)});
                 return;
             }
-            auto text = read_file_(resolved);
-            if (!text) {
-                errors_.push_back(
-                    {item.at, fmt::format("cannot read included file '{}'", resolved)});
+            file_text text = read_text(resolved);
+            if (!text.text) {
+                errors_.push_back({item.at, fmt::format("cannot read included file '{}'{}",
+                                                        resolved, reason(text))});
                 return;
             }
             file_order_.emplace(resolved, file_order_.size());
-            read_tree(resolved, *text, false);
+            read_tree(resolved, *text.text, false);
         };
         if (list.kind == node::sequence)
             for (const auto& item : list.items)
