@@ -205,6 +205,22 @@ TEST_CASE("rill check: an unreadable file or include, with the OS's reason", "[c
     CHECK(contains(missing.output, "cannot read the file: No such file or directory"));
 }
 
+TEST_CASE("rill check: a file that includes itself, named differently, is one cycle",
+          "[config][cli]") {
+    scratch_dir dir;
+    std::string file = dir.file("x.yaml", "include: x.yaml\n"
+                                          "channels: {ticks: string}\n"
+                                          "stages:\n"
+                                          "  gen: {stage: generate, out: ticks}\n"
+                                          "  print: {stage: write_lines, in: ticks}\n");
+    auto dotted = (std::filesystem::path(file).parent_path() / "." / "x.yaml").string();
+    auto r = rill_cmd({"check", dotted});
+    INFO(r.output);
+    CHECK(r.exited_with(1));
+    CHECK(lines_of(r.output) == std::vector<std::string>{dotted + ":1:10: error: include cycle: " +
+                                                         dotted + " -> " + file});
+}
+
 TEST_CASE("rill check and graph on a valid topology", "[config][cli]") {
     scratch_dir dir;
     std::string file =

@@ -75,6 +75,7 @@ public:
     load_result load(const std::string& path, std::optional<std::string_view> text) {
         topo_.file = path;
         file_order_[path] = 0;
+        read_ids_.insert(identity(path));
         std::optional<std::string> read;
         if (!text) {
             file_text f = read_text(path);
@@ -95,6 +96,14 @@ private:
     file_text read_text(const std::string& path) const {
         if (!read_file_) return read_from_disk(path);
         return {read_file_(path)};
+    }
+
+    // One name per file, however it is spelt (./x.yaml, x.yaml, a/../x.yaml,
+    // through a symbolic link), so that a file is never read twice.
+    static std::string identity(const std::string& path) {
+        std::error_code ec;
+        fs::path p = fs::weakly_canonical(path, ec);
+        return ec ? fs::path(path).lexically_normal().string() : p.string();
     }
 
     static std::string reason(const file_text& f) {
@@ -121,7 +130,7 @@ private:
                     errors_.push_back(
                         {e->key_at,
                          fmt::format("'{}' is only allowed in the top-level file", key)});
-        open_.push_back(path);
+        open_.push_back({path, identity(path)});
         if (const auto* inc = root->find("include")) include(path, *inc->value);
         open_.pop_back();
         collect(*root, "channels", f_.channels, channel_entries_, channel_keys_, "channel");
@@ -139,14 +148,17 @@ private:
             fs::path p(item.text);
             if (p.is_relative()) p = fs::path(from).parent_path() / p;
             std::string resolved = p.lexically_normal().string();
-            if (auto c = std::find(open_.begin(), open_.end(), resolved); c != open_.end()) {
+            std::string id = identity(resolved);
+            auto c = std::find_if(open_.begin(), open_.end(),
+                                  [&](const open_file& o) { return o.id == id; });
+            if (c != open_.end()) {
                 std::string chain;
                 for (auto it = c; it != open_.end(); ++it)
-                    chain += *it + " -> ";
+                    chain += it->path + " -> ";
                 errors_.push_back({item.at, "include cycle: " + chain + resolved});
                 return;
             }
-            if (file_order_.count(resolved)) return; // already read: included once
+            if (read_ids_.count(id)) return; // already read: included once
             if (int(open_.size()) > max_depth_) {
                 errors_.push_back(
                     {item.at, fmt::format("includes nested deeper than {} files", max_depth_)});
@@ -159,6 +171,7 @@ private:
                 return;
             }
             file_order_.emplace(resolved, file_order_.size());
+            read_ids_.insert(id);
             read_tree(resolved, *text.text, false);
         };
         if (list.kind == node::sequence)
@@ -629,7 +642,12 @@ private:
     topology topo_;
     std::vector<yaml::node_ptr> trees_;
     std::map<std::string, std::size_t> file_order_;
-    std::vector<std::string> open_;
+    // The files being read, outermost first, as named and as identified.
+    struct open_file {
+        std::string path, id;
+    };
+    std::vector<open_file> open_;
+    std::set<std::string> read_ids_;
     std::vector<const yaml::entry*> channel_entries_, stage_entries_;
     // Lookups by name, so that loading is linear in the number of declarations.
     // Keys view the YAML trees' keys and the decoded names, which stay put once
