@@ -117,7 +117,22 @@ TEST_CASE("nesting depth is capped, for flow and block collections and aliases")
                              }()}) {
         auto d = parse(deep);
         CHECK(d.root == nullptr);
-        REQUIRE(!d.errors.empty());
+        REQUIRE(d.errors.size() == 1);
+        // The project's own limit and message, below yaml-cpp's (about 500,
+        // "bad file"), at the collection that goes one level too deep.
+        CHECK(d.errors[0].message == "nesting deeper than 256 levels");
+        CHECK(d.errors[0].at.line == 1);
+    }
+    for (const char* open : {"[", "{a: "}) {
+        std::string deepest = "x: ", close = open[0] == '[' ? "]" : "}";
+        for (int i = 0; i < 255; ++i)
+            deepest += open;
+        for (int i = 0; i < 255; ++i)
+            deepest += close;
+        auto ok = parse(deepest + "\n");
+        INFO(open);
+        CHECK(ok.errors.empty());
+        CHECK(ok.root != nullptr);
     }
     yaml::limits lim;
     lim.max_depth = 4;

@@ -45,7 +45,9 @@ const char* describe(node::kind_t k) noexcept;
 
 struct limits {
     std::size_t max_nodes = 1'000'000;
-    int max_depth = 512;
+    // Below yaml-cpp's own recursion limit (about 500 levels, reported only
+    // as "bad file"), so that this check, with its message, always fires first.
+    int max_depth = 256;
 };
 
 // Rewrites a scalar value; an error is reported at the scalar and the text
