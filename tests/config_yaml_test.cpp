@@ -141,6 +141,31 @@ TEST_CASE("nesting depth is capped, for flow and block collections and aliases")
     CHECK_THAT(d.errors[0].message, Catch::Contains("nesting deeper than 4"));
 }
 
+TEST_CASE("text that is not UTF-8 is refused at its first invalid byte") {
+    auto latin1 = parse("a: caf\xC3\xA9\nb: caf\xE9\n");
+    CHECK(latin1.root == nullptr);
+    REQUIRE(latin1.errors.size() == 1);
+    CHECK(latin1.errors[0].at.line == 2);
+    CHECK(latin1.errors[0].at.column == 7);
+    CHECK(latin1.errors[0].message == "invalid UTF-8: byte 0xE9 (YAML files are UTF-8)");
+    for (const char* bad : {"\xC0\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xE2\x82"}) {
+        auto d = parse(std::string("x: ") + bad + "\n");
+        INFO(d.errors.size());
+        REQUIRE(d.errors.size() == 1);
+        CHECK(d.errors[0].at.column == 4);
+    }
+    auto utf16 = parse(std::string("\xFF\xFE"
+                                   "a\0:\0 \0"
+                                   "1\0\n\0",
+                                   12));
+    REQUIRE(utf16.errors.size() == 1);
+    CHECK(utf16.errors[0].message == "the file is UTF-16: save it as UTF-8");
+    auto bom = parse("\xEF\xBB\xBF"
+                     "a: \xF0\x9F\x98\x80\n");
+    CHECK(bom.errors.empty());
+    CHECK(bom.root != nullptr);
+}
+
 TEST_CASE("syntax errors carry yaml-cpp's mark") {
     auto d = parse("a: [1, 2\nb: 3\n");
     REQUIRE(d.errors.size() == 1);

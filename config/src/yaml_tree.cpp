@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -255,6 +256,57 @@ private:
     std::size_t total_ = 0;
 };
 
+// The length of the well-formed UTF-8 sequence at the start of s (RFC 3629:
+// no overlong forms, no surrogates, nothing above U+10FFFF), or 0.
+std::size_t utf8_length(std::string_view s) {
+    auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+    unsigned char b = byte(0);
+    if (b < 0x80) return 1;
+    std::size_t n = b >= 0xC2 && b <= 0xDF   ? 2
+                    : b >= 0xE0 && b <= 0xEF ? 3
+                    : b >= 0xF0 && b <= 0xF4 ? 4
+                                             : 0;
+    if (n == 0 || s.size() < n) return 0;
+    unsigned char lo = 0x80, hi = 0xBF; // the second byte's range
+    if (b == 0xE0) lo = 0xA0;
+    if (b == 0xED) hi = 0x9F;
+    if (b == 0xF0) lo = 0x90;
+    if (b == 0xF4) hi = 0x8F;
+    if (byte(1) < lo || byte(1) > hi) return 0;
+    for (std::size_t i = 2; i < n; ++i)
+        if (byte(i) < 0x80 || byte(i) > 0xBF) return 0;
+    return n;
+}
+
+// YAML is Unicode, and yaml-cpp passes invalid bytes through as text: the
+// first byte that is not UTF-8, at its line and column (in characters), or
+// none. A byte order mark for UTF-16 or UTF-32 is refused rather than
+// decoded, as every other tool in a topology's life reads UTF-8.
+std::optional<diagnostic> encoding_error(std::string_view text, const std::string& file) {
+    auto starts = [&](std::string_view bom) { return text.substr(0, bom.size()) == bom; };
+    using namespace std::string_view_literals;
+    if (starts("\x00\x00\xFE\xFF"sv) || starts("\xFF\xFE\x00\x00"sv))
+        return diagnostic{{file, 1, 1}, "the file is UTF-32: save it as UTF-8"};
+    if (starts("\xFE\xFF"sv) || starts("\xFF\xFE"sv))
+        return diagnostic{{file, 1, 1}, "the file is UTF-16: save it as UTF-8"};
+    int line = 1, column = 1;
+    for (std::size_t i = 0; i < text.size();) {
+        std::size_t n = utf8_length(text.substr(i));
+        if (n == 0)
+            return diagnostic{{file, line, column},
+                              fmt::format("invalid UTF-8: byte 0x{:02X} (YAML files are UTF-8)",
+                                          static_cast<unsigned char>(text[i]))};
+        if (text[i] == '\n') {
+            ++line;
+            column = 1;
+        } else {
+            ++column;
+        }
+        i += n;
+    }
+    return std::nullopt;
+}
+
 // Stops at the start of a further document.
 struct document_detector : YAML::EventHandler {
     void OnDocumentStart(const YAML::Mark& m) override { throw second_document{m}; }
@@ -275,6 +327,10 @@ struct document_detector : YAML::EventHandler {
 
 node_ptr parse(std::string_view text, const std::string& file, std::vector<diagnostic>& errors,
                const value_filter& filter, const limits& lim) {
+    if (auto e = encoding_error(text, file)) {
+        errors.push_back(std::move(*e));
+        return nullptr;
+    }
     std::istringstream in{std::string(text)};
     tree_builder builder(file, errors, filter, lim);
     auto to_mark = [&](const YAML::Mark& m) {
