@@ -12,7 +12,8 @@
 #     install  cmake --install, then tests/install (a find_package(rill)
 #              consumer) configured, built and run against the installed tree
 #     fuzz     the YAML loader under libFuzzer (clang, ASan + UBSan) for
-#              FUZZ_SECONDS, from the seed corpus in config/fuzz/corpus
+#              FUZZ_SECONDS, from the seed corpora in config/fuzz/corpus
+#              and tests/check_corpus
 # environment: BUILD_ROOT (default build-test; one directory per stage),
 #   JOBS (build and ctest parallelism; default: number of CPUs),
 #   FUZZ_SECONDS (default 120).
@@ -196,10 +197,13 @@ stage_fuzz() {
         -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRILL_SANITIZE=address -DRILL_FUZZ=ON \
         -DRILL_BUILD_TESTS=OFF -DRILL_BUILD_BENCH=OFF -DRILL_BUILD_EXAMPLES=OFF || return 1
     mkdir -p "$dir/corpus"
+    # The check corpus's files seed it too (not its .expected outputs).
+    rm -rf "$dir/check_seeds" && mkdir -p "$dir/check_seeds" &&
+        cp "$repo"/tests/check_corpus/*.yaml "$dir/check_seeds"/ || return 1
     echo "fuzzing the YAML loader for ${FUZZ_SECONDS:-120}s"
     if "$dir/config/config_load_fuzz" -max_total_time="${FUZZ_SECONDS:-120}" -timeout=10 \
         -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$dir/" \
-        "$dir/corpus" "$repo/config/fuzz/corpus" </dev/null >"$log_dir/fuzz.log" 2>&1; then
+        "$dir/corpus" "$repo/config/fuzz/corpus" "$dir/check_seeds" </dev/null >"$log_dir/fuzz.log" 2>&1; then
         tail -n 12 "$log_dir/fuzz.log"
         stage_passed[fuzz]=1
         stage_failed[fuzz]=0

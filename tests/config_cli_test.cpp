@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <csignal>
 #include <filesystem>
@@ -219,6 +220,28 @@ TEST_CASE("rill check: a file that includes itself, named differently, is one cy
     CHECK(r.exited_with(1));
     CHECK(lines_of(r.output) == std::vector<std::string>{dotted + ":1:10: error: include cycle: " +
                                                          dotted + " -> " + file});
+}
+
+// tests/check_corpus: each NAME.yaml with NAME.expected, the exact output of
+// `rill check` on it (paths relative to the corpus). The fuzz stage of
+// scripts/test.sh seeds from the same files.
+TEST_CASE("rill check: the check corpus gives its expected output", "[config][cli]") {
+    const std::filesystem::path corpus = source_dir + "/tests/check_corpus";
+    std::vector<std::filesystem::path> files;
+    for (const auto& e : std::filesystem::directory_iterator(corpus))
+        if (e.path().extension() == ".yaml") files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    REQUIRE(files.size() >= 10);
+    for (const auto& f : files) {
+        auto expected = read_file(std::filesystem::path(f).replace_extension(".expected"));
+        auto r = rill_cmd({"check", f.string()});
+        std::string output = r.output, prefix = corpus.string() + "/";
+        for (auto at = output.find(prefix); at != std::string::npos; at = output.find(prefix))
+            output.erase(at, prefix.size());
+        INFO(f.filename().string() << ":\n" << output);
+        CHECK(output == expected);
+        CHECK(r.exited_with(expected.find(": ok (") == std::string::npos ? 1 : 0));
+    }
 }
 
 TEST_CASE("rill check and graph on a valid topology", "[config][cli]") {
