@@ -52,8 +52,7 @@ void on_sigquit(int) {
 void debug_init() {
     quit_fd = eventfd(0, EFD_CLOEXEC);
     if (quit_fd < 0) {
-        int err = errno; // before the logger, which may make system calls of its own
-        runtime_log().warn("rill: no SIGQUIT goroutine dump (eventfd: {})", std::strerror(err));
+        runtime_log().warn("rill: no SIGQUIT goroutine dump (eventfd: {})", std::strerror(errno));
         return;
     }
     bool started = start_thread(

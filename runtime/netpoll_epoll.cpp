@@ -37,8 +37,8 @@ constexpr int max_events = 128;
 // Sockets may be created before the runtime starts (and so before
 // netpoll_init): whichever comes first creates the poller.
 void create_poller() {
-    // errno is saved right after the call that failed: the logger may make
-    // system calls of its own.
+    // errno is saved right after the call that failed: the second call
+    // would overwrite the first one's.
     int err = 0;
     epfd = epoll_create1(EPOLL_CLOEXEC);
     if (epfd < 0) err = errno;
