@@ -649,44 +649,38 @@ std::string failing_chain(const scratch_dir& dir, const std::string& src, int n,
             "  backoff: null\n"
             "  children: [src, boom, sink]\n");
 }
+
+// Runs failing_chain with write_lines into a file and checks the run
+// completes with exactly `expected` in the file.
+void check_chain_output(const scratch_dir& dir, const std::string& src, int n,
+                        const std::string& strategy, const std::vector<std::string>& expected) {
+    std::string out = dir.file("out.txt");
+    auto r = rill_cmd({"run", failing_chain(dir, src, n, strategy, "{path: '" + out + "'}")});
+    INFO(r.output);
+    CHECK(r.exited_with(0));
+    CHECK(lines_of(read_file(out)) == expected);
+}
 } // namespace
 
 TEST_CASE("rill run: a restarted write_lines keeps what the run wrote", "[config][cli]") {
     // rest_for_one: each failure of boom restarts the sink after it, not the source.
     scratch_dir dir;
-    std::string out = dir.file("out.txt");
-    auto r = rill_cmd({"run", failing_chain(dir,
-                                            "{stage: generate, out: a, args: {count: 200, "
-                                            "text: 'v{n}'}}",
-                                            50, "rest_for_one", "{path: '" + out + "'}")});
-    INFO(r.output);
-    CHECK(r.exited_with(0));
-    CHECK(lines_of(read_file(out)) == numbered("v", 200, 50));
+    check_chain_output(dir, "{stage: generate, out: a, args: {count: 200, text: 'v{n}'}}", 50,
+                       "rest_for_one", numbered("v", 200, 50));
 }
 
 TEST_CASE("rill run: restarted sources resume where they were, so a finite one completes",
           "[config][cli]") {
     scratch_dir dir;
     SECTION("generate") {
-        std::string out = dir.file("out.txt");
-        auto r = rill_cmd({"run", failing_chain(dir,
-                                                "{stage: generate, out: a, args: {count: 300, "
-                                                "text: 'v{n}'}}",
-                                                50, "one_for_all", "{path: '" + out + "'}")});
-        INFO(r.output);
-        CHECK(r.exited_with(0));
-        CHECK(lines_of(read_file(out)) == numbered("v", 300, 50));
+        check_chain_output(dir, "{stage: generate, out: a, args: {count: 300, text: 'v{n}'}}", 50,
+                           "one_for_all", numbered("v", 300, 50));
     }
     SECTION("read_lines") {
         // Several 64 KiB reads, so that restarts come with lines read and not yet sent.
         std::string in = dir.file("in.txt", joined_lines(numbered("line ", 20000)));
-        std::string out = dir.file("out.txt");
-        auto r = rill_cmd(
-            {"run", failing_chain(dir, "{stage: read_lines, out: a, args: {path: '" + in + "'}}",
-                                  1000, "one_for_all", "{path: '" + out + "'}")});
-        INFO(r.output);
-        CHECK(r.exited_with(0));
-        CHECK(lines_of(read_file(out)) == numbered("line ", 20000, 1000));
+        check_chain_output(dir, "{stage: read_lines, out: a, args: {path: '" + in + "'}}", 1000,
+                           "one_for_all", numbered("line ", 20000, 1000));
     }
 }
 
