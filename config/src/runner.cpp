@@ -174,11 +174,9 @@ void run_state::fail_worker(stage_run& s, int w, const std::exception_ptr& e, co
         // Never restarted: as far as its outputs go, it has finished.
         if (s.decl->restart == rill::restart::temporary) finish_locked(s, w);
     }
-    if (lost == 0)
-        detail::stage_log().warn("stage {} ({}) failed: {}", id, s.decl->stage, what);
-    else
-        detail::stage_log().warn("stage {} ({}) failed: {}; {} value{} in hand lost", id,
-                                 s.decl->stage, what, lost, lost == 1 ? "" : "s");
+    std::string held =
+        lost == 0 ? "" : fmt::format("; {} value{} in hand lost", lost, lost == 1 ? "" : "s");
+    detail::stage_log().warn("stage {} ({}) failed: {}{}", id, s.decl->stage, what, held);
 }
 
 void run_state::finish_locked(stage_run& s, int w) {
