@@ -289,6 +289,42 @@ TEST_CASE("stage arguments: unknown, missing, typed, regex, choices") {
     CHECK(min.message == "'-1' is too small: must be at least 0");
 }
 
+// libstdc++'s regex compiler reads counts into a long without an overflow
+// check (undefined behaviour, found by the fuzz stage) and recurses per group:
+// such patterns are refused with the reason before std::regex sees them.
+TEST_CASE("stage arguments: a regex past the limits std::regex can be trusted with") {
+    auto pattern_error = [](const std::string& pattern) {
+        return only_error(with_parse(parse_ports + "    args: {pattern: '" + pattern + "'}\n"));
+    };
+    auto huge = pattern_error("a{2222222222222222222}");
+    CHECK(huge.at == mark{"t.yaml", 11, 21});
+    CHECK(huge.message == "invalid regular expression 'a{2222222222222222222}': repetition "
+                          "count 2222222222222222222 at offset 2 is more than 1000");
+    CHECK(pattern_error("x{1,1001}").message ==
+          "invalid regular expression 'x{1,1001}': repetition count 1001 at offset 4 is more "
+          "than 1000");
+    CHECK(pattern_error("(a)\\99999999999999999999").message ==
+          "invalid regular expression '(a)\\99999999999999999999': backreference "
+          "99999999999999999999 at offset 4 is more than 1000");
+    CHECK(pattern_error(std::string(65, '(') + std::string(65, ')')).message ==
+          "invalid regular expression '" + std::string(65, '(') + std::string(65, ')') +
+              "': groups nested more than 64 deep at offset 64");
+
+    // Within the limits, and text that only looks like counts or groups.
+    std::string escaped_parens;
+    for (int i = 0; i < 100; ++i)
+        escaped_parens += "\\(";
+    for (const std::string& ok :
+         {std::string("a{1000}"), std::string("a{0001000}"), std::string("x{2,1000}"),
+          std::string("[{99999}]"), std::string("[[:alpha:]]{3}"), std::string("\\{99999\\}"),
+          escaped_parens, std::string(64, '(') + std::string(64, ')')}) {
+        fixture fx;
+        auto r = fx.load(with_parse(parse_ports + "    args: {pattern: '" + ok + "'}\n"));
+        INFO(ok << "\n" << dump(r));
+        CHECK(r.errors.empty());
+    }
+}
+
 TEST_CASE("channel ends: never written, never read, two writers, two readers") {
     fixture fx;
     auto r = fx.load("channels: {c: string, d: string}\nstages:\n"

@@ -42,4 +42,11 @@ TEST_CASE("config registry: add refuses a default outside its own constraints") 
     CHECK_THROWS_AS(r.add(stage_def("b", nop).arg<std::string>("m", "slow").choices({"fast"})),
                     std::invalid_argument);
     CHECK_NOTHROW(r.add(stage_def("c", nop).required<std::int64_t>("n").min(1)));
+    CHECK_THROWS_WITH(r.add(stage_def("d", nop).regex_arg("p", "a{99999999999999999999}", "")),
+                      "d: argument 'p': the default is not a valid regular expression: "
+                      "repetition count 99999999999999999999 at offset 2 is more than 1000");
+    CHECK_THROWS_WITH(r.add(stage_def("e", nop).regex_arg("p", "a(", "")),
+                      Catch::StartsWith("e: argument 'p': the default is not a valid regular "
+                                        "expression: "));
+    CHECK_NOTHROW(r.add(stage_def("f", nop).regex_arg("p", "a{1000}", "")));
 }

@@ -3,6 +3,7 @@
 // type or outside their own constraints) so that mistakes in C++ registration
 // show at startup, not as confusing topology errors.
 #include "builtin_stages.hpp"
+#include "regex_limits.hpp"
 
 #include <rill/config/registry.hpp>
 
@@ -112,6 +113,8 @@ void check_arg(const std::string& stage, const arg_spec& a) {
         std::find(a.choices.begin(), a.choices.end(), std::get<std::string>(d)) == a.choices.end())
         fail("the default is not one of the choices");
     if (a.type == arg_type::regex) {
+        if (auto why = regex_refusal(std::get<std::string>(d)))
+            fail("the default is not a valid regular expression: " + *why);
         try {
             std::regex re(std::get<std::string>(d), std::regex::ECMAScript);
         } catch (const std::regex_error& e) {

@@ -1,5 +1,6 @@
 #include "schema.hpp"
 
+#include "regex_limits.hpp"
 #include "scalars.hpp"
 
 #include <rill/supervisor/child_spec.hpp>
@@ -234,16 +235,6 @@ bool in_bounds(const yaml::node& n, const type_def& t, double v, errors_t& error
     return true;
 }
 
-// std::regex compiles by recursive descent: bound the nesting it recurses on.
-bool nested_too_deeply(std::string_view re) {
-    int depth = 0;
-    for (char c : re) {
-        depth += c == '(' ? 1 : c == ')' ? -1 : 0;
-        if (depth > 64) return true;
-    }
-    return false;
-}
-
 template <class T> std::optional<arg_value> checked(const yaml::node& n, const type_def& t,
                                                     const scalars::parsed<T>& p, double magnitude,
                                                     errors_t& errors) {
@@ -284,9 +275,11 @@ std::optional<arg_value> read_scalar(const yaml::node& n, const type_def& t, err
             {n.at, fmt::format("expected {}, got '{}'", t.title, s), closest(s, t.words)});
         return std::nullopt;
     case kind::regex:
+        if (auto why = regex_refusal(s)) {
+            errors.push_back({n.at, fmt::format("invalid regular expression '{}': {}", s, *why)});
+            return std::nullopt;
+        }
         try {
-            if (nested_too_deeply(s))
-                throw std::regex_error(std::regex_constants::error_complexity);
             std::regex re(s, std::regex::ECMAScript);
             return arg_value(s);
         } catch (const std::regex_error& e) {
