@@ -241,7 +241,7 @@ TEST_CASE("ports: unknown names, and the shorthand where its port is ambiguous")
     CHECK(several.at == mark{"t.yaml", 6, 41});
     CHECK(several.message == "stage route has required output ports left, right: use the port "
                              "form (out: {port: channel})");
-    auto optional = only_error(two_outputs + "  split: {stage: taps, in: lines, out: l}\n");
+    auto optional = only_error(two_outputs + "  split: {stage: taps, in: lines, out: [l, r]}\n");
     CHECK(optional.at == mark{"t.yaml", 6, 40});
     CHECK(optional.message == "stage taps has only optional output ports seen, missed: use the "
                               "port form (out: {port: channel})");
@@ -264,9 +264,11 @@ TEST_CASE("ports: a required port left unbound") {
     fixture fx;
     auto r = fx.load(with_parse("    stage: parse\n    in: lines\n    args: {pattern: x}\n"));
     INFO(dump(r));
-    REQUIRE(r.errors.size() == 1); // graph checks wait until the declarations are sound
-    CHECK(r.errors[0].at == mark{"t.yaml", 7, 3});
-    CHECK(r.errors[0].message == "stage 'parse' (parse) leaves its output port 'records' unbound");
+    REQUIRE(r.errors.size() == 2); // and the graph checks run on what was declared
+    CHECK(r.errors[0].at == mark{"t.yaml", 3, 3});
+    CHECK(r.errors[0].message == "channel 'records' is never written");
+    CHECK(r.errors[1].at == mark{"t.yaml", 7, 3});
+    CHECK(r.errors[1].message == "stage 'parse' (parse) leaves its output port 'records' unbound");
 }
 
 TEST_CASE("stage arguments: unknown, missing, typed, regex, choices") {
@@ -387,6 +389,52 @@ TEST_CASE("types: a port that needs a codec refuses a type without one, at the b
     CHECK_THAT(r.errors[1].message,
                Catch::StartsWith("stage pub (nats_publish) input port 'in' needs a type with a "
                                  "codec, but channel 'c' carries record"));
+}
+
+// Issue 15, fault 9: one misspelt key used to hide every graph error in the
+// file. The graph checks run on the stages that decoded; a channel that a
+// broken stage names is not called never written or never read.
+TEST_CASE("graph checks run beside declaration errors, without false ends") {
+    fixture fx;
+    auto r = fx.load("channels:\n"
+                     "  lines: string\n"
+                     "  x: string\n"
+                     "  y: string\n"
+                     "  recs: record\n"
+                     "  c: string\n"
+                     "  d: string\n"
+                     "stages:\n"
+                     "  src: {stage: source, out: lines, wrokers: 2}\n" // typo
+                     "  bad: {stage: sourse, out: x}\n"                 // unknown stage
+                     "  eat: {stage: sink, in: x}\n"                    // x: unsure
+                     "  p: {stage: parse, in: liens, out: recs, args: {pattern: a}}\n"
+                     "  t: {stage: taps, in: y, out: {sene: c}}\n" // unknown port
+                     "  one: {stage: sink, in: recs}\n"
+                     "  two: {stage: sink, in: recs}\n"           // read twice
+                     "  m: {stage: copy, in: [c, d], out: d}\n"); // cycle m -> m
+    INFO(dump(r));
+    std::vector<std::string> messages;
+    for (const auto& e : r.errors)
+        messages.push_back(fmt::format("{}:{} {}", e.at.line, e.at.column, e.message));
+    // An included file that cannot be read may hold any channel's other end.
+    fx.files["top.yaml"] = "include: gone.yaml\nchannels: {c: string}\n"
+                           "stages: {a: {stage: source, out: c}}\n";
+    auto gone = rill::config::load_file("top.yaml", fx.options());
+    INFO(dump(gone));
+    REQUIRE(gone.errors.size() == 1);
+    CHECK(gone.errors[0].message == "cannot read included file 'gone.yaml'");
+
+    CHECK(messages ==
+          std::vector<std::string>{
+              "4:3 channel 'y' is never written",
+              "9:36 unknown key 'wrokers' in stage 'src'",
+              "10:16 unknown stage 'sourse'",
+              "12:25 unknown channel 'liens'",
+              "13:33 stage taps has no output port 'sene'",
+              "15:26 channel 'recs' is read by both stage one (port in) and stage two (port in): "
+              "use workers: n for a pool, or fan out to several channels",
+              "16:3 cycle: m -> m (a drain could not finish)",
+          });
 }
 
 TEST_CASE("cycles are reported once, listing the cycle") {

@@ -118,12 +118,17 @@ private:
             return r.text;
         };
         yaml::node_ptr root = yaml::parse(text, path, errors_, filter);
-        if (!root) return nullptr;
+        if (!root) {
+            unsure_.all = true; // its stages are missing
+            return nullptr;
+        }
         trees_.push_back(root);
         if (root->kind == node::null) return root.get();
         if (!schema::check_object(*root, f_.top, top ? "the top level" : "an included file",
-                                  errors_))
+                                  errors_)) {
+            unsure_.all = true;
             return nullptr;
+        }
         if (!top)
             for (const char* key : {"runtime", "supervisor"})
                 if (const auto* e = root->find(key))
@@ -134,7 +139,10 @@ private:
         if (const auto* inc = root->find("include")) include(path, *inc->value);
         open_.pop_back();
         collect(*root, "channels", f_.channels, channel_entries_, channel_keys_, "channel");
-        collect(*root, "stages", f_.stages, stage_entries_, stage_keys_, "stage");
+        // A stage declared twice is skipped: what it names may lack an end.
+        for (const auto* twice :
+             collect(*root, "stages", f_.stages, stage_entries_, stage_keys_, "stage"))
+            unsure_of_stage(*twice->value);
         return root.get();
     }
 
@@ -160,12 +168,14 @@ private:
             }
             if (read_ids_.count(id)) return; // already read: included once
             if (int(open_.size()) > max_depth_) {
+                unsure_.all = true;
                 errors_.push_back(
                     {item.at, fmt::format("includes nested deeper than {} files", max_depth_)});
                 return;
             }
             file_text text = read_text(resolved);
             if (!text.text) {
+                unsure_.all = true;
                 errors_.push_back({item.at, fmt::format("cannot read included file '{}'{}",
                                                         resolved, reason(text))});
                 return;
@@ -181,15 +191,21 @@ private:
             one(list);
     }
 
-    void collect(const node& root, std::string_view key, const schema::type_def& map_type,
-                 std::vector<const yaml::entry*>& into, entry_index& keys, std::string_view what) {
+    // Adds the declarations under `key` to `into`; returns those skipped
+    // because their name was declared before.
+    std::vector<const yaml::entry*> collect(const node& root, std::string_view key,
+                                            const schema::type_def& map_type,
+                                            std::vector<const yaml::entry*>& into,
+                                            entry_index& keys, std::string_view what) {
+        std::vector<const yaml::entry*> skipped;
         const auto* e = root.find(key);
-        if (!e || e->value->kind == node::null) return;
+        if (!e || e->value->kind == node::null) return skipped;
         if (e->value->kind != node::mapping) {
             errors_.push_back(
                 {e->value->at, fmt::format("'{}' must be {}, got {}", key, map_type.title,
                                            yaml::describe(e->value->kind))});
-            return;
+            unsure_.all = true;
+            return skipped;
         }
         for (const auto& d : e->value->entries) {
             auto [prev, fresh] = keys.emplace(d.key, &d);
@@ -197,10 +213,29 @@ private:
                 errors_.push_back(
                     {d.key_at, fmt::format("{} '{}' is already declared at {}:{}", what, d.key,
                                            prev->second->key_at.file, prev->second->key_at.line)});
+                skipped.push_back(&d);
                 continue;
             }
             into.push_back(&d);
         }
+        return skipped;
+    }
+
+    // The channels named under a stage's in/out that the graph will not hold.
+    void unsure_of_stage(const node& stage) {
+        if (stage.kind != node::mapping) return;
+        for (const char* key : {"in", "out"})
+            if (const auto* e = stage.find(key)) unsure_of(*e->value);
+    }
+
+    // Every channel name in a binding: `c`, `[c, d]` or `{port: c or [c, d]}`.
+    void unsure_of(const node& binding) {
+        if (binding.kind == node::scalar) unsure_.channels.insert(binding.text);
+        for (const auto& item : binding.items)
+            if (item->kind == node::scalar) unsure_.channels.insert(item->text);
+        if (binding.kind == node::mapping)
+            for (const auto& e : binding.entries)
+                unsure_of(*e.value);
     }
 
     // A field's value read as its type, or its default (also after an error).
@@ -291,6 +326,9 @@ private:
         const node& v = *e.value;
         std::string what = fmt::format("stage '{}'", e.key);
         if (!schema::check_object(v, f_.stage, what, errors_)) return;
+        // A misspelt key may be a misspelt in/out: what it names may lack an end.
+        for (const auto& k : v.entries)
+            if (!f_.stage.find(k.key)) unsure_of(*k.value);
         stage_decl s{e.key, {}};
         s.at = e.key_at;
         set(s.workers, v, f_.stage, "workers");
@@ -307,7 +345,10 @@ private:
                 errors_.push_back({name->value->at, fmt::format("unknown stage '{}'", s.stage),
                                    closest(s.stage, reg_.names())});
         }
-        if (!spec) return;
+        if (!spec) {
+            unsure_of_stage(v);
+            return;
+        }
         // After a misspelt port, its port is most likely the unbound one: say it once.
         if (const auto* in = v.find("in"); !in || bind(s, *spec, *in, true))
             check_unbound(s, *spec, true);
@@ -345,6 +386,7 @@ private:
                 return true;
             }
             errors_.push_back({v.at, shorthand_error(spec, ports, direction, e.key)});
+            unsure_of(v);
             return false;
         }
         bool known = true;
@@ -354,6 +396,7 @@ private:
                     {pe.key_at,
                      fmt::format("stage {} has no {} port '{}'", spec.name, direction, pe.key),
                      closest(pe.key, names)});
+                unsure_of(*pe.value);
                 known = false;
                 continue;
             }
@@ -400,9 +443,13 @@ private:
                 return;
             }
             if (!channel_at_.count(n.text)) {
-                if (!declared_channel(n.text)) // declared but invalid: reported already
-                    errors_.push_back({n.at, fmt::format("unknown channel '{}'", n.text),
-                                       closest(n.text, channel_names())});
+                if (!declared_channel(n.text)) { // declared but invalid: reported already
+                    std::string meant = closest(n.text, channel_names());
+                    // Most likely the channel meant: it may lack this end.
+                    unsure_.channels.insert(meant);
+                    errors_.push_back(
+                        {n.at, fmt::format("unknown channel '{}'", n.text), std::move(meant)});
+                }
                 return;
             }
             if (std::find(b.channels.begin(), b.channels.end(), n.text) != b.channels.end()) {
@@ -616,7 +663,7 @@ private:
     }
 
     load_result finish() {
-        if (errors_.empty()) check_graph(topo_, reg_, errors_);
+        check_graph(topo_, reg_, unsure_, errors_);
         auto order = [&](const diagnostic& d) {
             auto f = file_order_.find(d.at.file);
             return std::make_tuple(f == file_order_.end() ? file_order_.size() : f->second,
@@ -657,6 +704,7 @@ private:
     std::unordered_map<std::string_view, const stage_decl*> stage_at_;
     std::unordered_map<std::string, std::size_t> supervisor_at_; // into topo_.supervisors
     std::map<std::string, std::pair<std::string, mark>> placed_;
+    unsure_ends unsure_;
 };
 
 } // namespace

@@ -20,16 +20,17 @@ using edges = std::unordered_map<std::string_view, std::vector<end_point>>;
 using channel_index = std::unordered_map<std::string_view, const channel_decl*>;
 
 void check_ends(const topology& t, const edges& writers, const edges& readers,
-                std::vector<diagnostic>& errors) {
+                const unsure_ends& unsure, std::vector<diagnostic>& errors) {
     auto describe = [](const end_point& e) {
         return fmt::format("stage {} (port {})", e.stage->id, e.binding->port);
     };
     for (const auto& c : t.channels) {
         auto w = writers.find(c.name);
         auto r = readers.find(c.name);
-        if (w == writers.end())
+        bool sure = !unsure.all && !unsure.channels.count(c.name);
+        if (w == writers.end() && sure)
             errors.push_back({c.at, fmt::format("channel '{}' is never written", c.name)});
-        if (r == readers.end())
+        if (r == readers.end() && sure)
             errors.push_back({c.at, fmt::format("channel '{}' is never read", c.name)});
         if (w != writers.end())
             for (std::size_t i = 1; i < w->second.size(); ++i)
@@ -172,7 +173,8 @@ private:
 
 } // namespace
 
-void check_graph(topology& t, const registry& r, std::vector<diagnostic>& errors) {
+void check_graph(topology& t, const registry& r, const unsure_ends& unsure,
+                 std::vector<diagnostic>& errors) {
     edges writers, readers;
     for (const auto& s : t.stages) {
         for (const auto& b : s.outputs)
@@ -185,7 +187,7 @@ void check_graph(topology& t, const registry& r, std::vector<diagnostic>& errors
     channel_index channels;
     for (const auto& c : t.channels)
         channels.emplace(c.name, &c);
-    check_ends(t, writers, readers, errors);
+    check_ends(t, writers, readers, unsure, errors);
     check_types(t, r, channels, errors);
     cycle_finder(t, readers).run(errors);
 }
