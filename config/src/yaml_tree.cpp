@@ -1,5 +1,7 @@
 #include "yaml_tree.hpp"
 
+#include "yaml_syntax.hpp"
+
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/exceptions.h>
 #include <yaml-cpp/parser.h>
@@ -45,11 +47,18 @@ struct second_document {
 
 class tree_builder : public YAML::EventHandler {
 public:
-    tree_builder(const std::string& file, std::vector<diagnostic>& errors,
+    tree_builder(std::string_view text, const std::string& file, std::vector<diagnostic>& errors,
                  const value_filter& filter, const limits& lim)
-        : file_(file), errors_(errors), filter_(filter), lim_(lim) {}
+        : text_(text), file_(file), errors_(errors), filter_(filter), lim_(lim) {}
 
     node_ptr root() const { return root_ ? root_ : std::make_shared<node>(); }
+
+    // Where the innermost '[' or '{' still open starts, if any.
+    std::optional<mark> open_flow() const {
+        for (auto f = stack_.rbegin(); f != stack_.rend(); ++f)
+            if (f->flow) return f->n->at;
+        return std::nullopt;
+    }
 
     void OnDocumentStart(const YAML::Mark&) override {}
     void OnDocumentEnd() override {}
@@ -64,6 +73,14 @@ public:
     void OnScalar(const YAML::Mark& m, const std::string& tag, YAML::anchor_t anchor,
                   const std::string& value) override {
         auto n = make(node::scalar, m);
+        // yaml-cpp takes an unclosed quoted string to the end of the file.
+        auto at = std::size_t(m.pos);
+        if (tag == "!" && at < text_.size() && (text_[at] == '"' || text_[at] == '\'') &&
+            !quote_closed(text_, at)) {
+            error(n->at, fmt::format("the string opened by this {} is never closed",
+                                     text_[at] == '"' ? "double quote" : "single quote"));
+            throw limit_reached{};
+        }
         bool key = expecting_key();
         n->text = key || !filter_ ? value : filter_(value, n->at, errors_);
         add(finish(std::move(n), anchor), key && tag == "?" && value == "<<");
@@ -85,14 +102,14 @@ public:
     }
 
     void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t anchor,
-                         YAML::EmitterStyle::value) override {
-        open(node::sequence, m, anchor);
+                         YAML::EmitterStyle::value style) override {
+        open(node::sequence, m, anchor, style == YAML::EmitterStyle::Flow);
     }
     void OnSequenceEnd() override { close(); }
 
     void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t anchor,
-                    YAML::EmitterStyle::value) override {
-        open(node::mapping, m, anchor);
+                    YAML::EmitterStyle::value style) override {
+        open(node::mapping, m, anchor, style == YAML::EmitterStyle::Flow);
     }
     void OnMapEnd() override { close(); }
 
@@ -105,6 +122,7 @@ private:
     struct frame {
         std::shared_ptr<node> n;
         YAML::anchor_t anchor;
+        bool flow;             // written [...] or {...}
         bool have_key = false; // a key was read, its value is next
         bool key_ok = false;   // ... and it is a usable key
         bool key_is_merge = false;
@@ -167,9 +185,9 @@ private:
         return n;
     }
 
-    void open(node::kind_t k, const YAML::Mark& m, YAML::anchor_t anchor) {
+    void open(node::kind_t k, const YAML::Mark& m, YAML::anchor_t anchor, bool flow) {
         if (int(stack_.size()) + 1 > lim_.max_depth) too_deep(to_mark(m));
-        stack_.push_back({make(k, m), anchor});
+        stack_.push_back({make(k, m), anchor, flow});
     }
 
     void close() {
@@ -245,6 +263,7 @@ private:
         f.slots.push_back({entry{std::move(f.key), f.key_at, std::move(child)}, f.key_is_merge});
     }
 
+    std::string_view text_;
     const std::string& file_;
     std::vector<diagnostic>& errors_;
     const value_filter& filter_;
@@ -255,57 +274,6 @@ private:
     std::vector<std::string> anchor_names_;
     std::size_t total_ = 0;
 };
-
-// The length of the well-formed UTF-8 sequence at the start of s (RFC 3629:
-// no overlong forms, no surrogates, nothing above U+10FFFF), or 0.
-std::size_t utf8_length(std::string_view s) {
-    auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
-    unsigned char b = byte(0);
-    if (b < 0x80) return 1;
-    std::size_t n = b >= 0xC2 && b <= 0xDF   ? 2
-                    : b >= 0xE0 && b <= 0xEF ? 3
-                    : b >= 0xF0 && b <= 0xF4 ? 4
-                                             : 0;
-    if (n == 0 || s.size() < n) return 0;
-    unsigned char lo = 0x80, hi = 0xBF; // the second byte's range
-    if (b == 0xE0) lo = 0xA0;
-    if (b == 0xED) hi = 0x9F;
-    if (b == 0xF0) lo = 0x90;
-    if (b == 0xF4) hi = 0x8F;
-    if (byte(1) < lo || byte(1) > hi) return 0;
-    for (std::size_t i = 2; i < n; ++i)
-        if (byte(i) < 0x80 || byte(i) > 0xBF) return 0;
-    return n;
-}
-
-// YAML is Unicode, and yaml-cpp passes invalid bytes through as text: the
-// first byte that is not UTF-8, at its line and column (in characters), or
-// none. A byte order mark for UTF-16 or UTF-32 is refused rather than
-// decoded, as every other tool in a topology's life reads UTF-8.
-std::optional<diagnostic> encoding_error(std::string_view text, const std::string& file) {
-    auto starts = [&](std::string_view bom) { return text.substr(0, bom.size()) == bom; };
-    using namespace std::string_view_literals;
-    if (starts("\x00\x00\xFE\xFF"sv) || starts("\xFF\xFE\x00\x00"sv))
-        return diagnostic{{file, 1, 1}, "the file is UTF-32: save it as UTF-8"};
-    if (starts("\xFE\xFF"sv) || starts("\xFF\xFE"sv))
-        return diagnostic{{file, 1, 1}, "the file is UTF-16: save it as UTF-8"};
-    int line = 1, column = 1;
-    for (std::size_t i = 0; i < text.size();) {
-        std::size_t n = utf8_length(text.substr(i));
-        if (n == 0)
-            return diagnostic{{file, line, column},
-                              fmt::format("invalid UTF-8: byte 0x{:02X} (YAML files are UTF-8)",
-                                          static_cast<unsigned char>(text[i]))};
-        if (text[i] == '\n') {
-            ++line;
-            column = 1;
-        } else {
-            ++column;
-        }
-        i += n;
-    }
-    return std::nullopt;
-}
 
 // Stops at the start of a further document.
 struct document_detector : YAML::EventHandler {
@@ -327,12 +295,14 @@ struct document_detector : YAML::EventHandler {
 
 node_ptr parse(std::string_view text, const std::string& file, std::vector<diagnostic>& errors,
                const value_filter& filter, const limits& lim) {
-    if (auto e = encoding_error(text, file)) {
+    if (auto e = character_error(text, file)) {
         errors.push_back(std::move(*e));
         return nullptr;
     }
     std::istringstream in{std::string(text)};
-    tree_builder builder(file, errors, filter, lim);
+    // yaml-cpp's marks count from after a byte order mark.
+    std::string_view body = text.starts_with("\xEF\xBB\xBF") ? text.substr(3) : text;
+    tree_builder builder(body, file, errors, filter, lim);
     auto to_mark = [&](const YAML::Mark& m) {
         return m.line < 0 ? mark{file, 0, 0} : mark{file, m.line + 1, m.column + 1};
     };
@@ -344,11 +314,18 @@ node_ptr parse(std::string_view text, const std::string& file, std::vector<diagn
     } catch (const limit_reached&) {
         return nullptr;
     } catch (const second_document& d) {
-        errors.push_back({to_mark(d.at), "a topology file holds one YAML document; this is a "
-                                         "second one"});
+        // yaml-cpp also starts a document, unmarked, at a line that fits no
+        // node of the first one (a key below a top-level list).
+        std::string_view from = body.substr(std::min(body.size(), std::size_t(d.at.pos)));
+        bool marked = from.starts_with("---") || from.starts_with("%");
+        errors.push_back({to_mark(d.at), marked ? "a topology file holds one YAML document; this "
+                                                  "is a second one"
+                                                : "this line is outside the document above it: "
+                                                  "check its indentation"});
         return nullptr;
     } catch (const YAML::Exception& e) {
-        errors.push_back({to_mark(e.mark), "invalid YAML: " + e.msg});
+        mark at = to_mark(e.mark);
+        errors.push_back(explain(body, file, e.msg, at.line, at.column, builder.open_flow()));
         return nullptr;
     }
     return builder.root();
