@@ -185,6 +185,19 @@ const char* to_string(restart r) noexcept {
     }
     return "?";
 }
+namespace {
+// The enumerator of `all` whose to_string is `word`.
+template <class E, std::size_t N>
+std::optional<E> word_to_enum(const std::array<E, N>& all, std::string_view word) noexcept {
+    for (E e : all)
+        if (word == to_string(e)) return e;
+    return std::nullopt;
+}
+} // namespace
+
+std::optional<restart> restart_from(std::string_view word) noexcept {
+    return word_to_enum(restart_types, word);
+}
 const char* to_string(child_kind k) noexcept {
     return k == child_kind::worker ? "worker" : "supervisor";
 }
@@ -251,6 +264,9 @@ const char* to_string(strategy s) noexcept {
         return "rest_for_one";
     }
     return "?";
+}
+std::optional<strategy> strategy_from(std::string_view word) noexcept {
+    return word_to_enum(strategies, word);
 }
 const char* to_string(auto_shutdown a) noexcept {
     switch (a) {

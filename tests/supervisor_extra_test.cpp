@@ -20,6 +20,23 @@ using sup_test::cmd;
 using sup_test::controlled;
 using sup_test::journal;
 
+// The one table of restart and strategy words (topology files read them too).
+TEST_CASE("restart types and strategies read back from their words") {
+    std::vector<std::string> restarts, strats;
+    for (auto r : rill::restart_types) {
+        restarts.push_back(rill::to_string(r));
+        CHECK(rill::restart_from(rill::to_string(r)) == r);
+    }
+    for (auto s : rill::strategies) {
+        strats.push_back(rill::to_string(s));
+        CHECK(rill::strategy_from(rill::to_string(s)) == s);
+    }
+    CHECK(restarts == std::vector<std::string>{"permanent", "transient", "temporary"});
+    CHECK(strats == std::vector<std::string>{"one_for_one", "one_for_all", "rest_for_one"});
+    CHECK_FALSE(rill::restart_from("Permanent"));
+    CHECK_FALSE(rill::strategy_from("simple_one_for_one"));
+}
+
 TEST_CASE("backoff: delays grow by the factor up to the cap, spread by the jitter") {
     rill::backoff b{.initial = 10ms, .max = 100ms, .factor = 2, .jitter = 0};
     CHECK(b.delay(1, 0) == 10ms);

@@ -130,18 +130,18 @@ private:
             return nullptr;
         }
         if (!top)
-            for (const char* key : {"runtime", "supervisor"})
-                if (const auto* e = root->find(key))
+            for (const auto* key : {&f_.file_key.runtime, &f_.file_key.supervisor})
+                if (const auto* e = root->find(key->name))
                     errors_.push_back(
                         {e->key_at,
-                         fmt::format("'{}' is only allowed in the top-level file", key)});
+                         fmt::format("'{}' is only allowed in the top-level file", key->name)});
         open_.push_back({path, identity(path)});
-        if (const auto* inc = root->find("include")) include(path, *inc->value);
+        if (const auto* inc = root->find(f_.file_key.include.name)) include(path, *inc->value);
         open_.pop_back();
-        collect(*root, "channels", f_.channels, channel_entries_, channel_keys_, "channel");
+        collect(*root, f_.file_key.channels, channel_entries_, channel_keys_, "channel");
         // A stage declared twice is skipped: what it names may lack an end.
         for (const auto* twice :
-             collect(*root, "stages", f_.stages, stage_entries_, stage_keys_, "stage"))
+             collect(*root, f_.file_key.stages, stage_entries_, stage_keys_, "stage"))
             unsure_of_stage(*twice->value);
         return root.get();
     }
@@ -193,17 +193,16 @@ private:
 
     // Adds the declarations under `key` to `into`; returns those skipped
     // because their name was declared before.
-    std::vector<const yaml::entry*> collect(const node& root, std::string_view key,
-                                            const schema::type_def& map_type,
+    std::vector<const yaml::entry*> collect(const node& root, const schema::field& section,
                                             std::vector<const yaml::entry*>& into,
                                             entry_index& keys, std::string_view what) {
         std::vector<const yaml::entry*> skipped;
-        const auto* e = root.find(key);
+        const auto* e = root.find(section.name);
         if (!e || e->value->kind == node::null) return skipped;
         if (e->value->kind != node::mapping) {
             errors_.push_back(
-                {e->value->at, fmt::format("'{}' must be {}, got {}", key, map_type.title,
-                                           yaml::describe(e->value->kind))});
+                {e->value->at, fmt::format("'{}' must be {}, got {}", section.name,
+                                           section.type->title, yaml::describe(e->value->kind))});
             unsure_.all = true;
             return skipped;
         }
@@ -224,8 +223,8 @@ private:
     // The channels named under a stage's in/out that the graph will not hold.
     void unsure_of_stage(const node& stage) {
         if (stage.kind != node::mapping) return;
-        for (const char* key : {"in", "out"})
-            if (const auto* e = stage.find(key)) unsure_of(*e->value);
+        for (const auto* key : {&f_.stage_key.in, &f_.stage_key.out})
+            if (const auto* e = stage.find(key->name)) unsure_of(*e->value);
     }
 
     // Every channel name in a binding: `c`, `[c, d]` or `{port: c or [c, d]}`.
@@ -239,20 +238,16 @@ private:
     }
 
     // A field's value read as its type, or its default (also after an error).
-    std::optional<arg_value> field(const node& obj, const schema::type_def& t,
-                                   std::string_view name) {
-        const schema::field* f = t.find(name);
-        const auto* e = obj.find(name);
+    std::optional<arg_value> field(const node& obj, const schema::field& f) {
+        const auto* e = obj.find(f.name);
         if (e && e->value->kind != node::null)
-            if (auto v = schema::read(*e->value, *f->type, errors_)) return v;
-        if (f->default_value.empty()) return std::nullopt;
-        return schema::default_of(*f);
+            if (auto v = schema::read(*e->value, *f.type, errors_)) return v;
+        if (f.default_value.empty()) return std::nullopt;
+        return schema::default_of(f);
     }
 
-    template <class T>
-    void set(T& out, const node& obj, const schema::type_def& t, std::string_view name) {
-        if (auto v = field(obj, t, name))
-            out = static_cast<T>(std::get<typename value_of<T>::type>(*v));
+    template <class T> void set(T& out, const node& obj, const schema::field& f) {
+        if (auto v = field(obj, f)) out = static_cast<T>(std::get<typename value_of<T>::type>(*v));
     }
 
     // The arg_value alternative each C++ field is read from.
@@ -271,9 +266,9 @@ private:
             decode_stage(*e);
         for (const auto& s : topo_.stages)
             stage_at_.emplace(s.id, &s);
-        if (const auto* r = root.find("runtime"); r && r->value->kind != node::null)
+        if (const auto* r = root.find(f_.file_key.runtime.name); r && r->value->kind != node::null)
             decode_runtime(*r->value);
-        const auto* sup = root.find("supervisor");
+        const auto* sup = root.find(f_.file_key.supervisor.name);
         if (sup && sup->value->kind != node::null)
             decode_supervisors(*sup->value);
         else
@@ -285,9 +280,10 @@ private:
     void decode_runtime(const node& n) {
         if (!schema::check_object(n, f_.runtime, "runtime", errors_)) return;
         auto& r = topo_.runtime;
-        if (auto v = field(n, f_.runtime, "processors")) r.processors = int(get<std::int64_t>(*v));
-        if (auto v = field(n, f_.runtime, "stack_reserve")) r.stack_reserve = get<byte_size>(*v);
-        set(r.grace, n, f_.runtime, "grace");
+        const auto& key = f_.runtime_key;
+        if (auto v = field(n, key.processors)) r.processors = int(get<std::int64_t>(*v));
+        if (auto v = field(n, key.stack_reserve)) r.stack_reserve = get<byte_size>(*v);
+        set(r.grace, n, key.grace);
     }
 
     void decode_channel(const yaml::entry& e) {
@@ -297,10 +293,10 @@ private:
         if (v.kind == node::mapping) {
             if (!schema::check_object(v, f_.channel, fmt::format("channel '{}'", e.key), errors_))
                 return;
-            const auto* t = v.find("type");
+            const auto* t = v.find(f_.channel_key.type.name);
             type_node = t ? t->value.get() : nullptr;
             std::size_t before = errors_.size();
-            set(c.capacity, v, f_.channel, "capacity");
+            set(c.capacity, v, f_.channel_key.capacity);
             // The value's own message does not say what it is the capacity of.
             for (std::size_t i = before; i < errors_.size(); ++i)
                 errors_[i].message =
@@ -331,10 +327,11 @@ private:
             if (!f_.stage.find(k.key)) unsure_of(*k.value);
         stage_decl s{e.key, {}};
         s.at = e.key_at;
-        set(s.workers, v, f_.stage, "workers");
-        if (auto r = field(v, f_.stage, "restart")) s.restart = restart_of(get<std::string>(*r));
-        set(s.shutdown, v, f_.stage, "shutdown");
-        const auto* name = v.find("stage");
+        const auto& key = f_.stage_key;
+        set(s.workers, v, key.workers);
+        if (auto r = field(v, key.restart)) s.restart = restart_from(get<std::string>(*r)).value();
+        set(s.shutdown, v, key.shutdown);
+        const auto* name = v.find(key.stage.name);
         const stage_spec* spec = nullptr;
         if (name && name->value->kind != node::scalar) {
             schema::read(*name->value, f_.name, errors_);
@@ -350,24 +347,12 @@ private:
             return;
         }
         // After a misspelt port, its port is most likely the unbound one: say it once.
-        if (const auto* in = v.find("in"); !in || bind(s, *spec, *in, true))
+        if (const auto* in = v.find(key.in.name); !in || bind(s, *spec, *in, true))
             check_unbound(s, *spec, true);
-        if (const auto* out = v.find("out"); !out || bind(s, *spec, *out, false))
+        if (const auto* out = v.find(key.out.name); !out || bind(s, *spec, *out, false))
             check_unbound(s, *spec, false);
-        decode_args(s, *spec, v.find("args"));
+        decode_args(s, *spec, v.find(key.args.name));
         topo_.stages.push_back(std::move(s));
-    }
-
-    static rill::restart restart_of(const std::string& w) {
-        if (w == "permanent") return rill::restart::permanent;
-        if (w == "temporary") return rill::restart::temporary;
-        return rill::restart::transient;
-    }
-
-    static rill::strategy strategy_of(const std::string& w) {
-        if (w == "one_for_all") return rill::strategy::one_for_all;
-        if (w == "rest_for_one") return rill::strategy::rest_for_one;
-        return rill::strategy::one_for_one;
     }
 
     // False when the binding named no port or an unknown one.
@@ -569,7 +554,8 @@ private:
 
     // Decodes n and its nested supervisors (preorder); false when n is unusable.
     bool decode_supervisor(const node& n, const schema::type_def& t, std::string_view fallback) {
-        const auto* id = n.find("id");
+        const auto& key = f_.supervisor_key;
+        const auto* id = n.find(key.id.name);
         std::string name =
             id && id->value->kind == node::scalar ? id->value->text : std::string(fallback);
         if (!schema::check_object(n, t, fmt::format("supervisor '{}'", name), errors_))
@@ -579,14 +565,16 @@ private:
         supervisor_decl& d = topo_.supervisors.back();
         d.at = id ? id->value->at : n.at;
         check_supervisor_id(name, d.at);
-        if (auto v = field(n, t, "strategy")) d.strategy = strategy_of(get<std::string>(*v));
-        set(d.intensity, n, t, "intensity");
-        set(d.period, n, t, "period");
-        if (t.find("restart"))
-            if (auto v = field(n, t, "restart")) d.restart = restart_of(get<std::string>(*v));
-        if (const auto* b = n.find("backoff"))
+        if (auto v = field(n, key.strategy))
+            d.strategy = strategy_from(get<std::string>(*v)).value();
+        set(d.intensity, n, key.intensity);
+        set(d.period, n, key.period);
+        if (&t == &f_.child_supervisor)
+            if (auto v = field(n, key.restart))
+                d.restart = restart_from(get<std::string>(*v)).value();
+        if (const auto* b = n.find(key.backoff.name))
             d.backoff = b->value->kind == node::null ? std::nullopt : decode_backoff(*b->value);
-        const auto* children = n.find("children");
+        const auto* children = n.find(key.children.name);
         if (!children) return true;
         std::vector<child_ref> refs = decode_children(*children->value, name);
         topo_.supervisors[index].children = std::move(refs);
@@ -654,11 +642,12 @@ private:
     std::optional<rill::backoff> decode_backoff(const node& n) {
         if (!schema::check_object(n, f_.backoff, "backoff", errors_)) return std::nullopt;
         rill::backoff b;
-        set(b.initial, n, f_.backoff, "initial");
-        set(b.max, n, f_.backoff, "max");
-        set(b.factor, n, f_.backoff, "factor");
-        set(b.jitter, n, f_.backoff, "jitter");
-        set(b.reset_after, n, f_.backoff, "reset_after");
+        const auto& key = f_.backoff_key;
+        set(b.initial, n, key.initial);
+        set(b.max, n, key.max);
+        set(b.factor, n, key.factor);
+        set(b.jitter, n, key.jitter);
+        set(b.reset_after, n, key.reset_after);
         return b;
     }
 

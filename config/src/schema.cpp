@@ -4,6 +4,7 @@
 #include "scalars.hpp"
 
 #include <rill/supervisor/child_spec.hpp>
+#include <rill/supervisor/options.hpp>
 
 #include <fmt/format.h>
 
@@ -38,6 +39,15 @@ type_def choice(std::vector<std::string> words) {
             .words = std::move(words)};
 }
 
+// The words of every enumerator in `all` (restart types, strategies), as the
+// supervisor layer spells them.
+template <class E, std::size_t N> std::vector<std::string> words_of(const std::array<E, N>& all) {
+    std::vector<std::string> words;
+    for (E e : all)
+        words.emplace_back(to_string(e));
+    return words;
+}
+
 type_def either(std::string title, std::vector<const type_def*> alternatives) {
     return {.k = kind::either, .title = std::move(title), .alternatives = std::move(alternatives)};
 }
@@ -60,27 +70,6 @@ std::optional<std::chrono::nanoseconds> duration_word(std::string_view w) {
     return std::nullopt;
 }
 
-std::vector<field> supervisor_fields(const format& f, bool nested) {
-    std::vector<field> out{
-        {"id", &f.name, nested, nested ? "" : "root",
-         "the supervisor's name (unique among supervisors and stage ids)"},
-        {"strategy", &f.strategy, false, "one_for_one",
-         "which children restart when one fails (as OTP)"},
-        {"intensity", &f.intensity, false, "10",
-         "more than this many restarts within period and the supervisor gives up"},
-        {"period", &f.positive_duration, false, "1m", "the window intensity counts restarts in"},
-        {"backoff", &f.backoff, false, "",
-         "delay consecutive restarts of a child (default: the backoff defaults below; null: "
-         "restart at once)"},
-    };
-    if (nested)
-        out.push_back({"restart", &f.restart, false, "permanent",
-                       "when this supervisor is restarted as a child of its parent"});
-    out.push_back(
-        {"children", &f.children, true, "", "stage ids and nested supervisors, in start order"});
-    return out;
-}
-
 } // namespace
 
 format::format() {
@@ -100,21 +89,22 @@ format::format() {
     positive_duration.exclusive_min = true;
     factor = scalar(kind::number, "a number >= 1", 1);
     jitter = scalar(kind::number, "a number from 0 to 1", 0, 1);
-    restart = choice({"permanent", "transient", "temporary"});
-    strategy = choice({"one_for_one", "one_for_all", "rest_for_one"});
+    restart = choice(words_of(restart_types));
+    strategy = choice(words_of(strategies));
     shutdown = scalar(kind::duration, "a duration like 5s, infinity or brutal_kill", 0);
     shutdown.words = {"infinity", "brutal_kill"};
 
-    runtime = object(
-        "a mapping of runtime settings",
-        {{"processors", &processors, false, "", "worker threads (default: the CPUs)"},
-         {"stack_reserve", &stack_reserve, false, "", "address space reserved per goroutine stack"},
-         {"grace", &positive_duration, false, "10s",
-          "how long SIGINT/SIGTERM waits for the drain before stopping hard"}},
-        "runtime settings (top-level file only)");
-    channel = object("a channel declaration",
-                     {{"type", &name, true, "", "the element type (a registered type name)"},
-                      {"capacity", &capacity, false, "64", "buffered values"}});
+    runtime_key = {
+        {"processors", &processors, false, "", "worker threads (default: the CPUs)"},
+        {"stack_reserve", &stack_reserve, false, "", "address space reserved per goroutine stack"},
+        {"grace", &positive_duration, false, "10s",
+         "how long SIGINT/SIGTERM waits for the drain before stopping hard"}};
+    const auto& rk = runtime_key;
+    runtime = object("a mapping of runtime settings", {rk.processors, rk.stack_reserve, rk.grace},
+                     "runtime settings (top-level file only)");
+    channel_key = {{"type", &name, true, "", "the element type (a registered type name)"},
+                   {"capacity", &capacity, false, "64", "buffered values"}};
+    channel = object("a channel declaration", {channel_key.type, channel_key.capacity});
     channel_entry = either("a type name or a mapping {type, capacity}", {&name, &channel});
     channels = container(kind::map, "a mapping of channel name to declaration", &channel_entry);
     channels.help = "channels by name";
@@ -124,47 +114,70 @@ format::format() {
     ports = either("a channel name, a list of channel names or a mapping of port to channels",
                    {&name, &names, &port_map});
     args = {.k = kind::args, .title = "a mapping of argument name to value"};
-    stage = object(
-        "a stage declaration",
-        {{"stage", &name, true, "", "the registered stage it runs"},
-         {"in", &ports, false, "",
-          "input channels: a channel or a list (fan-in) when the stage has one input port, "
-          "else a mapping of port to channels"},
-         {"out", &ports, false, "",
-          "output channels: a channel or a list (fan-out) when the stage has one output port, "
-          "else a mapping of port to channels"},
-         {"workers", &workers, false, "1", "goroutines sharing the ports (a pool)"},
-         {"args", &args, false, "", "the stage's arguments"},
-         {"restart", &restart, false, "transient", "when a finished worker is restarted"},
-         {"shutdown", &shutdown, false, "5s", "how long a stopping worker is waited for"}});
+    stage_key = {
+        {"stage", &name, true, "", "the registered stage it runs"},
+        {"in", &ports, false, "",
+         "input channels: a channel or a list (fan-in) when the stage has one input port, "
+         "else a mapping of port to channels"},
+        {"out", &ports, false, "",
+         "output channels: a channel or a list (fan-out) when the stage has one output port, "
+         "else a mapping of port to channels"},
+        {"workers", &workers, false, "1", "goroutines sharing the ports (a pool)"},
+        {"args", &args, false, "", "the stage's arguments"},
+        {"restart", &restart, false, "transient", "when a finished worker is restarted"},
+        {"shutdown", &shutdown, false, "5s", "how long a stopping worker is waited for"}};
+    const auto& sk = stage_key;
+    stage = object("a stage declaration",
+                   {sk.stage, sk.in, sk.out, sk.workers, sk.args, sk.restart, sk.shutdown});
     stages = container(kind::map, "a mapping of stage id to declaration", &stage);
     stages.help = "stages by id";
 
-    backoff =
-        object("a mapping of backoff settings",
-               {{"initial", &positive_duration, false, "10ms", "the first restart's delay"},
-                {"max", &positive_duration, false, "5s", "the longest delay"},
-                {"factor", &factor, false, "2", "each consecutive restart waits this * longer"},
-                {"jitter", &jitter, false, "0.1", "random spread, a fraction of the delay"},
-                {"reset_after", &positive_duration, false, "10s",
-                 "a child that ran this long starts over at initial"}});
-    supervisor = object("a supervisor", supervisor_fields(*this, false),
+    backoff_key = {{"initial", &positive_duration, false, "10ms", "the first restart's delay"},
+                   {"max", &positive_duration, false, "5s", "the longest delay"},
+                   {"factor", &factor, false, "2", "each consecutive restart waits this * longer"},
+                   {"jitter", &jitter, false, "0.1", "random spread, a fraction of the delay"},
+                   {"reset_after", &positive_duration, false, "10s",
+                    "a child that ran this long starts over at initial"}};
+    const auto& bk = backoff_key;
+    backoff = object("a mapping of backoff settings",
+                     {bk.initial, bk.max, bk.factor, bk.jitter, bk.reset_after});
+    const char* id_help = "the supervisor's name (unique among supervisors and stage ids)";
+    supervisor_key = {
+        {"id", &name, false, "root", id_help},
+        {"id", &name, true, "", id_help},
+        {"strategy", &strategy, false, "one_for_one",
+         "which children restart when one fails (as OTP)"},
+        {"intensity", &intensity, false, "10",
+         "more than this many restarts within period and the supervisor gives up"},
+        {"period", &positive_duration, false, "1m", "the window intensity counts restarts in"},
+        {"backoff", &backoff, false, "",
+         "delay consecutive restarts of a child (default: the backoff defaults below; null: "
+         "restart at once)"},
+        {"restart", &restart, false, "permanent",
+         "when this supervisor is restarted as a child of its parent"},
+        {"children", &children, true, "", "stage ids and nested supervisors, in start order"}};
+    const auto& vk = supervisor_key;
+    supervisor = object("a supervisor",
+                        {vk.id, vk.strategy, vk.intensity, vk.period, vk.backoff, vk.children},
                         "the supervision tree (default: one one_for_one supervisor 'root' over "
                         "every stage)");
-    child_supervisor = object("a nested supervisor", supervisor_fields(*this, true));
+    child_supervisor =
+        object("a nested supervisor", {vk.nested_id, vk.strategy, vk.intensity, vk.period,
+                                       vk.backoff, vk.restart, vk.children});
     child = either("a stage id or a nested supervisor", {&name, &child_supervisor});
     children = container(kind::list, "a list of stage ids and nested supervisors", &child);
 
-    std::vector<field> shared{
-        {"include", &texts, false, "",
-         "files whose channels and stages join this file's (relative to this file)"},
-        {"channels", &channels, false, "", "channels by name"},
-        {"stages", &stages, false, "", "stages by id"}};
-    included = object("an included topology file", shared);
+    file_key = {{"runtime", &runtime, false, "", "runtime settings"},
+                {"include", &texts, false, "",
+                 "files whose channels and stages join this file's (relative to this file)"},
+                {"channels", &channels, false, "", "channels by name"},
+                {"stages", &stages, false, "", "stages by id"},
+                {"supervisor", &supervisor, false, "", "the supervision tree"}};
+    const auto& fk = file_key;
+    included = object("an included topology file", {fk.include, fk.channels, fk.stages});
     included.extensions = true;
-    shared.insert(shared.begin(), {"runtime", &runtime, false, "", "runtime settings"});
-    shared.push_back({"supervisor", &supervisor, false, "", "the supervision tree"});
-    top = object("a topology file", shared, "a rill topology: channels, stages, supervisors");
+    top = object("a topology file", {fk.runtime, fk.include, fk.channels, fk.stages, fk.supervisor},
+                 "a rill topology: channels, stages, supervisors");
     top.extensions = true;
 }
 

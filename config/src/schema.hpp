@@ -66,6 +66,28 @@ struct type_def {
 // The largest channel capacity a file may ask for, in values.
 inline constexpr std::size_t max_capacity = 1 << 20;
 
+// The keys of each object, by handle: the loader reads a field through its
+// handle (a misspelt one does not compile), and each object's table is made
+// of the same fields, so the two cannot disagree.
+struct runtime_keys {
+    field processors, stack_reserve, grace;
+};
+struct channel_keys {
+    field type, capacity;
+};
+struct stage_keys {
+    field stage, in, out, workers, args, restart, shutdown;
+};
+struct backoff_keys {
+    field initial, max, factor, jitter, reset_after;
+};
+struct supervisor_keys {
+    field id, nested_id, strategy, intensity, period, backoff, restart, children;
+};
+struct file_keys {
+    field runtime, include, channels, stages, supervisor;
+};
+
 struct format {
     type_def text, texts, name, names;
     type_def capacity, workers, intensity, processors, stack_reserve, positive_duration, factor,
@@ -75,6 +97,12 @@ struct format {
     type_def channel_list, port_map, ports, args, stage, stages;
     type_def backoff, supervisor, child_supervisor, child, children;
     type_def top, included;
+    runtime_keys runtime_key;
+    channel_keys channel_key;
+    stage_keys stage_key;
+    backoff_keys backoff_key;
+    supervisor_keys supervisor_key;
+    file_keys file_key;
     format();
     format(const format&) = delete;
 };

@@ -15,10 +15,13 @@
 
 #include <rill/csp/context.hpp>
 
+#include <array>
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace rill {
 
@@ -34,7 +37,12 @@ enum class child_kind { worker, supervisor };
 // How a child (or a supervisor) ended.
 enum class exit_reason { normal, shutdown, abnormal };
 
+// Every restart type in declaration order. to_string(restart) holds each
+// one's word (OTP's atom, also a topology file's); restart_from reads it back.
+inline constexpr std::array restart_types{restart::permanent, restart::transient,
+                                          restart::temporary};
 const char* to_string(restart r) noexcept;
+std::optional<restart> restart_from(std::string_view word) noexcept;
 const char* to_string(child_kind k) noexcept;
 const char* to_string(exit_reason r) noexcept;
 

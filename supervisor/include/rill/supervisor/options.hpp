@@ -6,11 +6,13 @@
 #include <rill/supervisor/child_spec.hpp>
 #include <rill/supervisor/events.hpp>
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace rill {
 
@@ -18,7 +20,12 @@ enum class strategy { one_for_one, one_for_all, rest_for_one };
 
 enum class auto_shutdown { never, any_significant, all_significant };
 
+// Every strategy in declaration order; to_string(strategy) holds the words,
+// strategy_from reads one back.
+inline constexpr std::array strategies{strategy::one_for_one, strategy::one_for_all,
+                                       strategy::rest_for_one};
 const char* to_string(strategy s) noexcept;
+std::optional<strategy> strategy_from(std::string_view word) noexcept;
 const char* to_string(auto_shutdown a) noexcept;
 
 struct supervisor_options {
