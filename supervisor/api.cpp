@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cmath>
+#include <unordered_set>
 
 namespace rill {
 
@@ -42,6 +43,10 @@ void check_options(const supervisor_options& o, bool dynamic) {
     if (o.period <= std::chrono::nanoseconds::zero()) bad("period must be positive");
     if (o.max_children && !dynamic) bad("max_children is for dynamic supervisors");
     if (o.max_children && *o.max_children == 0) bad("max_children must be positive");
+    // OTP 27 refuses it too (bad_combination): a dynamic child is not
+    // significant to anything but itself.
+    if (dynamic && o.auto_shutdown != auto_shutdown::never)
+        bad("auto_shutdown must be never for a dynamic supervisor");
     if (o.backoff) {
         const auto& b = *o.backoff;
         if (b.initial < std::chrono::nanoseconds::zero() || b.max < b.initial)
@@ -63,6 +68,16 @@ void check_spec(const std::string& sup, const child_spec& s, auto_shutdown as) {
         bad("significant is invalid when auto_shutdown is never");
     if (s.shutdown < std::chrono::nanoseconds::zero() && s.shutdown != shutdown_default)
         bad("negative shutdown");
+}
+
+void check_specs(const std::string& sup, const std::vector<child_spec>& specs, auto_shutdown as) {
+    std::unordered_set<std::string_view> ids;
+    for (const auto& s : specs) {
+        check_spec(sup, s, as);
+        if (!ids.insert(s.id).second)
+            throw std::invalid_argument("supervisor '" + sup + "': duplicate child id '" + s.id +
+                                        "'");
+    }
 }
 
 child_spec with_defaults(child_spec s) {
@@ -126,6 +141,20 @@ bool supervisor::restart_child(const std::string& id) {
 void supervisor::delete_child(const std::string& id) {
     core_->call([&] { core_->op_delete_child(id); });
 }
+child_info supervisor::which_child(const std::string& id) const { return core_->which_child(id); }
+child_spec supervisor::get_childspec(const std::string& id) const {
+    return core_->get_childspec(id);
+}
+
+std::optional<std::string> check_childspecs(const std::vector<child_spec>& specs,
+                                            rill::auto_shutdown as) {
+    try {
+        detail::check_specs("check_childspecs", specs, as);
+        return std::nullopt;
+    } catch (const std::invalid_argument& e) {
+        return e.what();
+    }
+}
 
 child_spec supervisor_child(std::string id, supervisor_options options,
                             std::vector<child_spec> children, rill::restart restart) {
@@ -163,6 +192,10 @@ std::optional<std::uint64_t> dynamic_supervisor::start_child(child_fn body) {
 void dynamic_supervisor::terminate_child(std::uint64_t ref) {
     core_->call([&] { core_->op_terminate_dynamic(ref); });
 }
+child_info dynamic_supervisor::which_child(std::uint64_t ref) const {
+    return core_->which_child({}, ref);
+}
+child_spec dynamic_supervisor::get_childspec() const { return core_->get_childspec({}); }
 
 std::chrono::nanoseconds backoff::delay(int attempt, std::uint64_t random) const noexcept {
     double d = static_cast<double>(initial.count()) *

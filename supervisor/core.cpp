@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <random>
-#include <unordered_set>
 
 namespace rill::detail {
 
@@ -53,15 +52,11 @@ sup_core::sup_core(supervisor_options opts, std::vector<child_spec> specs, bool 
         check_spec(opts_.name, tmpl_, opts_.auto_shutdown);
         tmpl_ = with_defaults(std::move(tmpl_));
     }
-    std::unordered_set<std::string> ids;
+    check_specs(opts_.name, specs, opts_.auto_shutdown);
     for (auto& s : specs) {
-        check_spec(opts_.name, s, opts_.auto_shutdown);
-        if (!ids.insert(s.id).second)
-            throw std::invalid_argument("supervisor '" + opts_.name + "': duplicate child id '" +
-                                        s.id + "'");
-        auto c = std::make_unique<child_rec>();
-        c->name = s.id;
-        c->spec = with_defaults(std::move(s));
+        child_rec c;
+        c.name = s.id;
+        c.spec = with_defaults(std::move(s));
         children_.push_back(std::move(c));
     }
 }
@@ -87,17 +82,14 @@ void sup_core::start(const context& parent) {
 }
 
 void sup_core::run(sender<std::exception_ptr> init) {
-    for (std::size_t i = 0; i < children_.size();) {
-        auto& c = *children_[i];
+    loop_goroutine_ = goroutine_id();
+    for (auto it = children_.begin(); it != children_.end();) {
+        auto& c = *it++;
         switch (start_instance(c, event_kind::started)) {
         case start_outcome::started:
-            ++i;
             break;
         case start_outcome::ignored:
-            if (c.spec.restart == restart::temporary)
-                erase(c);
-            else
-                ++i;
+            if (c.spec.restart == restart::temporary) erase(c);
             break;
         case start_outcome::failed: {
             terminate_all();
@@ -121,9 +113,7 @@ void sup_core::loop() {
     while (!exiting_) {
         auto now = steady::now();
         std::optional<steady::time_point> next_due;
-        if (pending_due_ > 0) // a scan of every child per message would cost a storm dearly
-            for (auto& c : children_)
-                if (c->due && (!next_due || *c->due < *next_due)) next_due = c->due;
+        if (!due_.empty()) next_due = due_.begin()->first;
         bool due_now = next_due && *next_due <= now;
         // Messages first, so that a child failing to restart cannot starve
         // stop requests; but pending restarts get their turn every few.
@@ -166,23 +156,19 @@ bool sup_core::handle_message_or_due(bool due_now, std::optional<steady::time_po
 
 void sup_core::run_due() {
     auto now = steady::now();
-    // Restarts may reshape the table: look the due ones up again each time.
-    for (bool again = true; again && !exiting_;) {
-        again = false;
-        for (auto& c : children_) {
-            if (!c->due || *c->due > now) continue;
-            clear_due(*c);
-            if (c->count_again) {
-                c->count_again = false;
-                if (!add_restart()) {
-                    give_up(*c);
-                    return;
-                }
+    // Restarts may reshape the queue (a failed start is due again later than
+    // now): take the soonest each time.
+    while (!exiting_ && !due_.empty() && due_.begin()->first <= now) {
+        child_rec& c = *due_.begin()->second;
+        clear_due(c);
+        if (c.count_again) {
+            c.count_again = false;
+            if (!add_restart()) {
+                give_up(c);
+                return;
             }
-            apply_strategy(*c);
-            again = true;
-            break;
         }
+        apply_strategy(c);
     }
 }
 
@@ -245,10 +231,10 @@ void sup_core::shutdown_self(sup_exit why) {
 
 void sup_core::terminate_all() {
     for (auto& c : children_)
-        clear_due(*c);
+        clear_due(c);
     if (!dynamic_) {
-        for (std::size_t i = children_.size(); i-- > 0;) {
-            auto& c = *children_[i];
+        for (auto it = children_.end(); it != children_.begin();) {
+            auto& c = *--it;
             if (c.inst) terminate_instance(c);
             if (c.state != child_state::stopped) set_state(c, child_state::stopped);
         }
@@ -259,11 +245,11 @@ void sup_core::terminate_all() {
     auto now = steady::now();
     std::vector<std::pair<child_rec*, steady::time_point>> waiting;
     for (auto& c : children_) {
-        if (!c->inst) continue;
-        c->inst->stop_requested = true;
-        c->inst->cancel();
-        auto d = shutdown_of(c->spec);
-        waiting.emplace_back(c.get(), d == shutdown_infinity ? steady::time_point::max() : now + d);
+        if (!c.inst) continue;
+        c.inst->stop_requested = true;
+        c.inst->cancel();
+        auto d = shutdown_of(c.spec);
+        waiting.emplace_back(&c, d == shutdown_infinity ? steady::time_point::max() : now + d);
     }
     for (auto& [c, deadline] : waiting) {
         auto inst = c->inst;
@@ -326,8 +312,11 @@ start_outcome sup_core::start_instance(child_rec& c, event_kind on_success) {
         c.inst = inst;
         c.last_start = inst->since;
     }
+    // A temporary child never starts again: its goroutine takes the one copy
+    // of its start function (OTP keeps no start arguments for it either).
+    child_fn body = c.spec.restart == restart::temporary ? std::move(c.spec.start) : c.spec.start;
     rill::go(
-        [inst, body = c.spec.start, child_ctx, tx = exits_.tx(), rx = exited_.rx()]() mutable {
+        [inst, body = std::move(body), child_ctx, tx = exits_.tx(), rx = exited_.rx()]() mutable {
             run_child(std::move(inst), std::move(body), std::move(child_ctx), std::move(tx),
                       std::move(rx));
         },
@@ -398,8 +387,8 @@ void sup_core::handle_exit(const std::shared_ptr<instance>& inst) {
 void sup_core::check_auto_shutdown(const std::string& name, bool significant) {
     if (!significant || opts_.auto_shutdown == auto_shutdown::never) return;
     if (opts_.auto_shutdown == auto_shutdown::all_significant &&
-        std::any_of(children_.begin(), children_.end(), [](const auto& c) {
-            return c->spec.significant && c->state != child_state::stopped;
+        std::any_of(children_.begin(), children_.end(), [](const child_rec& c) {
+            return c.spec.significant && c.state != child_state::stopped;
         }))
         return;
     child_rec last;
@@ -463,7 +452,7 @@ void sup_core::apply_strategy(child_rec& c) {
         }
         return;
     }
-    restart_range(opts_.strategy == strategy::one_for_all ? 0 : index_of(c));
+    restart_range(c);
 }
 
 void sup_core::count_restart(child_rec& c) {
@@ -479,60 +468,50 @@ void sup_core::retry_later(child_rec& c) {
     c.count_again = true;
 }
 
-// one_for_all / rest_for_one: stop the children from `from` on in reverse
-// order (temporary ones are then forgotten), then start them again in order.
-void sup_core::restart_range(std::size_t from) {
-    for (std::size_t i = children_.size(); i-- > from;) {
-        auto& c = *children_[i];
+// one_for_all / rest_for_one: stop every child, or `failed` and those
+// started after it, in reverse order (temporary ones are then forgotten),
+// then start them again in order.
+void sup_core::restart_range(child_rec& failed) {
+    auto first =
+        opts_.strategy == strategy::one_for_all ? children_.begin() : children_.position(failed);
+    std::vector<child_rec*> range;
+    for (auto it = first; it != children_.end(); ++it)
+        range.push_back(&*it);
+    for (auto r = range.rbegin(); r != range.rend(); ++r) {
+        auto& c = **r;
         clear_due(c);
         c.count_again = false;
         if (c.inst) terminate_instance(c);
-        if (c.spec.restart == restart::temporary)
+        if (c.spec.restart == restart::temporary) {
             erase(c);
-        else
+            *r = nullptr;
+        } else {
             set_state(c, child_state::stopped);
+        }
     }
-    for (std::size_t i = from; i < children_.size();) {
-        auto& c = *children_[i];
-        switch (start_instance(c, event_kind::restarted)) {
+    for (child_rec* c : range) {
+        if (!c) continue;
+        switch (start_instance(*c, event_kind::restarted)) {
         case start_outcome::started:
-            count_restart(c);
+            count_restart(*c);
             break;
         case start_outcome::ignored:
             break;
         case start_outcome::failed:
-            retry_later(c);
+            retry_later(*c);
             return;
         }
-        ++i;
     }
 }
 
-child_rec* sup_core::find(const std::string& id) {
-    for (auto& c : children_)
-        if (c->spec.id == id) return c.get();
-    return nullptr;
-}
-
-child_rec* sup_core::find_ref(std::uint64_t ref) {
-    for (auto& c : children_)
-        if (c->ref == ref) return c.get();
-    return nullptr;
-}
-
-std::size_t sup_core::index_of(const child_rec& c) const {
-    for (std::size_t i = 0; i < children_.size(); ++i)
-        if (children_[i].get() == &c) return i;
-    return children_.size();
-}
-
 void sup_core::set_due(child_rec& c, steady::time_point t) {
-    if (!c.due) ++pending_due_;
+    clear_due(c);
     c.due = t;
+    due_.emplace(t, &c);
 }
 
 void sup_core::clear_due(child_rec& c) {
-    if (c.due) --pending_due_;
+    if (c.due) due_.erase({*c.due, &c});
     c.due.reset();
 }
 
@@ -540,7 +519,7 @@ void sup_core::erase(child_rec& c) {
     clear_due(c);
     std::lock_guard lk(mu_);
     if (c.inst) by_gen_.erase(c.inst->gen);
-    children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(index_of(c)));
+    children_.erase(c);
 }
 
 void sup_core::set_state(child_rec& c, child_state s) {

@@ -3,6 +3,8 @@
 // channels. Private to the supervisor layer.
 #pragma once
 
+#include "child_table.hpp"
+
 #include <rill/chan.hpp>
 #include <rill/csp/context.hpp>
 #include <rill/supervisor/errors.hpp>
@@ -19,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <variant>
@@ -49,21 +52,6 @@ struct child_token {
     std::string path;
 };
 
-struct child_rec {
-    child_spec spec;
-    std::string name; // id, or id#ref for dynamic children
-    std::uint64_t ref = 0;
-    std::shared_ptr<instance> inst;
-    child_state state = child_state::stopped;
-    int restarts = 0;
-    int backoff_attempt = 0;
-    steady::time_point last_start{};
-    // A pending restart (backoff delay, or the retry of a failed start);
-    // count_again: the retry counts towards intensity when it fires.
-    std::optional<steady::time_point> due;
-    bool count_again = false;
-};
-
 struct exit_msg {
     std::shared_ptr<instance> inst;
 };
@@ -77,6 +65,8 @@ enum class start_outcome { started, ignored, failed };
 spdlog::logger& sup_log();
 const context_key<child_token>& child_token_key();
 void check_spec(const std::string& sup, const child_spec& spec, auto_shutdown as);
+// Every spec, and that no two share an id.
+void check_specs(const std::string& sup, const std::vector<child_spec>& specs, auto_shutdown as);
 void check_options(const supervisor_options& o, bool dynamic);
 child_spec with_defaults(child_spec s);
 
@@ -105,8 +95,15 @@ public:
     std::optional<std::uint64_t> op_start_dynamic(child_fn body);
     void op_terminate_dynamic(std::uint64_t ref);
 
-    std::vector<child_info> which_children() const;
-    child_counts count_children() const;
+    // Answered on the supervisor's goroutine between two of its steps while
+    // it runs (never mid-restart: OTP's calls see the same), from the table
+    // as it was left otherwise. which_child: by id, or by ref when dynamic.
+    std::vector<child_info> which_children();
+    child_counts count_children();
+    child_info which_child(const std::string& id, std::uint64_t ref = 0);
+    // A static child's spec (a temporary child's start is empty once it
+    // runs), or a dynamic supervisor's template.
+    child_spec get_childspec(const std::string& id);
 
 private:
     void run(sender<std::exception_ptr> init);
@@ -124,16 +121,16 @@ private:
     bool add_restart();
     void give_up(child_rec& c);
     void apply_strategy(child_rec& c);
-    void restart_range(std::size_t from);
+    void restart_range(child_rec& failed);
     void count_restart(child_rec& c);
     void retry_later(child_rec& c);
     void check_auto_shutdown(const std::string& name, bool significant);
     void shutdown_self(sup_exit why);
 
-    child_rec* find(const std::string& id);
-    child_rec* find_ref(std::uint64_t ref);
-    std::size_t index_of(const child_rec& c) const;
     void erase(child_rec& c);
+    // fn's result, computed where the table is consistent (see which_children).
+    template <class F> auto consistent(F fn);
+    child_info info_of(const child_rec& c) const;
     void set_due(child_rec& c, steady::time_point t);
     void clear_due(child_rec& c);
     void set_state(child_rec& c, child_state s);
@@ -147,13 +144,15 @@ private:
     std::string path_;
 
     // The children in start order; the goroutine is the only writer and takes
-    // mu_ for every change, so that readers on other threads (the view,
-    // which_children) see a consistent table.
+    // mu_ for every change, so that readers on other threads (the view) see
+    // a whole table.
     mutable std::mutex mu_;
-    std::vector<std::unique_ptr<child_rec>> children_;
+    child_table children_;
     std::unordered_map<std::uint64_t, child_rec*> by_gen_;
     std::deque<steady::time_point> restarts_;
-    std::size_t pending_due_ = 0; // children with a pending restart
+    // The pending restarts, soonest first (each child's `due` is its key).
+    std::set<std::pair<steady::time_point, child_rec*>> due_;
+    std::atomic<std::uint64_t> loop_goroutine_{0}; // the supervisor's goroutine id
     std::uint64_t next_gen_ = 0;
     std::uint64_t next_ref_ = 0;
     std::uint64_t rng_;

@@ -72,9 +72,9 @@ void sup_core::render(std::string& out, int depth, bool try_only) const {
            " ms) " + (running_ ? "running" : "stopped") + ", " + std::to_string(children_.size()) +
            " children\n";
     for (const auto& c : children_)
-        out += pad + "  " + c->name + "  " + to_string(c->spec.kind) + " " +
-               to_string(c->spec.restart) + " " + to_string(c->state) +
-               " restarts=" + std::to_string(c->restarts) + "\n";
+        out += pad + "  " + c.name + "  " + to_string(c.spec.kind) + " " +
+               to_string(c.spec.restart) + " " + to_string(c.state) +
+               " restarts=" + std::to_string(c.restarts) + "\n";
 }
 
 } // namespace rill::detail

@@ -10,6 +10,10 @@
 // child that ends and is not restarted is forgotten (OTP keeps no stopped
 // dynamic children); restart_child and delete_child do not exist here; and
 // at shutdown every child is cancelled at once and waited for in parallel.
+// count_children counts one spec, the template, as OTP does, and
+// auto_shutdown must be never (OTP 27 refuses the combination).
+// which_children lists the children in start order (OTP's order for
+// simple_one_for_one is unspecified).
 #pragma once
 
 #include <rill/supervisor/supervisor.hpp>
@@ -32,8 +36,14 @@ public:
     // start_failed.
     std::optional<std::uint64_t> start_child();
     std::optional<std::uint64_t> start_child(child_fn body);
-    // Stops the child and forgets it. supervisor_error: not_found.
+    // Stops the child and forgets it; nothing to do for a child that has
+    // ended already (OTP returns ok too). supervisor_error: not_found for a
+    // ref this supervisor never gave out.
     void terminate_child(std::uint64_t ref);
+    // One child's row of which_children. supervisor_error: not_found.
+    child_info which_child(std::uint64_t ref) const;
+    // The template spec (OTP's get_childspec on simple_one_for_one).
+    child_spec get_childspec() const;
 };
 
 } // namespace rill

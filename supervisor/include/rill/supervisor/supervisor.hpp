@@ -25,6 +25,7 @@
 #include <rill/supervisor/options.hpp>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,12 @@ public:
     // True from a successful start() until the supervisor ends.
     bool running() const;
 
+    // The children in start order (OTP lists them last started first) and
+    // their counts, as the supervisor's own goroutine sees them between two
+    // of its steps: a child in a restart loop shows `restarting` under every
+    // strategy, never a state in the middle of a restart. Answered by the
+    // supervisor while it runs (so they wait while it is busy, e.g. stopping
+    // a child), from the table as it was left otherwise.
     std::vector<child_info> which_children() const;
     child_counts count_children() const;
 
@@ -93,7 +100,18 @@ public:
     // Removes a stopped child's spec. supervisor_error: not_found, running,
     // restarting.
     void delete_child(const std::string& id);
+    // One child's row of which_children. supervisor_error: not_found.
+    child_info which_child(const std::string& id) const;
+    // A copy of a child's spec (OTP's get_childspec). A running temporary
+    // child's start is empty: its goroutine holds the only copy (OTP keeps no
+    // start arguments for temporary children). supervisor_error: not_found.
+    child_spec get_childspec(const std::string& id) const;
 };
+
+// Checks specs as a supervisor's constructor would (OTP's
+// check_childspecs): nullopt when they are valid, else the reason.
+std::optional<std::string> check_childspecs(const std::vector<child_spec>& specs,
+                                            rill::auto_shutdown as = rill::auto_shutdown::never);
 
 // A child spec that runs a supervisor built from options and children
 // (kind supervisor, shutdown infinity, started synchronously: its start
