@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -153,6 +154,19 @@ inline bool has_child(const rill::detail::supervisor_base& s, const std::string&
 // A list of expected lines.
 inline std::vector<std::string> v(std::initializer_list<const char*> l) {
     return {l.begin(), l.end()};
+}
+
+// A child that starts once and fails at once, and whose every later start
+// throws: its restarts fail for ever. `starts` counts its starts.
+inline rill::child_spec restart_loop(std::string id, std::atomic<int>& starts) {
+    return {.id = std::move(id),
+            .start =
+                [&starts](const rill::context& ctx) {
+                    if (starts++ > 0) throw std::runtime_error("cannot restart");
+                    rill::notify_started(ctx);
+                    throw std::runtime_error("first failure");
+                },
+            .await_started = true};
 }
 
 // Options with the given auto_shutdown, and a significant spec for c.

@@ -156,14 +156,7 @@ TEST_CASE("a failing restart is retried without blocking the supervisor and coun
         csp_test::leak_check leaks;
         journal ev;
         std::atomic<int> starts{0};
-        rill::child_spec flaky{.id = "flaky",
-                               .start =
-                                   [&starts](const rill::context& ctx) {
-                                       if (starts++ > 0) throw std::runtime_error("cannot restart");
-                                       rill::notify_started(ctx);
-                                       throw std::runtime_error("first failure");
-                                   },
-                               .await_started = true};
+        auto flaky = sup_test::restart_loop("flaky", starts);
         SECTION("with a high intensity the supervisor stays stoppable while it retries") {
             rill::supervisor sup(sup_test::opts(ev, strategy::one_for_one, 1000000), {flaky});
             sup.start();

@@ -90,14 +90,7 @@ TEST_CASE("OTP hanging_restart_loop: a child in a restart loop, under every stra
     rill::run([st] {
         journal ev;
         std::atomic<int> starts{0};
-        rill::child_spec looping{.id = "loop",
-                                 .start =
-                                     [&starts](const rill::context& ctx) {
-                                         if (starts++ > 0) throw std::runtime_error("cannot start");
-                                         rill::notify_started(ctx);
-                                         throw std::runtime_error("first failure");
-                                     },
-                                 .await_started = true};
+        auto looping = sup_test::restart_loop("loop", starts);
         rill::supervisor sup(sup_test::opts(ev, st, 1000000), {idle("before"), looping});
         sup.start();
         REQUIRE(ev.wait_count("start_failed loop", 3));
