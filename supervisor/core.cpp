@@ -35,6 +35,9 @@ void run_child(std::shared_ptr<instance> inst, child_fn body, context ctx, sende
     } catch (...) {
         failed(exit_reason::abnormal, "non-standard exception");
     }
+    // Its captures are released before anyone hears it ended: once stop()
+    // returns, a stopped child holds nothing.
+    body = nullptr;
     inst->finished.close();
     // An abandoned child may end after its supervisor: then nobody listens.
     select(on_send(exits, exit_msg{inst}, [] {}), on_recv(sup_exited, [](auto) {}));
