@@ -43,6 +43,9 @@ preempt  preempt  200      20    max   15  ms
 blockcall blockcall 300000000 100000 ratio 1.0
 restart  restart  10000    100   ratio 1.0
 storm    storm    1000     100   ratio 1.0
+children1k children 1000   100   ratio 1.0
+children10k children 10000 100   ratio 1.0
+children100k children 100000 100 ratio 1.0
 "
 
 smoke=0

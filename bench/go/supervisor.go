@@ -6,6 +6,7 @@
 package main
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 func init() {
 	workloads["restart"] = restartLatency
 	workloads["storm"] = restartStorm
+	workloads["children"] = childAdmin
 }
 
 // miniSupervisor restarts any child that panics, one goroutine per child.
@@ -143,4 +145,115 @@ func restartStorm(n int64) (float64, string) {
 		os.Exit(1)
 	}
 	return ms(d), "ms"
+}
+
+// adminSupervisor is the same minimal supervisor with OTP's child
+// administration (start_child, terminate_child, delete_child by id), served
+// by its goroutine over a channel as a gen_server serves calls; children
+// are kept the Go way, in a map by id beside a start-order list.
+type adminChild struct {
+	id     string
+	cancel context.CancelFunc
+	done   chan struct{}
+	elem   *list.Element
+}
+
+type adminSupervisor struct {
+	calls    chan func()
+	children map[string]*adminChild
+	order    *list.List
+}
+
+func newAdminSupervisor() *adminSupervisor {
+	s := &adminSupervisor{calls: make(chan func()), children: map[string]*adminChild{},
+		order: list.New()}
+	go func() {
+		for f := range s.calls {
+			f()
+		}
+	}()
+	return s
+}
+
+// call runs f on the supervisor's goroutine and waits for it.
+func (s *adminSupervisor) call(f func() error) error {
+	done := make(chan error)
+	s.calls <- func() { done <- f() }
+	return <-done
+}
+
+func (s *adminSupervisor) startChild(id string, body func(ctx context.Context)) error {
+	return s.call(func() error {
+		if _, ok := s.children[id]; ok {
+			return errors.New("already_present")
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		c := &adminChild{id: id, cancel: cancel, done: make(chan struct{})}
+		c.elem = s.order.PushBack(c)
+		s.children[id] = c
+		go func() {
+			defer close(c.done)
+			body(ctx)
+		}()
+		return nil
+	})
+}
+
+func (s *adminSupervisor) terminateChild(id string) error {
+	return s.call(func() error {
+		c, ok := s.children[id]
+		if !ok {
+			return errors.New("not_found")
+		}
+		if c.cancel != nil {
+			c.cancel()
+			<-c.done
+			c.cancel = nil
+		}
+		return nil
+	})
+}
+
+func (s *adminSupervisor) deleteChild(id string) error {
+	return s.call(func() error {
+		c, ok := s.children[id]
+		if !ok || c.cancel != nil {
+			return errors.New("not_found or running")
+		}
+		s.order.Remove(c.elem)
+		delete(s.children, id)
+		return nil
+	})
+}
+
+func (s *adminSupervisor) count() (n int) {
+	_ = s.call(func() error { n = len(s.children); return nil })
+	return n
+}
+
+// n children started one by one, then each terminated and deleted in start
+// order: the time per child in us (bench/workloads.cpp: children).
+func childAdmin(n int64) (float64, string) {
+	s := newAdminSupervisor()
+	t0 := time.Now()
+	for i := int64(0); i < n; i++ {
+		if err := s.startChild(fmt.Sprintf("c%d", i), func(ctx context.Context) {
+			<-ctx.Done()
+		}); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	checkEq(int64(s.count()), n, "children running")
+	for i := int64(0); i < n; i++ {
+		id := fmt.Sprintf("c%d", i)
+		if s.terminateChild(id) != nil || s.deleteChild(id) != nil {
+			fmt.Fprintln(os.Stderr, "terminate/delete failed")
+			os.Exit(1)
+		}
+	}
+	d := time.Since(t0)
+	checkEq(int64(s.count()), 0, "children left")
+	close(s.calls)
+	return float64(d.Microseconds()) / float64(n), "us"
 }
