@@ -245,52 +245,32 @@ void sup_core::terminate_all() {
     }
     // Dynamic children stop in parallel: cancel all, then wait with one
     // deadline per child.
-    auto now = steady::now();
     std::vector<std::pair<child_rec*, steady::time_point>> waiting;
-    for (auto& c : children_) {
-        if (!c.inst) continue;
-        c.inst->stop_requested = true;
-        c.inst->cancel();
-        auto d = shutdown_of(c.spec);
-        waiting.emplace_back(&c, d == shutdown_infinity ? steady::time_point::max() : now + d);
-    }
-    for (auto& [c, deadline] : waiting) {
-        auto inst = c->inst;
-        bool ended = false;
-        if (deadline == steady::time_point::max()) {
-            (void)inst->finished.recv();
-            ended = true;
-        } else {
-            select(on_recv(inst->finished, [&](auto) { ended = true; }),
-                   on_timeout(deadline - steady::now(), [] {}));
-        }
-        {
-            std::lock_guard lk(mu_);
-            by_gen_.erase(inst->gen);
-            c->inst.reset();
-        }
-        // An abandoned child's fields are still its own: read them only once it ended.
-        emit(ended ? event_kind::exited : event_kind::abandoned, *c, ended ? inst.get() : nullptr);
-    }
+    for (auto& c : children_)
+        if (c.inst) waiting.emplace_back(&c, cancel_instance(c));
+    for (auto& [c, deadline] : waiting)
+        await_end(*c, deadline);
     std::lock_guard lk(mu_);
     children_.clear();
 }
 
 std::chrono::nanoseconds sup_core::shutdown_of(const child_spec& s) const { return s.shutdown; }
 
-void sup_core::terminate_instance(child_rec& c) {
-    auto inst = c.inst;
-    inst->stop_requested = true;
-    inst->cancel();
+steady::time_point sup_core::cancel_instance(child_rec& c) {
+    c.inst->stop_requested = true;
+    c.inst->cancel();
     auto d = shutdown_of(c.spec);
-    bool ended = false;
-    if (d == shutdown_infinity) {
+    return d == shutdown_infinity ? steady::time_point::max() : steady::now() + d;
+}
+
+void sup_core::await_end(child_rec& c, steady::time_point deadline) {
+    auto inst = c.inst;
+    bool ended = inst->finished.closed();
+    if (!ended && deadline == steady::time_point::max()) {
         (void)inst->finished.recv();
         ended = true;
-    } else if (d.count() == 0) {
-        ended = inst->finished.closed();
-    } else {
-        select(on_recv(inst->finished, [&](auto) { ended = true; }), on_timeout(d, [] {}));
+    } else if (auto left = deadline - steady::now(); !ended && left.count() > 0) {
+        select(on_recv(inst->finished, [&](auto) { ended = true; }), on_timeout(left, [] {}));
     }
     {
         std::lock_guard lk(mu_);
@@ -298,8 +278,11 @@ void sup_core::terminate_instance(child_rec& c) {
         c.inst.reset();
         c.state = child_state::stopped;
     }
+    // An abandoned child's fields are still its own: read them only once it ended.
     emit(ended ? event_kind::exited : event_kind::abandoned, c, ended ? inst.get() : nullptr);
 }
+
+void sup_core::terminate_instance(child_rec& c) { await_end(c, cancel_instance(c)); }
 
 start_outcome sup_core::start_instance(child_rec& c, event_kind on_success) {
     auto inst = std::make_shared<instance>();
@@ -379,10 +362,7 @@ void sup_core::handle_exit(const std::shared_ptr<instance>& inst) {
     }
     bool significant = c.spec.significant;
     auto name = c.name;
-    if (dynamic_ || c.spec.restart == restart::temporary)
-        erase(c);
-    else
-        set_state(c, child_state::stopped);
+    forget_or_stop(c);
     check_auto_shutdown(name, significant);
 }
 
@@ -412,10 +392,7 @@ bool sup_core::add_restart() {
 
 void sup_core::give_up(child_rec& c) {
     emit(event_kind::intensity_exceeded, c);
-    if (dynamic_ || c.spec.restart == restart::temporary)
-        erase(c);
-    else
-        set_state(c, child_state::stopped);
+    forget_or_stop(c);
     shutdown_self(sup_exit::intensity_exceeded);
 }
 
@@ -485,12 +462,7 @@ void sup_core::restart_range(child_rec& failed) {
         clear_due(c);
         c.count_again = false;
         if (c.inst) terminate_instance(c);
-        if (c.spec.restart == restart::temporary) {
-            erase(c);
-            *r = nullptr;
-        } else {
-            set_state(c, child_state::stopped);
-        }
+        if (forget_or_stop(c)) *r = nullptr;
     }
     for (child_rec* c : range) {
         if (!c) continue;
@@ -523,6 +495,15 @@ void sup_core::erase(child_rec& c) {
     std::lock_guard lk(mu_);
     if (c.inst) by_gen_.erase(c.inst->gen);
     children_.erase(c);
+}
+
+bool sup_core::forget_or_stop(child_rec& c) {
+    if (dynamic_ || c.spec.restart == restart::temporary) {
+        erase(c);
+        return true;
+    }
+    set_state(c, child_state::stopped);
+    return false;
 }
 
 void sup_core::set_state(child_rec& c, child_state s) {

@@ -115,7 +115,14 @@ private:
     void run_due();
 
     start_outcome start_instance(child_rec& c, event_kind on_success);
+    // Cancels c's running instance and waits for its end (terminate_instance
+    // does both; at shutdown a dynamic supervisor cancels every child first):
+    // cancel_instance returns the deadline, its shutdown time from now;
+    // await_end waits until the end or the deadline, then forgets the
+    // instance and reports it exited or abandoned.
     void terminate_instance(child_rec& c);
+    steady::time_point cancel_instance(child_rec& c);
+    void await_end(child_rec& c, steady::time_point deadline);
     void terminate_all();
     void decide_restart(child_rec& c);
     bool add_restart();
@@ -128,6 +135,9 @@ private:
     void shutdown_self(sup_exit why);
 
     void erase(child_rec& c);
+    // A child that has ended and will not restart: a temporary or dynamic
+    // one is forgotten (true), another kept, stopped (OTP's del_child).
+    bool forget_or_stop(child_rec& c);
     // fn's result, computed where the table is consistent (see which_children).
     template <class F> auto consistent(F fn);
     child_info info_of(const child_rec& c) const;

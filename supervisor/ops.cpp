@@ -52,10 +52,7 @@ void sup_core::op_terminate_child(const std::string& id) {
     clear_due(*c);
     c->count_again = false;
     if (c->inst) terminate_instance(*c);
-    if (c->spec.restart == restart::temporary)
-        erase(*c);
-    else
-        set_state(*c, child_state::stopped);
+    forget_or_stop(*c);
 }
 
 bool sup_core::op_restart_child(const std::string& id) {
