@@ -26,12 +26,17 @@ child_table::iterator child_table::position(const child_rec& c) {
 }
 
 void child_table::erase(const child_rec& c) {
-    auto it = position(c);
+    // One lookup: the index entry gives the list position.
+    auto drop = [this](auto& index, const auto& key) {
+        auto entry = index.find(key);
+        auto it = entry->second;
+        index.erase(entry);
+        list_.erase(it);
+    };
     if (c.ref != 0)
-        by_ref_.erase(c.ref);
+        drop(by_ref_, c.ref);
     else
-        by_id_.erase(c.spec.id);
-    list_.erase(it);
+        drop(by_id_, std::string_view(c.spec.id));
 }
 
 void child_table::clear() {
