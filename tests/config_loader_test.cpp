@@ -588,6 +588,13 @@ TEST_CASE("the shipped JSON Schema is the generated one") {
              << fresh << " " << path);
     }
     CHECK(generated.find("\"$schema\"") != std::string::npos);
+    // backoff: null (restart at once) is valid in a file, so in the schema too.
+    // (both supervisor forms; no other field takes null).
+    std::size_t nulls = 0;
+    for (auto at = generated.find("\"type\": \"null\""); at != std::string::npos;
+         at = generated.find("\"type\": \"null\"", at + 1))
+        ++nulls;
+    CHECK(nulls == 2);
     std::string with_stages = json_schema(test_stages());
     CHECK(with_stages.find("\"const\": \"parse\"") != std::string::npos);
     CHECK(with_stages.find("\"pattern\"") != std::string::npos);

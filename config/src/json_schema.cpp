@@ -217,6 +217,12 @@ private:
             // A $ref keeps its own description; siblings of $ref are allowed in 2020-12.
             if (!fd.help.empty()) p["description"] = fd.help;
             if (!fd.default_value.empty()) p["default"] = value_json(schema::default_of(fd));
+            if (fd.nullable) {
+                json description = p["description"];
+                p = json::object{
+                    {"anyOf", json::array{std::move(p), json::object{{"type", "null"}}}},
+                    {"description", std::move(description)}};
+            }
             props[std::string(fd.name)] = std::move(p);
             if (fd.required) required.push_back(std::string(fd.name));
         }

@@ -152,7 +152,8 @@ format::format() {
         {"period", &positive_duration, false, "1m", "the window intensity counts restarts in"},
         {"backoff", &backoff, false, "",
          "delay consecutive restarts of a child (default: the backoff defaults below; null: "
-         "restart at once)"},
+         "restart at once)",
+         true},
         {"restart", &restart, false, "permanent",
          "when this supervisor is restarted as a child of its parent"},
         {"children", &children, true, "", "stage ids and nested supervisors, in start order"}};

@@ -42,6 +42,9 @@ struct field {
     bool required = false;
     std::string_view default_value{}; // read like a value written in a file
     std::string_view help{};
+    // `key: null` means something of its own (backoff: restart at once),
+    // rather than "the default" as for every other field.
+    bool nullable = false;
 };
 
 struct type_def {
