@@ -58,7 +58,9 @@ public:
     // of its steps: a child in a restart loop shows `restarting` under every
     // strategy, never a state in the middle of a restart. Answered by the
     // supervisor while it runs (so they wait while it is busy, e.g. stopping
-    // a child), from the table as it was left otherwise.
+    // a child), from the table as it was left otherwise. As in OTP, a child
+    // must not ask its own supervisor before it has called notify_started:
+    // the supervisor is waiting for that call and would never answer.
     std::vector<child_info> which_children() const;
     child_counts count_children() const;
 
