@@ -28,7 +28,7 @@ stages_list=(66 666 6666 66000)
 # shellcheck source-path=SCRIPTDIR source=../scripts/deps.sh
 source "$repo/scripts/deps.sh"
 require_packages cmake ninja-build g++ libspdlog-dev libfmt-dev libboost-dev libyaml-cpp-dev \
-    golang-go golang-gopkg-yaml.v3-dev time || exit 1
+    libnats-dev golang-go golang-gopkg-yaml.v3-dev time || exit 1
 
 log_dir=$build_dir/logs
 mkdir -p "$log_dir"
