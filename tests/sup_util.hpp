@@ -151,6 +151,17 @@ inline bool has_child(const rill::detail::supervisor_base& s, const std::string&
     return std::any_of(all.begin(), all.end(), [&](auto& c) { return c.id == id; });
 }
 
+// The code of the supervisor_error f throws (FAIL if it throws none).
+template <class F> rill::sup_errc error_of(F f) {
+    try {
+        f();
+    } catch (const rill::supervisor_error& e) {
+        return e.code();
+    }
+    FAIL("no supervisor_error");
+    return rill::sup_errc::not_running;
+}
+
 // A list of expected lines.
 inline std::vector<std::string> v(std::initializer_list<const char*> l) {
     return {l.begin(), l.end()};

@@ -17,20 +17,11 @@ using rill::restart;
 using rill::strategy;
 using sup_test::cmd;
 using sup_test::controlled;
+using sup_test::error_of;
 using sup_test::journal;
 using sup_test::v;
 
 namespace {
-
-template <class F> rill::sup_errc error_of(F f) {
-    try {
-        f();
-    } catch (const rill::supervisor_error& e) {
-        return e.code();
-    }
-    FAIL("no supervisor_error");
-    return rill::sup_errc::not_running;
-}
 
 rill::child_spec failing(std::string id) {
     return {.id = std::move(id),

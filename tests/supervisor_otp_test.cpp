@@ -19,19 +19,10 @@
 using namespace std::chrono_literals;
 using rill::restart;
 using rill::strategy;
+using sup_test::error_of;
 using sup_test::journal;
 
 namespace {
-
-rill::sup_errc error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const rill::supervisor_error& e) {
-        return e.code();
-    }
-    FAIL("no supervisor_error");
-    return rill::sup_errc::not_found;
-}
 
 rill::child_spec idle(std::string id, restart r = restart::permanent) {
     return {.id = std::move(id),
