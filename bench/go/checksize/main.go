@@ -95,6 +95,21 @@ func main() {
 	reader := map[string]int{}
 	var ids []string
 	outs := map[int][]string{}
+	// bind makes stage idx the one reader (or writer) of each channel its
+	// ports name, and returns those channels.
+	bind := func(k *yaml.Node, ends map[string]int, ports *yaml.Node, how string, idx int) []string {
+		cs := names(ports, nil)
+		for _, c := range cs {
+			if _, ok := channels[c]; !ok {
+				fail(k, "unknown channel '%s'", c)
+			}
+			if _, twice := ends[c]; twice {
+				fail(k, "channel '%s' is %s twice", c, how)
+			}
+			ends[c] = idx
+		}
+		return cs
+	}
 	if st := mapping(root, "stages"); st != nil {
 		for i := 0; i+1 < len(st.Content); i += 2 {
 			k, v := st.Content[i], st.Content[i+1]
@@ -103,25 +118,8 @@ func main() {
 			if s := mapping(v, "stage"); s == nil || s.Value == "" {
 				fail(k, "stage '%s' names no stage", k.Value)
 			}
-			for _, c := range names(mapping(v, "in"), nil) {
-				if _, ok := channels[c]; !ok {
-					fail(k, "unknown channel '%s'", c)
-				}
-				if _, twice := reader[c]; twice {
-					fail(k, "channel '%s' is read twice", c)
-				}
-				reader[c] = idx
-			}
-			for _, c := range names(mapping(v, "out"), nil) {
-				if _, ok := channels[c]; !ok {
-					fail(k, "unknown channel '%s'", c)
-				}
-				if _, twice := writer[c]; twice {
-					fail(k, "channel '%s' is written twice", c)
-				}
-				writer[c] = idx
-				outs[idx] = append(outs[idx], c)
-			}
+			bind(k, reader, mapping(v, "in"), "read", idx)
+			outs[idx] = bind(k, writer, mapping(v, "out"), "written", idx)
 		}
 	}
 	for name, k := range channels {
