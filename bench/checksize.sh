@@ -37,9 +37,7 @@ if ! build_rill_bench "$repo" "$build_dir" rill_cli >"$log_dir/checksize-build-r
     tail -n 20 "$log_dir/checksize-build-rill.log" >&2
     exit 1
 fi
-# GOPATH mode: yaml.v3 comes from Debian's package, nothing is downloaded.
-if ! (cd "$repo/bench/go/checksize" && GO111MODULE=off GOPATH=/usr/share/gocode \
-    go build -o "$build_dir/go_checksize" .) >"$log_dir/checksize-build-go.log" 2>&1; then
+if ! build_go_debian "$repo" checksize "$build_dir" >"$log_dir/checksize-build-go.log" 2>&1; then
     tail -n 20 "$log_dir/checksize-build-go.log" >&2
     exit 1
 fi

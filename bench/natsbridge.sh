@@ -47,9 +47,7 @@ if ! build_rill_bench "$repo" "$build_dir" bench_natsbridge \
     tail -n 20 "$log_dir/natsbridge-build-rill.log" >&2
     exit 1
 fi
-# GOPATH mode: nats.go comes from Debian's package, nothing is downloaded.
-if ! (cd "$repo/bench/go/natsbridge" && GO111MODULE=off GOPATH=/usr/share/gocode \
-    go build -o "$build_dir/go_natsbridge" .) >"$log_dir/natsbridge-build-go.log" 2>&1; then
+if ! build_go_debian "$repo" natsbridge "$build_dir" >"$log_dir/natsbridge-build-go.log" 2>&1; then
     tail -n 20 "$log_dir/natsbridge-build-go.log" >&2
     exit 1
 fi
