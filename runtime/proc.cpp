@@ -633,7 +633,13 @@ top:
     std::int64_t now = 0, poll_until = INT64_MAX;
     run_timers_if_due(m, p, now, poll_until);
 
-    if (p->schedtick.load(std::memory_order_relaxed) % 61 == 0 &&
+    // The global queue is served every 61st slice (Go's rule), and also
+    // whenever sysmon has just ended a slice. Preempted and yielding
+    // goroutines wait there; a P whose local queue never empties (a
+    // ping-pong pair keeps one goroutine in runnext) would otherwise leave
+    // them for 61 slices, over half a second.
+    if ((p->schedtick.load(std::memory_order_relaxed) % 61 == 0 ||
+         p->slice_over.load(std::memory_order_relaxed)) &&
         sched.runqsize.load(std::memory_order_relaxed) > 0) {
         sched.lock.lock();
         G* g = globrunqget(p, 1);
@@ -753,9 +759,15 @@ void handle_switch_back(M* m, G* g) {
         break;
     }
     case M::act_preempt:
+        // To the back of its own P's queue, not the global one as in Go: the
+        // global queue goes first when a slice ends (findrunnable), and the
+        // goroutine just preempted would take the next slice again. Idle Ps
+        // still steal it from here.
         p->preempts.store(p->preempts.load(std::memory_order_relaxed) + 1,
                           std::memory_order_relaxed);
-        [[fallthrough]];
+        casgstatus(g, gstatus::running, gstatus::runnable);
+        runqput(p, g, false);
+        break;
     case M::act_yield:
         casgstatus(g, gstatus::running, gstatus::runnable);
         sched.lock.lock();
@@ -1409,6 +1421,7 @@ runtime_stats stats() noexcept {
         s.parks += p->parks.load(std::memory_order_relaxed);
         s.preempts_coop += p->preempts.load(std::memory_order_relaxed);
     }
+    s.slices_ended = sched.slices_ended.load(std::memory_order_relaxed);
     s.preempts_async = sched.preempts_async.load(std::memory_order_relaxed);
     s.preempts_coop -= std::min(s.preempts_coop, s.preempts_async);
     s.blocking_retakes = sched.blocking_retakes.load(std::memory_order_relaxed);

@@ -48,7 +48,8 @@ struct P {
     std::atomic<std::uint32_t> schedtick{0};
     // Set by sysmon when the current time slice has run too long; cleared
     // when the next slice starts. While set, runnext does not inherit the
-    // slice (runqget in proc.cpp).
+    // slice (runqget in proc.cpp) and the global queue goes first
+    // (findrunnable).
     std::atomic<bool> slice_over{false};
     std::atomic<std::uint32_t> syscalltick{0};
     G* gfree = nullptr;
@@ -116,6 +117,7 @@ struct sched_t {
     // Every G ever created (Gs are recycled, never freed), for dumps.
     rt_lock allglock;
     std::vector<G*> allgs;
+    std::atomic<std::uint64_t> slices_ended{0};     // by sysmon (preemptone)
     std::atomic<std::uint64_t> preempts_async{0};   // by SIGURG at a safe point
     std::atomic<std::uint64_t> blocking_retakes{0}; // Ps retaken from blocking calls
     std::atomic<std::uint64_t> netpoll_wakeups{0};  // goroutines readied by I/O

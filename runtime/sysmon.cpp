@@ -74,6 +74,7 @@ bool retake(std::int64_t now, std::int64_t& next_look) {
         std::int64_t timer = p->timers.next.load(std::memory_order_acquire);
         if (ran >= force_preempt_ns || (timer <= now && ran >= timer_preempt_ns)) {
             preemptone(p);
+            sched.slices_ended.fetch_add(1, std::memory_order_relaxed);
             slice_over = true;
             o.schedwhen = now; // ask again in a full slice, not every tick
             next_look = std::min(next_look, now + slice_start_look_ns);

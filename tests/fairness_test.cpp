@@ -67,19 +67,25 @@ struct pair_counts {
     std::uint64_t exchanges, turns;
 };
 
+struct run_counts {
+    std::vector<pair_counts> pairs;
+    std::uint64_t slices_ended; // by sysmon, meanwhile
+};
+
 // Runs `pairs` ping-pong pairs for `how_long` and returns what each did.
-std::vector<pair_counts> run_pairs(int pairs, std::chrono::milliseconds how_long) {
+run_counts run_pairs(int pairs, std::chrono::milliseconds how_long) {
     std::vector<ping_pong_pair> running(static_cast<std::size_t>(pairs));
     std::atomic<bool> stop{false};
     rill::wait_group wg;
+    auto ended = rill::stats().slices_ended;
     for (auto& p : running)
         p.start(stop, wg);
     rill::sleep(how_long); // needs a processor back from the pairs to wake
     stop.store(true);
     wg.wait();
-    std::vector<pair_counts> counts;
+    run_counts counts{{}, rill::stats().slices_ended - ended};
     for (auto& p : running)
-        counts.push_back({p.exchanges.load(), p.turns.load()});
+        counts.pairs.push_back({p.exchanges.load(), p.turns.load()});
     return counts;
 }
 
@@ -88,12 +94,17 @@ std::vector<pair_counts> run_pairs(int pairs, std::chrono::milliseconds how_long
 TEST_CASE("two ping-pong pairs on one processor share it fairly") {
     watchdog dog("a ping-pong pair kept its processor", 60s);
     maxprocs_scope one(1);
-    auto c = rill::run([] { return run_pairs(2, window); });
+    auto run = rill::run([] { return run_pairs(2, window); });
+    const auto& c = run.pairs;
     INFO("exchanges: " << c[0].exchanges << " and " << c[1].exchanges << "; turns: " << c[0].turns
-                       << " and " << c[1].turns);
+                       << " and " << c[1].turns << "; slices sysmon ended: " << run.slices_ended);
     // Each pair runs a slice of about 10 ms at a time, so over the window
-    // they take turns dozens of times...
-    CHECK(c[0].turns >= 5);
+    // they take turns dozens of times: the other pair takes over at nearly
+    // every slice sysmon ends, however loaded the machine (a slice is
+    // wall-clock time). Not when a preempted goroutine takes the next slice
+    // again, or when one waits in the global queue behind the other pair...
+    CHECK(run.slices_ended >= 5);
+    CHECK((c[0].turns + c[1].turns) * 4 >= run.slices_ended * 3);
     CHECK(std::min(c[0].turns, c[1].turns) * 2 >= std::max(c[0].turns, c[1].turns));
     // ... and each makes about half the exchanges. A slice is wall-clock
     // time, and on a loaded machine the OS may take the thread away for part
@@ -104,7 +115,7 @@ TEST_CASE("two ping-pong pairs on one processor share it fairly") {
 TEST_CASE("four ping-pong pairs on two processors all make progress") {
     watchdog dog("a ping-pong pair kept its processor", 60s);
     maxprocs_scope two(2);
-    auto counts = rill::run([] { return run_pairs(4, window); });
+    auto counts = rill::run([] { return run_pairs(4, window); }).pairs;
     std::uint64_t total = 0;
     for (auto c : counts)
         total += c.exchanges;
@@ -115,6 +126,49 @@ TEST_CASE("four ping-pong pairs on two processors all make progress") {
         // processors unevenly, so ask only for a quarter of a fair share.
         CHECK(counts[i].exchanges * 16 >= total);
     }
+}
+
+// A goroutine that yields waits in the global run queue (Go's Gosched). A P
+// serves that queue every 61st slice, and first whenever sysmon has just
+// ended a slice: beside a ping-pong pair, whose partner always sits in the
+// local queue, the 61st-slice rule alone leaves it there for over half a
+// second, and it runs only when the pair happens to have nothing local.
+TEST_CASE("a yielding goroutine beside a ping-pong pair runs after every slice") {
+    watchdog dog("a yielding goroutine starved beside a ping-pong pair", 60s);
+    maxprocs_scope one(1);
+    struct counts {
+        std::uint64_t turns = 0, slices = 0, exchanges = 0;
+    };
+    auto c = rill::run([] {
+        std::atomic<bool> stop{false};
+        ping_pong_pair pair;
+        rill::wait_group wg;
+        pair.start(stop, wg);
+        counts c;
+        wg.add(1);
+        rill::go([&] {
+            auto ended = rill::stats().slices_ended;
+            auto until = std::chrono::steady_clock::now() + window;
+            while (std::chrono::steady_clock::now() < until) {
+                rill::gosched();
+                ++c.turns;
+            }
+            c.slices = rill::stats().slices_ended - ended;
+            stop.store(true);
+            wg.done();
+        });
+        wg.wait();
+        c.exchanges = pair.exchanges.load();
+        return c;
+    });
+    INFO("the yielder's turns: " << c.turns << "; slices sysmon ended: " << c.slices
+                                 << "; the pair's exchanges: " << c.exchanges);
+    // The pair runs a slice, sysmon ends it, the yielder runs and yields at
+    // once: about one turn per slice ended, however loaded the machine (a
+    // slice is wall-clock time). Without the rule, a third of that or less.
+    CHECK(c.slices >= 5);
+    CHECK(c.turns * 4 >= c.slices * 3);
+    CHECK(c.exchanges > 0);
 }
 
 TEST_CASE("sleepers beside busy ping-pong pairs wake on time") {
