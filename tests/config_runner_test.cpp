@@ -8,6 +8,7 @@
 #include <rill/config/runner.hpp>
 #include <rill/config/stage_io.hpp>
 #include <rill/runtime.hpp>
+#include <rill/sync.hpp>
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
@@ -26,7 +27,7 @@ namespace {
 
 // What the test stages did, reset by each test.
 struct record {
-    std::mutex mu;
+    rill::mutex mu;
     std::map<std::string, std::vector<int64_t>> received; // by worker id
     std::map<std::string, int> starts;                    // by worker id
     std::set<int64_t> failed_on;                          // values lost to failures

@@ -10,6 +10,7 @@
 
 #include <rill/config/runner.hpp>
 #include <rill/config/stage_io.hpp>
+#include <rill/sync.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -34,7 +35,7 @@ int64_t values_per_strategy() {
 struct soak_record {
     std::atomic<int64_t> next{1}; // the next value the source sends
     int64_t last = 0;             // the source sends 1 .. last
-    std::mutex mu;
+    rill::mutex mu;
     std::vector<int64_t> delivered;
 };
 soak_record soak;

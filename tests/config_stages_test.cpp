@@ -4,6 +4,7 @@
 #include "stages/line_matcher.hpp"
 
 #include <rill/net.hpp>
+#include <rill/sync.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -22,7 +23,7 @@ using strings = std::vector<std::string>;
 namespace {
 
 // What the collecting stages received, by stage id.
-std::mutex mu;
+rill::mutex mu;
 std::map<std::string, strings> got;
 
 strings received(const std::string& id) {

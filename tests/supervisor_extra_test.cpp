@@ -5,6 +5,7 @@
 
 #include <rill/runtime.hpp>
 #include <rill/supervisor.hpp>
+#include <rill/sync.hpp>
 
 #include <catch2/catch.hpp>
 #include <spdlog/sinks/ostream_sink.h>
@@ -55,7 +56,7 @@ TEST_CASE("backoff: delays grow by the factor up to the cap, spread by the jitte
 TEST_CASE("backoff: consecutive restarts wait longer, and a stable run starts over") {
     rill::run([] {
         journal log;
-        std::mutex mu;
+        rill::mutex mu;
         std::vector<std::chrono::nanoseconds> delays;
         controlled a(log, "a");
         auto o = sup_test::opts(log);
@@ -113,7 +114,7 @@ TEST_CASE("event hooks: started, exited with the reason and exception, restarted
         auto level = sup_test::sup_logger->level();
         sup_test::sup_logger->set_level(spdlog::level::debug);
 
-        std::mutex mu;
+        rill::mutex mu;
         std::vector<rill::supervisor_event> events;
         journal log;
         controlled a(log, "a");
