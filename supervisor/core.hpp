@@ -9,6 +9,7 @@
 #include <rill/csp/context.hpp>
 #include <rill/supervisor/errors.hpp>
 #include <rill/supervisor/options.hpp>
+#include <rill/sync.hpp>
 
 #include <spdlog/fwd.h>
 
@@ -155,8 +156,8 @@ private:
 
     // The children in start order; the goroutine is the only writer and takes
     // mu_ for every change, so that readers on other threads (the view) see
-    // a whole table.
-    mutable std::mutex mu_;
+    // a whole table. Goroutines read it too: a rill::mutex (see rill/sync.hpp).
+    mutable rill::mutex mu_;
     child_table children_;
     std::unordered_map<std::uint64_t, child_rec*> by_gen_;
     std::deque<steady::time_point> restarts_;

@@ -11,8 +11,9 @@
 namespace rill::detail {
 
 namespace {
-std::mutex& registry_mu() {
-    static auto* mu = new std::mutex;
+// Taken by goroutines that start and stop supervisors (see rill/sync.hpp).
+rill::mutex& registry_mu() {
+    static auto* mu = new rill::mutex;
     return *mu;
 }
 std::vector<sup_core*>& registry() {
@@ -23,7 +24,11 @@ std::vector<sup_core*>& registry() {
 // try_only: for the dump, which runs on a runtime thread and must not wait
 // for a supervisor's goroutine (it could be preempted while holding its lock).
 std::string render_all(bool try_only) {
-    std::lock_guard lk(registry_mu());
+    std::unique_lock lk(registry_mu(), std::defer_lock);
+    if (!try_only)
+        lk.lock();
+    else if (!lk.try_lock())
+        return "busy (supervisors are starting or stopping)\n";
     std::vector<std::pair<std::string, sup_core*>> all;
     for (auto* c : registry())
         all.emplace_back(c->path(), c);

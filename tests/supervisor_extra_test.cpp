@@ -195,6 +195,43 @@ TEST_CASE("the live view shows the tree with states and restart counts, by call 
     });
 }
 
+// A goroutine reading the live view holds the supervisors' locks while it
+// renders, and may be preempted there. With std::mutex locks, the readers on
+// every processor would block their threads waiting for it, and nothing
+// would run the preempted holder: the program would stop for good.
+TEST_CASE("goroutines reading the live view at once on two processors never stall") {
+    rill_test::watchdog dog("goroutines reading the live view stalled", 60s);
+    rill::run([] {
+        rill_test::maxprocs_scope two(2);
+        std::vector<rill::child_spec> children;
+        for (int i = 0; i < 200; ++i) {
+            rill::child_spec c;
+            c.id = "c" + std::to_string(i);
+            c.start = [](const rill::context& ctx) { (void)ctx.done().recv(); };
+            children.push_back(std::move(c));
+        }
+        journal log;
+        rill::supervisor sup(sup_test::opts(log), std::move(children));
+        sup.start();
+        std::atomic<bool> stop{false};
+        std::atomic<int> whole{0}; // views that showed every child
+        rill::wait_group wg;
+        constexpr int readers = 6;
+        wg.add(readers);
+        for (int r = 0; r < readers; ++r)
+            rill::go([&] {
+                while (!stop.load())
+                    if (rill::supervision_tree().find("c199  worker") != std::string::npos) ++whole;
+                wg.done();
+            });
+        rill::sleep(std::chrono::milliseconds(rill_test::by_build(1000, 1000, 2000)));
+        stop.store(true);
+        wg.wait();
+        CHECK(whole.load() > 0);
+        sup.stop();
+    });
+}
+
 TEST_CASE("a supervised child's exception never reaches the panic handler; an unsupervised "
           "goroutine's still does") {
     rill::chan<std::string> reports(16);

@@ -6,6 +6,7 @@
 #include "regex_limits.hpp"
 
 #include <rill/config/registry.hpp>
+#include <rill/sync.hpp>
 
 #include <algorithm>
 #include <map>
@@ -228,7 +229,7 @@ stage_def& stage_def::choices(std::vector<std::string> values) {
 stage_spec stage_def::build() && { return std::move(spec_); }
 
 struct registry::impl {
-    mutable std::mutex mu;
+    mutable rill::mutex mu; // goroutines look stages up (see rill/sync.hpp)
     // Node-based, so the pointers find() and all() hand out stay valid.
     std::map<std::string, stage_spec, std::less<>> stages;
 };

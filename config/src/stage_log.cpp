@@ -1,5 +1,7 @@
 #include "stage_log.hpp"
 
+#include <rill/sync.hpp>
+
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -12,7 +14,7 @@ namespace rill::config::detail {
 spdlog::logger& process_logger(const char* name) {
     // Never freed (see stage_log.hpp); held from a global, so not a leak.
     static auto* kept = new std::vector<std::shared_ptr<spdlog::logger>>;
-    static std::mutex mu;
+    static rill::mutex mu; // stages are goroutines (see rill/sync.hpp)
     auto logger = spdlog::get(name);
     if (!logger) {
         try {

@@ -2,6 +2,7 @@
 // built-in types on first use so that stage registration at static
 // initialisation can name them whatever the order of initialisers.
 #include <rill/config/types.hpp>
+#include <rill/sync.hpp>
 
 #include <algorithm>
 #include <map>
@@ -12,7 +13,7 @@ namespace rill::config {
 namespace {
 
 struct type_table {
-    std::mutex mu;
+    rill::mutex mu; // goroutines look types up (see rill/sync.hpp)
     std::map<std::string, type_desc, std::less<>> by_name;
     std::map<std::type_index, const type_desc*> by_cpp;
 

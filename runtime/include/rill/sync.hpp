@@ -38,6 +38,11 @@
 
 namespace rill {
 
+// Use it rather than std::mutex for a lock that goroutines share: a goroutine
+// waiting for a std::mutex blocks its thread, which keeps its processor, and
+// once every processor's goroutine waits so while the holder is preempted,
+// nothing runs the holder again. A rill::mutex parks the waiter instead.
+//
 // Not fair in the common case: a running goroutine may take the lock ahead of
 // a woken one (which is what makes it fast). A waiter that has waited over
 // 1 ms switches the mutex into starvation mode, as Go's does: the lock is
