@@ -1,6 +1,6 @@
 // Channel operations (mirrors Go's runtime/chan.go): make, send, receive,
-// close, len and cap over the type-erased chan_core of chan.hpp.
-#include "chan.hpp"
+// close, len and cap over the type-erased chan_core of hchan.hpp.
+#include "hchan.hpp"
 #include "sched.hpp"
 
 #include <algorithm>
@@ -77,7 +77,7 @@ bool chan_send(chan_core* c, void* src, bool block) {
         c->lock.unlock();
         return false;
     }
-    waiter w{getg(), src, nullptr, nullptr, false, false};
+    chan_waiter w{getg(), src, nullptr, nullptr, false, false};
     c->sendq.enqueue(&w);
     park(unlock_chan, c, wait_reason::chan_send);
     if (!w.success) throw_send_closed();
@@ -110,7 +110,7 @@ recv_result chan_recv(chan_core* c, void* dst, bool block) {
         c->lock.unlock();
         return {closed, false};
     }
-    waiter w{getg(), dst, nullptr, nullptr, false, false};
+    chan_waiter w{getg(), dst, nullptr, nullptr, false, false};
     c->recvq.enqueue(&w);
     park(unlock_chan, c, wait_reason::chan_recv);
     return {true, w.success};
@@ -126,9 +126,9 @@ void chan_close(chan_core* c) {
     c->closed.store(1, std::memory_order_release);
     // Collect every waiter (their next links are free once dequeued) and
     // ready them after unlocking, as Go does with its glist.
-    waiter* woken = nullptr;
+    chan_waiter* woken = nullptr;
     for (waitq* q : {&c->recvq, &c->sendq}) {
-        while (waiter* w = q->dequeue()) {
+        while (chan_waiter* w = q->dequeue()) {
             chan_core::wake(w, false);
             w->next = woken;
             woken = w;
@@ -138,7 +138,7 @@ void chan_close(chan_core* c) {
     while (woken) {
         // The waiter lives on its goroutine's stack: finish with it, leaving
         // the null links of a dequeued waiter, before the goroutine runs.
-        waiter* w = std::exchange(woken, woken->next);
+        chan_waiter* w = std::exchange(woken, woken->next);
         w->next = nullptr;
         ready(w->g);
     }

@@ -5,7 +5,7 @@
 // until the poller reports the fd ready, then try again.
 #include <rill/net.hpp>
 
-#include "net_poll.hpp"
+#include "poll_desc.hpp"
 #include "time.hpp"
 
 #include <cerrno>

@@ -1,6 +1,6 @@
 // The poller the scheduler blocks in when it has nothing to run (mirrors Go's
 // runtime/netpoll.go): epoll on Linux. It waits for the next timer and for
-// I/O readiness of the descriptors goroutines wait on (see net_poll.hpp).
+// I/O readiness of the descriptors goroutines wait on (see poll_desc.hpp).
 #pragma once
 
 #include <cstdint>

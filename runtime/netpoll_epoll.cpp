@@ -5,7 +5,7 @@
 #include "netpoll.hpp"
 
 #include "log.hpp"
-#include "net_poll.hpp"
+#include "poll_desc.hpp"
 
 #include <algorithm>
 #include <atomic>

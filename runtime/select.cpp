@@ -8,7 +8,7 @@
 // a waiter on every case's channel and parks; whoever wins the goroutine's
 // claim (a channel operation, a close or the deadline) ends the wait, and
 // pass 3 dequeues the waiters that lost.
-#include "chan.hpp"
+#include "hchan.hpp"
 #include "sched.hpp"
 
 #include <algorithm>
@@ -43,7 +43,8 @@ public:
             waiters = inline_waiters_;
         } else {
             heap_orders_ = std::make_unique_for_overwrite<int[]>(2 * static_cast<std::size_t>(n));
-            heap_waiters_ = std::make_unique_for_overwrite<waiter[]>(static_cast<std::size_t>(n));
+            heap_waiters_ =
+                std::make_unique_for_overwrite<chan_waiter[]>(static_cast<std::size_t>(n));
             pollorder = heap_orders_.get();
             waiters = heap_waiters_.get();
         }
@@ -51,14 +52,14 @@ public:
     }
     int* pollorder;
     int* lockorder;
-    waiter* waiters; // waiters[i] belongs to case lockorder[i]
+    chan_waiter* waiters; // waiters[i] belongs to case lockorder[i]
 
 private:
     static constexpr int inline_cases = 16;
     int inline_orders_[2 * inline_cases];
-    waiter inline_waiters_[inline_cases];
+    chan_waiter inline_waiters_[inline_cases];
     std::unique_ptr<int[]> heap_orders_;
-    std::unique_ptr<waiter[]> heap_waiters_;
+    std::unique_ptr<chan_waiter[]> heap_waiters_;
 };
 
 struct selection {
@@ -163,8 +164,8 @@ int select_go(select_case* cases, int n, bool block, std::int64_t deadline) {
     g->claim.store(claim_waiting, std::memory_order_relaxed);
     for (int i = 0; i < norder; ++i) {
         select_case& sc = cases[sx.lockorder[i]];
-        waiter* w = &sx.waiters[i];
-        *w = waiter{g, sc.elem, nullptr, nullptr, true, false};
+        chan_waiter* w = &sx.waiters[i];
+        *w = chan_waiter{g, sc.elem, nullptr, nullptr, true, false};
         (sc.kind == select_case::recv ? sc.c->recvq : sc.c->sendq).enqueue(w);
     }
     if (deadline == no_deadline)
@@ -178,9 +179,9 @@ int select_go(select_case* cases, int n, bool block, std::int64_t deadline) {
 
     // Pass 3: whoever won the claim decided the outcome (its waker already
     // dequeued the winning waiter); withdraw the rest.
-    waiter* win = g->claim.load(std::memory_order_acquire) == claim_woken
-                      ? static_cast<waiter*>(g->param)
-                      : nullptr;
+    chan_waiter* win = g->claim.load(std::memory_order_acquire) == claim_woken
+                           ? static_cast<chan_waiter*>(g->param)
+                           : nullptr;
     sellock(sel);
     for (int i = 0; i < norder; ++i) {
         if (&sx.waiters[i] == win) continue;

@@ -10,11 +10,11 @@ namespace rill::detail {
 
 namespace {
 
-struct waiter {
+struct sema_waiter {
     const std::atomic<std::uint32_t>* addr;
     G* g;
-    waiter* prev = nullptr;
-    waiter* next = nullptr;
+    sema_waiter* prev = nullptr;
+    sema_waiter* next = nullptr;
     bool linked = false;
 };
 
@@ -23,17 +23,17 @@ struct alignas(64) bucket {
     // Waiters linked here, counted before *addr is read, so that a wake can
     // skip the lock when there are none (see gfutex_wake).
     std::atomic<std::uint32_t> nwait{0};
-    waiter* head = nullptr;
-    waiter* tail = nullptr;
+    sema_waiter* head = nullptr;
+    sema_waiter* tail = nullptr;
 
-    void push(waiter* w) noexcept {
+    void push(sema_waiter* w) noexcept {
         w->prev = tail;
         w->next = nullptr;
         (tail ? tail->next : head) = w;
         tail = w;
         w->linked = true;
     }
-    void remove(waiter* w) noexcept {
+    void remove(sema_waiter* w) noexcept {
         (w->prev ? w->prev->next : head) = w->next;
         (w->next ? w->next->prev : tail) = w->prev;
         w->linked = false;
@@ -57,7 +57,7 @@ bool gfutex_wait(const std::atomic<std::uint32_t>* addr, std::uint32_t expected,
                  std::int64_t deadline) {
     bucket& b = bucket_for(addr);
     G* g = getg();
-    waiter w{addr, g};
+    sema_waiter w{addr, g};
     b.lock.lock();
     b.nwait.fetch_add(1, std::memory_order_acq_rel);
     if (addr->load(std::memory_order_acquire) != expected) {
@@ -88,12 +88,12 @@ int gfutex_wake(const std::atomic<std::uint32_t>* addr, int n) {
     // Claims are taken under the lock and the goroutines readied after it is
     // released (try_wake in two halves): a claimed waiter stays parked, and
     // its waiter record valid, until ready.
-    waiter* first = nullptr;
-    waiter** last = &first;
+    sema_waiter* first = nullptr;
+    sema_waiter** last = &first;
     int woken = 0;
     b.lock.lock();
-    for (waiter* w = b.head; w && woken < n;) {
-        waiter* next = w->next;
+    for (sema_waiter* w = b.head; w && woken < n;) {
+        sema_waiter* next = w->next;
         if (w->addr == addr) {
             b.remove(w);
             std::uint32_t c = claim_waiting;
@@ -108,7 +108,7 @@ int gfutex_wake(const std::atomic<std::uint32_t>* addr, int n) {
     }
     b.lock.unlock();
     while (first) {
-        waiter* w = first;
+        sema_waiter* w = first;
         first = w->next;
         ready(w->g);
     }

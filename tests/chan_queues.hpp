@@ -3,7 +3,7 @@
 // sleeping.
 #pragma once
 
-#include "chan.hpp" // runtime/chan.hpp: chan_core, waitq
+#include "hchan.hpp" // runtime internals: chan_core, waitq
 
 #include <rill/chan.hpp>
 

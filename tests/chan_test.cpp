@@ -1,7 +1,7 @@
 // Channel semantics against the Go spec, Go's test/chan programs (fifo,
 // nonblock, sieve, perm, zerosize, goroutines) and runtime/chan_test.go,
 // written anew for chan<T>, sender<T> and receiver<T>.
-#include "chan.hpp" // runtime internals: wait queues, to see who is blocked
+#include "hchan.hpp" // runtime internals: wait queues, to see who is blocked
 #include "chan_queues.hpp"
 #include "test_util.hpp"
 
@@ -664,7 +664,7 @@ TEST_CASE("close racing with blocked senders and receivers loses nothing") {
     });
 }
 
-// ---- Memory ordering (chan.hpp's "Memory ordering"; README "Memory model") --------------
+// ---- Memory ordering (hchan.hpp's "Memory ordering"; README "Memory model") --------------
 //
 // Each case writes a plain payload on one thread before an operation and
 // reads it on another after the operation that must come after it; under

@@ -3,7 +3,7 @@
 // thousands of concurrent connections, deadlines, resets and half-closes,
 // close waking a parked operation, UDP, Unix-domain sockets, waiting on a
 // user's fd, and name resolution over loopback.
-#include "net_poll.hpp"
+#include "poll_desc.hpp"
 #include "test_util.hpp"
 
 #include <rill/chan.hpp>

@@ -1,6 +1,6 @@
 // select and rill::selector against the Go spec, Go's test/chan programs
 // (select*, doubleselect, nonblock) and runtime/chan_test.go, written anew.
-#include "chan.hpp" // runtime internals: wait queues, to see who is blocked
+#include "hchan.hpp" // runtime internals: wait queues, to see who is blocked
 #include "chan_queues.hpp"
 #include "test_util.hpp"
 

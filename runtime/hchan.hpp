@@ -38,11 +38,11 @@
 
 namespace rill::detail {
 
-struct waiter {
+struct chan_waiter {
     G* g;
     void* elem; // send: the value to move from; recv: storage to construct into
-    waiter* next;
-    waiter* prev;
+    chan_waiter* next;
+    chan_waiter* prev;
     bool is_select; // ended by whoever wins g->claim
     bool success;   // set by the waker: true when a value moved, false when closed
 };
@@ -51,10 +51,10 @@ struct waiter {
 class waitq {
 public:
     // The oldest waiter; without the lock only a hint (the fast paths' "empty").
-    waiter* front() const noexcept { return first_.load(std::memory_order_acquire); }
+    chan_waiter* front() const noexcept { return first_.load(std::memory_order_acquire); }
     bool empty() const noexcept { return front() == nullptr; }
 
-    void enqueue(waiter* w) noexcept {
+    void enqueue(chan_waiter* w) noexcept {
         w->next = nullptr;
         w->prev = last_;
         if (last_)
@@ -67,11 +67,11 @@ public:
     // Unlinks waiters from the front until one the caller may wake (a plain
     // operation's, or a select's whose claim the caller wins); nullptr when
     // none is left.
-    waiter* dequeue() noexcept {
+    chan_waiter* dequeue() noexcept {
         for (;;) {
-            waiter* w = first_.load(std::memory_order_relaxed);
+            chan_waiter* w = first_.load(std::memory_order_relaxed);
             if (!w) return nullptr;
-            waiter* n = w->next;
+            chan_waiter* n = w->next;
             if (n)
                 n->prev = nullptr;
             else
@@ -87,9 +87,9 @@ public:
     }
 
     // Unlinks w if it is still queued (a select's cleanup of its losing cases).
-    void remove(waiter* w) noexcept {
-        waiter* p = w->prev;
-        waiter* n = w->next;
+    void remove(chan_waiter* w) noexcept {
+        chan_waiter* p = w->prev;
+        chan_waiter* n = w->next;
         if (!p && !n && first_.load(std::memory_order_relaxed) != w) return;
         if (p)
             p->next = n;
@@ -103,8 +103,8 @@ public:
     }
 
 private:
-    std::atomic<waiter*> first_{nullptr};
-    waiter* last_ = nullptr;
+    std::atomic<chan_waiter*> first_{nullptr};
+    chan_waiter* last_ = nullptr;
 };
 
 struct alignas(64) chan_core {
@@ -156,7 +156,7 @@ struct alignas(64) chan_core {
     // buffer has room; false if neither. A receiver to ready() once the lock
     // is released is left in wake_g. The caller has checked is_closed().
     bool send_now(void* src, G*& wake_g) noexcept {
-        if (waiter* r = recvq.dequeue()) {
+        if (chan_waiter* r = recvq.dequeue()) {
             ops->move_construct(r->elem, src);
             wake_g = wake(r, true);
             return true;
@@ -173,7 +173,7 @@ struct alignas(64) chan_core {
     // takes the freed slot at the tail, keeping FIFO order. A sender to
     // ready() once the lock is released is left in wake_g.
     bool recv_now(void* dst, G*& wake_g) noexcept {
-        if (waiter* s = sendq.dequeue()) {
+        if (chan_waiter* s = sendq.dequeue()) {
             if (dataqsiz == 0) {
                 ops->move_construct(dst, s->elem);
             } else {
@@ -192,7 +192,7 @@ struct alignas(64) chan_core {
         return true;
     }
 
-    static G* wake(waiter* w, bool success) noexcept {
+    static G* wake(chan_waiter* w, bool success) noexcept {
         w->success = success;
         G* g = w->g;
         g->param = w;

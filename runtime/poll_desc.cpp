@@ -1,5 +1,5 @@
 // Poll descriptors (mirrors the pollDesc half of Go's runtime/netpoll.go;
-// see net_poll.hpp for the contract).
+// see poll_desc.hpp for the contract).
 //
 // Lost wake-ups. Each direction has a `ready` flag and a list of waiters,
 // both guarded by the descriptor's rt_lock. A waiter links itself and parks
@@ -13,7 +13,7 @@
 // so exactly one of them readies the goroutine. A waiter that timed out
 // relocks the descriptor to unlink itself, which orders it after any waker
 // that saw it linked, before its claim is reused by its next wait.
-#include "net_poll.hpp"
+#include "poll_desc.hpp"
 
 #include "lock.hpp"
 #include "time.hpp"
@@ -29,16 +29,16 @@ namespace rill::detail {
 
 namespace {
 
-struct waiter {
+struct io_waiter {
     G* g;
-    waiter* prev = nullptr;
-    waiter* next = nullptr;
+    io_waiter* prev = nullptr;
+    io_waiter* next = nullptr;
     bool linked = false;
 };
 
 struct direction {
     bool ready = false; // an event came while nobody waited
-    waiter* head = nullptr;
+    io_waiter* head = nullptr;
     // Written under the lock; read without it by pd_check.
     std::atomic<std::int64_t> deadline{INT64_MAX};
 
@@ -48,14 +48,14 @@ struct direction {
         deadline.store(INT64_MAX, std::memory_order_relaxed);
     }
 
-    void push(waiter* w) noexcept {
+    void push(io_waiter* w) noexcept {
         w->prev = nullptr;
         w->next = head;
         if (head) head->prev = w;
         head = w;
         w->linked = true;
     }
-    void remove(waiter* w) noexcept {
+    void remove(io_waiter* w) noexcept {
         (w->prev ? w->prev->next : head) = w->next;
         if (w->next) w->next->prev = w->prev;
         w->linked = false;
@@ -64,7 +64,7 @@ struct direction {
     // pushing them on *list; returns how many it claimed.
     int wake_all(G** list) noexcept {
         int n = 0;
-        while (waiter* w = head) {
+        while (io_waiter* w = head) {
             remove(w);
             std::uint32_t c = claim_waiting;
             if (w->g->claim.compare_exchange_strong(c, claim_woken, std::memory_order_acq_rel)) {
@@ -97,7 +97,7 @@ struct poll_desc {
 
 namespace {
 
-// Descriptors are recycled, never freed (see net_poll.hpp).
+// Descriptors are recycled, never freed (see poll_desc.hpp).
 rt_lock cache_lock;
 poll_desc* cache = nullptr;
 
@@ -139,7 +139,7 @@ void unlock_pd(void* arg) { static_cast<poll_desc*>(arg)->lock.unlock(); }
 // it. Out of line: rt_lock counts locks in a thread_local, and inlined
 // after park the compiler may reuse that variable's address from before the
 // park, which belongs to the thread the goroutine ran on then.
-[[gnu::noinline]] void unlink_timed_out(poll_desc* pd, direction& d, waiter& w) noexcept {
+[[gnu::noinline]] void unlink_timed_out(poll_desc* pd, direction& d, io_waiter& w) noexcept {
     pd->lock.lock();
     if (w.linked) d.remove(&w);
     pd->lock.unlock();
@@ -254,7 +254,7 @@ pd_result pd_wait(poll_desc* pd, pd_mode mode) noexcept {
         pd->lock.unlock();
         return pd_result::ready;
     }
-    waiter w{g};
+    io_waiter w{g};
     g->claim.store(claim_waiting, std::memory_order_relaxed);
     d.push(&w);
     netpoll_add_waiters(1);
