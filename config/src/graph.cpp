@@ -5,6 +5,7 @@
 #include <rill/config/runner.hpp>
 
 #include "scalars.hpp"
+#include "topology_index.hpp"
 
 #include <fmt/format.h>
 
@@ -32,7 +33,8 @@ std::string stage_node(const stage_decl& s) {
                        escaped(second));
 }
 
-void write_supervisor(std::string& out, const topology& t, const supervisor_decl& d, int depth) {
+void write_supervisor(std::string& out, const detail::topology_index& t, const supervisor_decl& d,
+                      int depth) {
     std::string pad(static_cast<std::size_t>(depth + 1) * 2, ' ');
     out += fmt::format("{}subgraph {} {{\n", pad, quoted("cluster_" + d.id));
     out += fmt::format("{}  label={};\n", pad,
@@ -41,9 +43,8 @@ void write_supervisor(std::string& out, const topology& t, const supervisor_decl
     out += pad + "  style=rounded;\n";
     for (auto& c : d.children) {
         if (c.kind == child_ref::supervisor) {
-            if (auto* nested = t.find_supervisor(c.id))
-                write_supervisor(out, t, *nested, depth + 1);
-        } else if (auto* s = t.find_stage(c.id)) {
+            if (auto* nested = t.supervisor(c.id)) write_supervisor(out, t, *nested, depth + 1);
+        } else if (auto* s = t.stage(c.id)) {
             out += pad + "  " + stage_node(*s);
         }
     }
@@ -58,7 +59,7 @@ std::string to_dot(const topology& t) {
         for (auto& s : t.stages)
             out += "  " + stage_node(s);
     } else {
-        write_supervisor(out, t, t.supervisors.front(), 0);
+        write_supervisor(out, detail::topology_index(t), t.supervisors.front(), 0);
     }
     // Who writes and who reads each channel, by port.
     std::map<std::string, std::vector<std::string>> writers, readers;

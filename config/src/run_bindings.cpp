@@ -35,14 +35,12 @@ supervisor_decl default_root(const topology& t) {
 } // namespace
 
 declared_channel& run_state::channel(const std::string& name) {
-    for (auto& c : channels_)
-        if (c.decl->name == name) return c;
+    if (auto it = channel_at_.find(name); it != channel_at_.end()) return *it->second;
     throw std::invalid_argument("rill::config::runner: no channel '" + name + "' is declared");
 }
 
 stage_run& run_state::stage(const std::string& id) {
-    for (auto& s : stages_)
-        if (s.decl->id == id) return s;
+    if (auto it = stage_at_.find(id); it != stage_at_.end()) return *it->second;
     throw std::invalid_argument("rill::config::runner: no stage '" + id + "' is declared");
 }
 
@@ -127,18 +125,22 @@ run_state::run_state(const topology& t, const run_options& opts)
     : topo_(t), reg_(opts.stages ? opts.stages : &registry::global()),
       grace_(opts.grace.value_or(t.runtime.grace)) {
     if (topo_.supervisors.empty()) topo_.supervisors.push_back(default_root(topo_));
+    index_.emplace(topo_);
     for (auto& c : topo_.channels) {
         auto* type = find_type(c.type);
         if (!type)
             throw std::invalid_argument("rill::config::runner: channel '" + c.name +
                                         "' has unknown type '" + c.type + "'");
-        channels_.emplace_back(&c, chan_ref(rill::detail::chan_make(type->ops, c.capacity)));
+        auto& ch =
+            channels_.emplace_back(&c, chan_ref(rill::detail::chan_make(type->ops, c.capacity)));
+        channel_at_.emplace(c.name, &ch);
     }
     for (auto& d : topo_.stages) {
         auto* spec = reg_->find(d.stage);
         if (!spec) misfit(d, "no such stage is registered");
         if (d.workers < 1) misfit(d, "workers must be at least 1");
         auto& s = stages_.emplace_back(d, *spec);
+        stage_at_.emplace(d.id, &s);
         // The loader records what T is; by hand, the first channel on a T port says.
         std::string tparam = d.type_param;
         for (auto* bound : {&d.inputs, &d.outputs})

@@ -1,6 +1,7 @@
 #include "run_command.hpp"
 #include "scalars.hpp"
 #include "supervision_text.hpp"
+#include "topology_index.hpp"
 
 #include <rill/config/loader.hpp>
 #include <rill/config/runner.hpp>
@@ -119,12 +120,13 @@ struct attachment {
 
 // The supervision tree the run starts, one supervisor a line, children in
 // start order: what restarts what, and how often before giving up.
-void log_tree(const topology& topo, const supervisor_decl& d, const std::string& parent) {
+void log_tree(const detail::topology_index& topo, const supervisor_decl& d,
+              const std::string& parent) {
     auto path = parent.empty() ? d.id : parent + "/" + d.id;
     std::string children;
     for (const auto& c : d.children) {
         children += children.empty() ? "" : ", ";
-        const auto* s = c.kind == child_ref::stage ? topo.find_stage(c.id) : nullptr;
+        const auto* s = c.kind == child_ref::stage ? topo.stage(c.id) : nullptr;
         if (c.kind == child_ref::supervisor)
             children += "supervisor " + c.id;
         else if (s && s->workers > 1)
@@ -134,7 +136,7 @@ void log_tree(const topology& topo, const supervisor_decl& d, const std::string&
     }
     log()->info("supervisor {} ({}): {}", path, detail::describe_limits(d), children);
     for (const auto& c : d.children)
-        if (c.kind == child_ref::supervisor) log_tree(topo, *topo.find_supervisor(c.id), path);
+        if (c.kind == child_ref::supervisor) log_tree(topo, *topo.supervisor(c.id), path);
 }
 
 run_result run_supervised(const topology& topo, const run_command_options& opts,
@@ -195,7 +197,7 @@ int run_command(const std::string& file, const run_command_options& opts) {
 
     log()->info("running {}: {} stages, {} channels", file, topo.stages.size(),
                 topo.channels.size());
-    log_tree(topo, topo.supervisors.front(), "");
+    log_tree(detail::topology_index(topo), topo.supervisors.front(), "");
     signal_watch watch(opts.grace.value_or(topo.runtime.grace));
     run_result res{run_outcome::start_failed, {}, {}, {}};
     try {

@@ -26,11 +26,11 @@ void run_state::render_supervisor(std::string& out, const supervisor_decl& d, in
     out += fmt::format("{}supervisor {} ({})\n", pad, d.id, describe_limits(d));
     for (auto& c : d.children) {
         if (c.kind == child_ref::supervisor) {
-            render_supervisor(out, *topo_.find_supervisor(c.id), depth + 1);
+            render_supervisor(out, *index_->supervisor(c.id), depth + 1);
             continue;
         }
-        for (auto& s : stages_) {
-            if (s.decl->id != c.id) continue;
+        if (auto it = stage_at_.find(c.id); it != stage_at_.end()) {
+            const stage_run& s = *it->second;
             for (int w = 0; w < s.decl->workers; ++w) {
                 auto& ws = s.workers[static_cast<std::size_t>(w)];
                 out += fmt::format("{}  stage {} ({}) {} failures={}", pad, worker_id(*s.decl, w),

@@ -3,6 +3,7 @@
 // the same topology. `$` in values is written `$$`: the loader substitutes
 // values, never keys.
 #include "scalars.hpp"
+#include "topology_index.hpp"
 
 #include <rill/config/loader.hpp>
 
@@ -77,7 +78,8 @@ void write_stage(YAML::Emitter& y, const stage_decl& s) {
     y << YAML::EndMap;
 }
 
-void write_supervisor(YAML::Emitter& y, const topology& t, const supervisor_decl& s, bool nested) {
+void write_supervisor(YAML::Emitter& y, const detail::topology_index& t, const supervisor_decl& s,
+                      bool nested) {
     y << YAML::BeginMap;
     y << YAML::Key << "id" << YAML::Value << escaped(s.id);
     y << YAML::Key << "strategy" << YAML::Value << rill::to_string(s.strategy);
@@ -97,8 +99,7 @@ void write_supervisor(YAML::Emitter& y, const topology& t, const supervisor_decl
     }
     y << YAML::Key << "children" << YAML::Value << YAML::BeginSeq;
     for (const auto& c : s.children) {
-        const supervisor_decl* sub =
-            c.kind == child_ref::supervisor ? t.find_supervisor(c.id) : nullptr;
+        const supervisor_decl* sub = c.kind == child_ref::supervisor ? t.supervisor(c.id) : nullptr;
         if (sub)
             write_supervisor(y, t, *sub, true);
         else
@@ -133,7 +134,7 @@ std::string to_yaml(const topology& t) {
     y << YAML::EndMap;
     if (!t.supervisors.empty()) {
         y << YAML::Key << "supervisor" << YAML::Value;
-        write_supervisor(y, t, t.supervisors.front(), false);
+        write_supervisor(y, detail::topology_index(t), t.supervisors.front(), false);
     }
     y << YAML::EndMap << YAML::Newline;
     return y.c_str();
