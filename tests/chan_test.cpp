@@ -1,8 +1,8 @@
 // Channel semantics against the Go spec, Go's test/chan programs (fifo,
 // nonblock, sieve, perm, zerosize, goroutines) and runtime/chan_test.go,
 // written anew for chan<T>, sender<T> and receiver<T>.
-#include "hchan.hpp" // runtime internals: wait queues, to see who is blocked
 #include "chan_queues.hpp"
+#include "hchan.hpp" // runtime internals: wait queues, to see who is blocked
 #include "test_util.hpp"
 
 #include <rill/chan.hpp>

@@ -1,7 +1,7 @@
 // select and rill::selector against the Go spec, Go's test/chan programs
 // (select*, doubleselect, nonblock) and runtime/chan_test.go, written anew.
-#include "hchan.hpp" // runtime internals: wait queues, to see who is blocked
 #include "chan_queues.hpp"
+#include "hchan.hpp" // runtime internals: wait queues, to see who is blocked
 #include "test_util.hpp"
 
 #include <rill/chan.hpp>

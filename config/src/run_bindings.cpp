@@ -125,7 +125,8 @@ run_state::run_state(const topology& t, const run_options& opts)
     : topo_(t), reg_(opts.stages ? opts.stages : &registry::global()),
       grace_(opts.grace.value_or(t.runtime.grace)) {
     if (topo_.supervisors.empty()) topo_.supervisors.push_back(default_root(topo_));
-    index_.emplace(topo_);
+    for (const auto& d : topo_.supervisors)
+        supervisor_at_.emplace(d.id, &d);
     for (auto& c : topo_.channels) {
         auto* type = find_type(c.type);
         if (!type)

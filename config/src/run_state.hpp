@@ -10,7 +10,6 @@
 #pragma once
 
 #include "scalars.hpp"
-#include "topology_index.hpp"
 
 #include <rill/config/runner.hpp>
 #include <rill/config/stage_io.hpp>
@@ -172,7 +171,6 @@ private:
     void render_supervisor(std::string& out, const supervisor_decl& d, int depth) const;
 
     topology topo_;
-    std::optional<topology_index> index_; // of topo_, once complete
     const registry* reg_;
     std::chrono::nanoseconds grace_;
     std::deque<declared_channel> channels_; // deques: stable addresses
@@ -180,6 +178,7 @@ private:
     // By name and id, for binding and for the supervisors' children.
     std::unordered_map<std::string_view, declared_channel*> channel_at_;
     std::unordered_map<std::string_view, stage_run*> stage_at_;
+    std::unordered_map<std::string_view, const supervisor_decl*> supervisor_at_;
     std::vector<chan_ref> own_channels_;            // fan-in, fan-out, discard, unbound inputs
     std::vector<std::function<void()>> forwarders_; // spawned by start()
     rill::wait_group forwarders_group_;

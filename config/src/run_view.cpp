@@ -26,7 +26,7 @@ void run_state::render_supervisor(std::string& out, const supervisor_decl& d, in
     out += fmt::format("{}supervisor {} ({})\n", pad, d.id, describe_limits(d));
     for (auto& c : d.children) {
         if (c.kind == child_ref::supervisor) {
-            render_supervisor(out, *index_->supervisor(c.id), depth + 1);
+            render_supervisor(out, *supervisor_at_.at(c.id), depth + 1);
             continue;
         }
         if (auto it = stage_at_.find(c.id); it != stage_at_.end()) {

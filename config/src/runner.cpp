@@ -251,7 +251,7 @@ std::vector<child_spec> run_state::children_of(const std::shared_ptr<run_state>&
     std::vector<child_spec> out;
     for (auto& c : d.children) {
         if (c.kind == child_ref::supervisor) {
-            auto* nested = index_->supervisor(c.id);
+            const supervisor_decl* nested = supervisor_at_.at(c.id);
             out.push_back(supervisor_child(nested->id, options_of(*nested),
                                            children_of(self, *nested), nested->restart));
             continue;

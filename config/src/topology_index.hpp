@@ -1,7 +1,8 @@
 // Stage and supervisor declarations by id, indexed once. topology::find_*
 // search linearly: right for one lookup, quadratic for code that visits
-// every supervisor's children (the graph, the writer, the runner and its
-// views), which on a file of 60,000 stages took minutes.
+// every supervisor's children (the graph, the writer, rill run's tree log),
+// which on a file of 60,000 stages took minutes. (The runner keeps its own
+// maps, to its run-time records: run_state.hpp.)
 //
 // Holds pointers into the topology: valid while its stages and supervisors
 // vectors are not changed. Duplicate ids (which check refuses) resolve to the
