@@ -11,6 +11,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -448,6 +449,32 @@ TEST_CASE("zero-size and over-aligned element types") {
         for (std::uint64_t i = 0; i < 13; ++i) {
             w.send(wide{i});
             REQUIRE(w.recv()->v == i);
+        }
+    });
+}
+
+TEST_CASE("a channel starts on a cache line of its own, its buffer aligned for its elements") {
+    struct alignas(256) wider {
+        std::uint64_t v;
+    };
+    // The channel aligns itself inside a plain allocation (chan.cpp); ASan
+    // checks that it stays inside it.
+    auto check = [](auto c, std::size_t elem_align) {
+        auto core = reinterpret_cast<std::uintptr_t>(c.core());
+        auto buf = reinterpret_cast<std::uintptr_t>(c.core()->buf);
+        CHECK(core % std::max<std::size_t>(64, elem_align) == 0);
+        CHECK(buf % elem_align == 0);
+    };
+    rill::run([&] {
+        for (std::size_t cap : {0, 1, 7, 1000}) {
+            check(chan<char>(cap), 1);
+            check(chan<std::string>(cap), alignof(std::string));
+            check(chan<wider>(cap), alignof(wider));
+            chan<wider> c(cap + 1);
+            for (std::uint64_t i = 0; i <= cap; ++i)
+                c.send(wider{i});
+            for (std::uint64_t i = 0; i <= cap; ++i)
+                REQUIRE(c.recv()->v == i);
         }
     });
 }
