@@ -3,12 +3,13 @@
 // administering N children costs O(N) rather than O(N^2) — OTP keeps a map
 // beside its list of ids for the same reason. A child_rec stays at its
 // address until it is erased, so the supervisor may hold pointers to it
-// (its instance map, its due queue). Private to the supervisor layer.
+// (its runs, its due queue). Private to the supervisor layer.
 //
 // Not synchronised: sup_core changes it on its own goroutine only, under its
 // mutex, which readers on other threads take.
 #pragma once
 
+#include <rill/csp/context.hpp>
 #include <rill/supervisor/child_spec.hpp>
 #include <rill/supervisor/options.hpp>
 
@@ -30,6 +31,10 @@ struct child_rec {
     std::string name; // id, or id#ref for dynamic children
     std::uint64_t ref = 0;
     std::shared_ptr<instance> inst;
+    // The context with this child's token (child_token) that every run of a
+    // child whose start is not awaited derives its own from: the token is the
+    // same for each run, so it is made once, at the first.
+    context token_ctx;
     child_state state = child_state::stopped;
     int restarts = 0;
     int backoff_attempt = 0;

@@ -12,32 +12,41 @@ namespace rill::detail {
 
 namespace {
 
-// The body of a child's goroutine: runs the child, classifies how it ended
-// (see child_spec.hpp), and tells the supervisor unless it has ended.
-void run_child(std::shared_ptr<instance> inst, child_fn body, context ctx, sender<exit_msg> exits,
-               receiver<std::monostate> sup_exited) {
-    // Each kind is caught where it is thrown: rethrowing to classify would
-    // double the cost of every panic.
+// Runs a child's start function and records how it ended (see
+// child_spec.hpp). Each kind is caught where it is thrown: rethrowing to
+// classify would double the cost of every panic. A function of its own, so
+// that a panic's unwinding reads only its small tables, not run_child's.
+[[gnu::noinline]] void run_body(instance& inst, const child_fn& body, const context& ctx) {
     auto failed = [&](exit_reason r, const char* what) {
-        inst->reason = r;
-        inst->error = std::current_exception();
-        inst->what = what;
+        inst.reason = r;
+        inst.error = std::current_exception();
+        inst.what = what;
     };
     try {
         body(ctx);
-        inst->reason = inst->stop_requested ? exit_reason::shutdown : exit_reason::normal;
+        inst.reason = inst.stop_requested ? exit_reason::shutdown : exit_reason::normal;
     } catch (const shutdown_exit& e) {
         failed(exit_reason::shutdown, e.what());
     } catch (const context_canceled& e) {
-        failed(inst->stop_requested ? exit_reason::shutdown : exit_reason::abnormal, e.what());
+        failed(inst.stop_requested ? exit_reason::shutdown : exit_reason::abnormal, e.what());
     } catch (const std::exception& e) {
         failed(exit_reason::abnormal, e.what());
     } catch (...) {
         failed(exit_reason::abnormal, "non-standard exception");
     }
-    // Its captures are released before anyone hears it ended: once stop()
-    // returns, a stopped child holds nothing.
-    body = nullptr;
+}
+
+// The body of a child's goroutine: runs the child and tells the supervisor
+// how it ended, unless the supervisor has ended.
+void run_child(const std::shared_ptr<instance>& inst, sender<exit_msg> exits,
+               receiver<std::monostate> sup_exited) {
+    {
+        child_fn body = std::move(inst->body);
+        context ctx = std::move(inst->ctx);
+        run_body(*inst, body, ctx);
+        // Its captures are released before anyone hears it ended: once
+        // stop() returns, a stopped child holds nothing.
+    }
     inst->finished.close();
     // An abandoned child may end after its supervisor: then nobody listens.
     select(on_send(exits, exit_msg{inst}, [] {}), on_recv(sup_exited, [](auto) {}));
@@ -142,7 +151,7 @@ bool sup_core::handle_message_or_due(bool due_now, std::optional<steady::time_po
     auto on_exit = [&](std::optional<exit_msg> m) {
         if (m) handle_exit(m->inst);
     };
-    auto on_op = [&](std::optional<std::unique_ptr<op_msg>> op) {
+    auto on_op = [&](std::optional<op_msg*> op) {
         if (op && *op) handle_ops(**op);
     };
     auto on_done = [&](std::optional<std::monostate>) { shutdown_self(sup_exit::stopped); };
@@ -176,31 +185,21 @@ void sup_core::run_due() {
 }
 
 void sup_core::handle_ops(op_msg& op) {
-    op.fn();
+    try {
+        op.fn();
+    } catch (...) {
+        op.err = std::current_exception();
+    }
     op.done.close();
 }
 
 void sup_core::call(std::function<void()> fn) {
-    std::exception_ptr err;
-    auto op = std::make_unique<op_msg>();
-    op->fn = [&] {
-        try {
-            fn();
-        } catch (...) {
-            err = std::current_exception();
-        }
-    };
-    auto done = op->done;
+    op_msg op{fn};
     bool sent = false;
-    if (started_)
-        select(on_send(ops_, std::move(op), [&] { sent = true; }), on_recv(exited_, [](auto) {}));
+    if (started_) select(on_send(ops_, &op, [&] { sent = true; }), on_recv(exited_, [](auto) {}));
     if (!sent) throw supervisor_error(sup_errc::not_running, path_ + ": not running");
-    bool completed = false;
-    select(on_recv(done, [&](auto) { completed = true; }), on_recv(exited_, [](auto) {}));
-    // The loop may have run the operation and then ended; done tells.
-    if (!completed && !done.closed())
-        throw supervisor_error(sup_errc::not_running, path_ + ": not running");
-    if (err) std::rethrow_exception(err);
+    (void)op.done.recv();
+    if (op.err) std::rethrow_exception(op.err);
 }
 
 sup_exit sup_core::stop() {
@@ -218,10 +217,6 @@ sup_exit sup_core::wait() {
 void sup_core::finish(sup_exit why) {
     why_ = why;
     running_ = false;
-    {
-        std::lock_guard lk(mu_);
-        by_gen_.clear();
-    }
     unregister_core(this);
     sup_log().debug("supervisor {}: exited ({})", path_, to_string(why));
     exited_.close();
@@ -274,7 +269,7 @@ void sup_core::await_end(child_rec& c, steady::time_point deadline) {
     }
     {
         std::lock_guard lk(mu_);
-        by_gen_.erase(inst->gen);
+        inst->owner = nullptr;
         c.inst.reset();
         c.state = child_state::stopped;
     }
@@ -286,27 +281,31 @@ void sup_core::terminate_instance(child_rec& c) { await_end(c, cancel_instance(c
 
 start_outcome sup_core::start_instance(child_rec& c, event_kind on_success) {
     auto inst = std::make_shared<instance>();
-    inst->gen = ++next_gen_;
+    inst->owner = &c;
     inst->name = path_ + "/" + c.name;
     inst->since = steady::now();
-    auto [cctx, ccancel] = with_cancel(background());
-    inst->cancel = ccancel;
-    auto child_ctx = with_value(cctx, child_token_key(), child_token{inst->started, inst->name});
+    // The child's context: its own cancellation over its token. A restart
+    // costs a few allocations less where the token is the record's.
+    context token_ctx = c.token_ctx;
+    if (c.spec.await_started) {
+        inst->started = signal_chan(1);
+        token_ctx =
+            with_value(background(), child_token_key(), child_token{inst->started, inst->name});
+    } else if (!token_ctx.value(child_token_key())) {
+        token_ctx = c.token_ctx =
+            with_value(background(), child_token_key(), child_token{{}, inst->name});
+    }
+    std::tie(inst->ctx, inst->cancel) = with_cancel(token_ctx);
     {
         std::lock_guard lk(mu_);
-        by_gen_[inst->gen] = &c;
         c.inst = inst;
         c.last_start = inst->since;
     }
     // A temporary child never starts again: its goroutine takes the one copy
     // of its start function (OTP keeps no start arguments for it either).
-    child_fn body = c.spec.restart == restart::temporary ? std::move(c.spec.start) : c.spec.start;
-    rill::go(
-        [inst, body = std::move(body), child_ctx, tx = exits_.tx(), rx = exited_.rx()]() mutable {
-            run_child(std::move(inst), std::move(body), std::move(child_ctx), std::move(tx),
-                      std::move(rx));
-        },
-        {.name = inst->name});
+    inst->body = c.spec.restart == restart::temporary ? std::move(c.spec.start) : c.spec.start;
+    rill::go([inst, tx = exits_.tx(), rx = exited_.rx()] { run_child(inst, tx, rx); },
+             {.name = inst->name});
     bool started = !c.spec.await_started;
     if (!started) {
         bool cancelled = false;
@@ -331,7 +330,7 @@ start_outcome sup_core::start_instance(child_rec& c, event_kind on_success) {
     // It ended before starting: its exit message, when it comes, is stale.
     {
         std::lock_guard lk(mu_);
-        by_gen_.erase(inst->gen);
+        inst->owner = nullptr;
         c.inst.reset();
         c.state = child_state::stopped;
     }
@@ -345,12 +344,11 @@ start_outcome sup_core::start_instance(child_rec& c, event_kind on_success) {
 }
 
 void sup_core::handle_exit(const std::shared_ptr<instance>& inst) {
-    auto it = by_gen_.find(inst->gen);
-    if (it == by_gen_.end()) return; // already stopped, abandoned or replaced
-    auto& c = *it->second;
+    if (!inst->owner) return; // already stopped, abandoned or replaced
+    auto& c = *inst->owner;
     {
         std::lock_guard lk(mu_);
-        by_gen_.erase(it);
+        inst->owner = nullptr;
         c.inst.reset();
     }
     emit(event_kind::exited, c, inst.get());
@@ -493,7 +491,7 @@ void sup_core::clear_due(child_rec& c) {
 void sup_core::erase(child_rec& c) {
     clear_due(c);
     std::lock_guard lk(mu_);
-    if (c.inst) by_gen_.erase(c.inst->gen);
+    if (c.inst) c.inst->owner = nullptr;
     children_.erase(c);
 }
 

@@ -24,7 +24,6 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -35,11 +34,20 @@ using signal_chan = chan<std::monostate>;
 
 // One run of a child: what its goroutine and the supervisor share.
 struct instance {
-    std::uint64_t gen = 0;
     std::string name; // the goroutine's name: the child's path
+    // The record this is the current run of, or null once the supervisor has
+    // forgotten it (stopped, abandoned, replaced, erased): an exit message
+    // of a forgotten run is stale. Only the supervisor's goroutine touches it.
+    child_rec* owner = nullptr;
+    // What the child's goroutine takes when it begins (the supervisor sets
+    // them before spawning it): the start function to run and its context.
+    child_fn body;
+    context ctx;
     cancel_func cancel;
     signal_chan finished{0}; // closed by the child's goroutine once reason is set
-    signal_chan started{1};  // notify_started's signal
+    // notify_started's signal: made only for a child whose start is awaited
+    // (a nil channel otherwise, on which notify_started does nothing).
+    signal_chan started;
     std::atomic<bool> stop_requested{false};
     exit_reason reason = exit_reason::normal;
     std::exception_ptr error;
@@ -56,8 +64,13 @@ struct child_token {
 struct exit_msg {
     std::shared_ptr<instance> inst;
 };
+// An operation for the supervisor's goroutine (sup_core::call). It lives in
+// the caller's frame: ops_ is unbuffered, so once the send completes the
+// supervisor has it, and it always runs it and closes done before it looks
+// at another message or ends.
 struct op_msg {
-    std::function<void()> fn;
+    const std::function<void()>& fn;
+    std::exception_ptr err; // what fn threw
     signal_chan done{0};
 };
 
@@ -159,19 +172,17 @@ private:
     // a whole table. Goroutines read it too: a rill::mutex (see rill/sync.hpp).
     mutable rill::mutex mu_;
     child_table children_;
-    std::unordered_map<std::uint64_t, child_rec*> by_gen_;
     std::deque<steady::time_point> restarts_;
     // The pending restarts, soonest first (each child's `due` is its key).
     std::set<std::pair<steady::time_point, child_rec*>> due_;
     std::atomic<std::uint64_t> loop_goroutine_{0}; // the supervisor's goroutine id
-    std::uint64_t next_gen_ = 0;
     std::uint64_t next_ref_ = 0;
     std::uint64_t rng_;
 
     context ctx_;
     cancel_func cancel_;
     chan<exit_msg> exits_{1024};
-    chan<std::unique_ptr<op_msg>> ops_{0};
+    chan<op_msg*> ops_{0};
     signal_chan exited_{0}; // closed when the supervisor has ended
     std::atomic<bool> started_{false};
     std::atomic<bool> running_{false};

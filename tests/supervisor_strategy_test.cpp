@@ -106,6 +106,52 @@ TEST_CASE("sup_start_fail: an exception after notify_started is an exit, not a s
     });
 }
 
+// A child's token (its path, and for an awaited child its start signal) is
+// kept per child where it cannot differ between runs: each run must still see
+// its own path, and an awaited child's run must signal its own start.
+TEST_CASE("restarts: every run sees its child's path, and an awaited run signals its own start") {
+    rill::run([] {
+        journal log, ev;
+        std::atomic<int> runs_a{0}, runs_b{0};
+        rill::child_spec a{.id = "a", .start = [&](const rill::context& ctx) {
+                               log.add("a " + rill::supervision_path(ctx));
+                               if (++runs_a <= 2) throw std::runtime_error("again");
+                               (void)ctx.done().recv();
+                           }};
+        // Run 1 signals its start, and once the supervisor has taken it,
+        // signals again (a second signal goes nowhere) and panics. Run 2
+        // panics before signalling: a failed start, unless it took run 1's
+        // second signal for its own. Run 3 starts.
+        rill::child_spec b{.id = "b",
+                           .start =
+                               [&](const rill::context& ctx) {
+                                   int run = ++runs_b;
+                                   log.add("b " + rill::supervision_path(ctx));
+                                   if (run == 1) {
+                                       rill::notify_started(ctx);
+                                       (void)ev.wait_count("started b");
+                                   }
+                                   if (run != 2) rill::notify_started(ctx);
+                                   if (run <= 2) throw std::runtime_error("again");
+                                   (void)ctx.done().recv();
+                               },
+                           .await_started = true};
+        auto o = sup_test::opts(ev);
+        o.name = "top";
+        rill::supervisor sup(o, {a, b});
+        sup.start();
+        REQUIRE(log.wait_count("a top/a", 3));
+        REQUIRE(log.wait_count("b top/b", 3));
+        REQUIRE(ev.wait_count("restarted b"));
+        CHECK(log.count("a top/a") == 3);
+        CHECK(log.count("b top/b") == 3);
+        CHECK(ev.count("start_failed b") == 1);
+        CHECK(sup_test::state_of(sup, "a") == rill::child_state::running);
+        CHECK(sup_test::state_of(sup, "b") == rill::child_state::running);
+        sup.stop();
+    });
+}
+
 TEST_CASE(
     "child_specs: invalid specs and flags throw invalid_argument naming supervisor and child") {
     journal ev;
