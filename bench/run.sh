@@ -19,7 +19,8 @@ build_dir=${BUILD_DIR:-$repo/build-bench}
 maxprocs=${MAXPROCS:-2}
 
 # name | workload argument | N | smoke N | target kind (ratio: rill/Go median at
-# most; max: rill median at most, absolute) | target [| its unit]
+# most; max: rill median at most, absolute; info: no target, a reference that
+# explains other rows) | target [| its unit]
 workload_table="
 skynet   skynet   1000000  1000  ratio 0.5
 spawn    spawn    1000000  1000  ratio 0.5
@@ -46,6 +47,7 @@ storm    storm    1000     100   ratio 1.0
 children1k children 1000   100   ratio 1.0
 children10k children 10000 100   ratio 1.0
 children100k children 100000 100 ratio 1.0
+panic    panic    1000000  1000  info  -
 "
 
 smoke=0
@@ -179,6 +181,10 @@ while read -r name workload full_n smoke_n kind target target_unit; do
     if ((smoke)); then
         target_text="(smoke: not timed)"
         [[ -n ${med_of[rill]:-} && (-n ${med_of[go]:-} || ${broken_of[go]} == "no go") ]] && met=ran
+    elif [[ $kind == info ]]; then
+        target_text="none (reference)"
+        met=-
+        [[ $ratio == n/a ]] && met=error
     elif [[ $kind == ratio ]]; then
         target_text="rill/Go <= $target"
         [[ $ratio != n/a ]] && met=$(at_most "$ratio" "$target")

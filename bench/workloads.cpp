@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -498,6 +499,28 @@ result restart(i64 n) {
     return {us[us.size() / 2], "us"};
 }
 
+// The floor under restart and storm: a child's panic is a C++ exception,
+// thrown from a start function called through std::function (as a child's
+// is) and caught a frame above; Go's is panic() and a deferred recover().
+// The time in ns per panic, of n.
+result panic_cost(i64 n) {
+    std::function<void(i64)> child = [](i64 i) {
+        if (i >= 0) throw std::runtime_error("storm");
+    };
+    i64 caught = 0;
+    auto t0 = steady::now();
+    for (i64 i = 0; i < n; ++i) {
+        try {
+            child(i);
+        } catch (const std::exception&) {
+            ++caught;
+        }
+    }
+    double ns = ns_since(t0);
+    check_eq(caught, n, "panics recovered");
+    return {ns / static_cast<double>(n), "ns"};
+}
+
 // n children panic at once: the time in ms from the signal to every one of
 // them running again.
 result storm(i64 n) {
@@ -569,7 +592,7 @@ constexpr workload workloads[] = {
     {"joined", joined},   {"quiet", quiet},         {"timers", timers},
     {"preempt", preempt}, {"blockcall", blockcall}, {"pipeline3", pipeline3},
     {"fanin8", fanin8},   {"pmap8", pmap8},         {"restart", restart},
-    {"storm", storm},     {"children", children},
+    {"storm", storm},     {"children", children},   {"panic", panic_cost},
 };
 
 int usage() {

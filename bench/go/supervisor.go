@@ -20,6 +20,34 @@ func init() {
 	workloads["restart"] = restartLatency
 	workloads["storm"] = restartStorm
 	workloads["children"] = childAdmin
+	workloads["panic"] = panicCost
+}
+
+// The floor under restart and storm: a child's panic recovered by a deferred
+// recover() in the frame above (bench/workloads.cpp: panic_cost, a C++
+// throw and catch). The time in ns per panic, of n.
+func panicCost(n int64) (float64, string) {
+	child := func(i int64) {
+		if i >= 0 {
+			panic(errRestartMe)
+		}
+	}
+	var caught int64
+	run := func(i int64) {
+		defer func() {
+			if recover() != nil {
+				caught++
+			}
+		}()
+		child(i)
+	}
+	t0 := time.Now()
+	for i := int64(0); i < n; i++ {
+		run(i)
+	}
+	d := time.Since(t0)
+	checkEq(caught, n, "panics recovered")
+	return float64(d.Nanoseconds()) / float64(n), "ns"
 }
 
 // miniSupervisor restarts any child that panics, one goroutine per child.
