@@ -691,7 +691,7 @@ TEST_CASE("close racing with blocked senders and receivers loses nothing") {
     });
 }
 
-// ---- Memory ordering (hchan.hpp's "Memory ordering"; README "Memory model") --------------
+// ---- Memory ordering (hchan.hpp's "Memory ordering"; docs/runtime.md "Memory model") -----
 //
 // Each case writes a plain payload on one thread before an operation and
 // reads it on another after the operation that must come after it; under

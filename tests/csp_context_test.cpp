@@ -303,7 +303,7 @@ TEST_CASE("children created and cancelled while the parent is cancelled concurre
     });
 }
 
-// ---- Memory ordering (context.hpp's "Memory ordering"; README "Memory model") -----------
+// ---- Memory ordering (context.hpp's "Memory ordering"; docs/runtime.md "Memory model") --
 //
 // A plain payload written before cancel on one thread and read on another
 // once the context is seen done: under TSan a missing happens-before edge is

@@ -418,7 +418,7 @@ TEST_CASE("lock_os_thread keeps a goroutine on its thread, and the thread to it"
         std::atomic<bool> locked_done{false};
         // Not a std::mutex: a thread blocked on one keeps its processor, and
         // with both processors' threads blocked nothing would run a holder
-        // that was preempted (README, Known limitations).
+        // that was preempted (docs/limitations.md).
         rill::mutex seen_mu;
         std::set<pid_t> seen_while_locked;
         rill::wait_group wg;

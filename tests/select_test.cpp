@@ -772,7 +772,7 @@ TEST_CASE("plain threads select with goroutines and with each other") {
     REQUIRE(sum == 500 * 499 / 2);
 }
 
-// ---- Memory ordering (select.hpp's "Memory ordering"; README "Memory model") ------------
+// ---- Memory ordering (select.hpp's "Memory ordering"; docs/runtime.md "Memory model") ---
 //
 // The chosen case must give its operation's guarantee whichever way select
 // got there: at once (default, or the first pass) or after waiting. As in

@@ -580,7 +580,7 @@ TEST_CASE("semaphore: weighted use from goroutines and threads never exceeds cap
     });
 }
 
-// ---- Memory ordering (sync.hpp's "Memory ordering"; README "Memory model") --------------
+// ---- Memory ordering (sync.hpp's "Memory ordering"; docs/runtime.md "Memory model") -----
 //
 // A plain payload written on one thread before an operation and read on
 // another after the operation that must come after it: under TSan a missing

@@ -2,7 +2,7 @@
 // of its own, and one consumer merges them until a context deadline stops
 // everything. Round 1 merges by hand with rill::select; round 2 lets the
 // pipeline combinator pipe::fan_in do it. Both end by themselves, with no
-// goroutine left behind. README.md ("The fanin example") reads it line by line.
+// goroutine left behind. docs/csp.md ("The fanin example") reads it line by line.
 //
 //   ./fanin        prints every message as it arrives, then a count per producer
 #include <rill/csp.hpp>

@@ -1,6 +1,6 @@
 // The pipeline example: the `rill` command with two stages of its own
 // (stages.cpp: parse_access_log and window_counts) linked in. pipeline.yaml
-// uses them beside built-in stages; README.md walks through it.
+// uses them beside built-in stages; docs/yaml.md walks through it.
 //
 //   pipeline run examples/pipeline/pipeline.yaml     window counts per status code
 //   pipeline graph examples/pipeline/pipeline.yaml   the topology as Graphviz dot

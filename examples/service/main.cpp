@@ -10,7 +10,7 @@
 //       ├── handler-1    worker: parses and answers requests
 //       └── handler-2
 //
-// README.md ("The service example") walks through it. It ends by itself
+// docs/supervisors.md ("The service example") walks through it. It ends by itself
 // after about three seconds.
 //
 //   ./service        prints requests, answers, panics and restarts as they happen
