@@ -1,5 +1,5 @@
 #include "stages/nats_connection.hpp"
-#include "stage_log.hpp"
+#include "run/stage_log.hpp"
 
 #include <rill/runtime.hpp>
 

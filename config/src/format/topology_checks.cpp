@@ -1,4 +1,4 @@
-#include "topology_checks.hpp"
+#include "format/topology_checks.hpp"
 
 #include <fmt/format.h>
 

@@ -1,9 +1,10 @@
 // The `rill` command line: subcommands, their help, and check / graph /
 // schema / stages. `run` is in run_command.cpp.
-#include "run_command.hpp"
-#include "scalars.hpp"
+#include "format/scalars.hpp"
+#include "run/run_command.hpp"
 
 #include <rill/config/command.hpp>
+#include <rill/config/graph.hpp>
 #include <rill/config/loader.hpp>
 #include <rill/config/registry.hpp>
 #include <rill/config/runner.hpp>

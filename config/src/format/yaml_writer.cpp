@@ -2,8 +2,8 @@
 // the full port form, the supervisor tree), so that loading it again gives
 // the same topology. `$` in values is written `$$`: the loader substitutes
 // values, never keys.
-#include "scalars.hpp"
-#include "topology_index.hpp"
+#include "format/scalars.hpp"
+#include "format/topology_index.hpp"
 
 #include <rill/config/loader.hpp>
 

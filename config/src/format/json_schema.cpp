@@ -1,8 +1,8 @@
 // json_schema(): the format's schema tables (schema.hpp) and the registered
 // stages written as a JSON Schema (draft 2020-12). Objects are sorted by key
 // and stages by name, so the output is deterministic and diffable.
-#include "scalars.hpp"
-#include "schema.hpp"
+#include "format/scalars.hpp"
+#include "format/schema.hpp"
 
 #include <rill/config/loader.hpp>
 

@@ -1,4 +1,4 @@
-#include "interpolation.hpp"
+#include "format/interpolation.hpp"
 
 #include <fmt/format.h>
 

@@ -1,4 +1,4 @@
-#include "yaml_syntax.hpp"
+#include "format/yaml_syntax.hpp"
 
 #include <fmt/format.h>
 

@@ -1,10 +1,10 @@
 // The loader: files (top-level and included) read into YAML trees, then
 // decoded against the format's schema into a topology, then checked as a
 // graph. Decoding goes on past every problem, so that one run reports all.
-#include "interpolation.hpp"
-#include "schema.hpp"
-#include "topology_checks.hpp"
-#include "yaml_tree.hpp"
+#include "format/interpolation.hpp"
+#include "format/schema.hpp"
+#include "format/topology_checks.hpp"
+#include "format/yaml_tree.hpp"
 
 #include <rill/config/loader.hpp>
 

@@ -1,7 +1,7 @@
-#include "run_command.hpp"
-#include "scalars.hpp"
-#include "supervision_text.hpp"
-#include "topology_index.hpp"
+#include "run/run_command.hpp"
+#include "format/scalars.hpp"
+#include "format/topology_index.hpp"
+#include "run/supervision_text.hpp"
 
 #include <rill/config/loader.hpp>
 #include <rill/config/runner.hpp>

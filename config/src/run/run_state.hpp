@@ -9,7 +9,7 @@
 // draining_).
 #pragma once
 
-#include "scalars.hpp"
+#include "format/scalars.hpp"
 
 #include <rill/config/runner.hpp>
 #include <rill/config/stage_io.hpp>

@@ -2,10 +2,10 @@
 // from the writing stage to the reading stage (one edge per channel, so fan-in
 // and fan-out show as several), supervisors as nested clusters. Everything is
 // emitted in declaration order, so the same topology always gives the same text.
-#include <rill/config/runner.hpp>
+#include <rill/config/graph.hpp>
 
-#include "scalars.hpp"
-#include "topology_index.hpp"
+#include "format/scalars.hpp"
+#include "format/topology_index.hpp"
 
 #include <fmt/format.h>
 

@@ -1,4 +1,4 @@
-#include "forwarders.hpp"
+#include "run/forwarders.hpp"
 
 #include <rill/runtime.hpp>
 

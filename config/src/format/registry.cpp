@@ -1,9 +1,11 @@
 // The stage registry and the stage_def builder. add() rejects specs the
 // loader could not check against (unknown port types, defaults of the wrong
 // type or outside their own constraints) so that mistakes in C++ registration
-// show at startup, not as confusing topology errors.
-#include "builtin_stages.hpp"
-#include "regex_limits.hpp"
+// show at startup, not as confusing topology errors. The registry is the
+// stages' declarations (names, ports, argument schemas), all the loader needs;
+// registry::global(), which fills it with the built-in stages' functions, is
+// in stages/builtin.cpp, so that the format half knows nothing of running.
+#include "format/regex_limits.hpp"
 
 #include <rill/config/registry.hpp>
 #include <rill/sync.hpp>
@@ -235,15 +237,6 @@ struct registry::impl {
 };
 
 registry::registry() : impl_(std::make_shared<impl>()) {}
-
-registry& registry::global() {
-    static registry& r = []() -> registry& {
-        static registry g;
-        detail::register_builtin_stages(g);
-        return g;
-    }();
-    return r;
-}
 
 void registry::add(stage_spec s) {
     check_spec(s);

@@ -1,4 +1,4 @@
-#include "regex_limits.hpp"
+#include "format/regex_limits.hpp"
 
 #include <fmt/format.h>
 

@@ -1,6 +1,6 @@
-#include "yaml_tree.hpp"
+#include "format/yaml_tree.hpp"
 
-#include "yaml_syntax.hpp"
+#include "format/yaml_syntax.hpp"
 
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/exceptions.h>

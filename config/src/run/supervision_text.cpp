@@ -1,6 +1,6 @@
-#include "supervision_text.hpp"
+#include "run/supervision_text.hpp"
 
-#include "scalars.hpp"
+#include "format/scalars.hpp"
 
 #include <fmt/format.h>
 

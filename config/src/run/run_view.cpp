@@ -1,7 +1,7 @@
 // The live view of a run: the supervision tree as the topology declares it,
 // each stage worker's phase and failures, and every channel's fill level.
-#include "run_state.hpp"
-#include "supervision_text.hpp"
+#include "run/run_state.hpp"
+#include "run/supervision_text.hpp"
 
 #include <fmt/format.h>
 

@@ -1,4 +1,4 @@
-#include "scalars.hpp"
+#include "format/scalars.hpp"
 
 #include <fmt/format.h>
 

@@ -1,7 +1,7 @@
-#include "schema.hpp"
+#include "format/schema.hpp"
 
-#include "regex_limits.hpp"
-#include "scalars.hpp"
+#include "format/regex_limits.hpp"
+#include "format/scalars.hpp"
 
 #include <rill/supervisor/child_spec.hpp>
 #include <rill/supervisor/options.hpp>

@@ -4,9 +4,9 @@
 // the file nests. Which workers have finished, which are running and under
 // which cancel_func lives in one table under a mutex: a worker's end decides
 // whether its outputs close, and drain/stop cancel what runs.
-#include "forwarders.hpp"
-#include "run_state.hpp"
-#include "stage_log.hpp"
+#include "run/forwarders.hpp"
+#include "run/run_state.hpp"
+#include "run/stage_log.hpp"
 
 #include <rill/config/runner.hpp>
 #include <rill/csp/pipeline.hpp>

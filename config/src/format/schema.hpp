@@ -6,7 +6,7 @@
 // made from each stage's arg_specs.
 #pragma once
 
-#include "yaml_tree.hpp"
+#include "format/yaml_tree.hpp"
 
 #include <rill/config/registry.hpp>
 

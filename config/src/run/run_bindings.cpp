@@ -2,8 +2,8 @@
 // directly; fan-in and fan-out ports get a channel of the runner's own with
 // forwarders around it; unbound optional ports get a closed input or a
 // discarded output.
-#include "forwarders.hpp"
-#include "run_state.hpp"
+#include "run/forwarders.hpp"
+#include "run/run_state.hpp"
 
 #include <fmt/format.h>
 

@@ -1,4 +1,4 @@
-#include "stage_log.hpp"
+#include "run/stage_log.hpp"
 
 #include <rill/sync.hpp>
 
