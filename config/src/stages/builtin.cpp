@@ -18,7 +18,6 @@ registry& registry::global() {
         stages::register_throttle(g);
         stages::register_count(g);
         stages::register_fail_every(g);
-        stages::register_nats(g);
         return g;
     }();
     return r;

@@ -1,10 +1,10 @@
-// The subscribing half of the NATS bridge (nats.hpp). The subscription is
+// The subscribing half of the NATS bridge (rill/nats/bridge.hpp). The subscription is
 // synchronous: the goroutine takes each message from libnats itself (inside
 // rill::blocking when it must wait), so no libnats thread touches rill data,
 // and a goroutine that cannot send downstream takes no more messages: core
 // NATS buffers them up to the pending limits (then reports a slow consumer),
 // JetStream keeps them on the server.
-#include "stages/nats_connection.hpp"
+#include "nats_connection.hpp"
 #include "stages/stages.hpp"
 
 #include <rill/runtime.hpp>

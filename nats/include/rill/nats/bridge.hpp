@@ -6,7 +6,7 @@
 //   rill::config::nats::publish_options po{.subject = "jobs"};
 //   rill::go([=] { rill::config::nats::publish(ctx, values.rx(), po); });
 //
-// Values are encoded with their type's codec (codec.hpp).
+// Values are encoded with their type's codec (rill/config/codec.hpp).
 //
 // Delivery guarantees:
 // - at_most_once (core NATS): a message reaches the subscribers connected

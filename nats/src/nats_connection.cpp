@@ -1,4 +1,4 @@
-#include "stages/nats_connection.hpp"
+#include "nats_connection.hpp"
 #include "run/stage_log.hpp"
 
 #include <rill/runtime.hpp>

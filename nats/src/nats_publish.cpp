@@ -1,5 +1,5 @@
-// The publishing half of the NATS bridge (nats.hpp) and the nats_publish stage.
-#include "stages/nats_connection.hpp"
+// The publishing half of the NATS bridge (rill/nats/bridge.hpp) and the nats_publish stage.
+#include "nats_connection.hpp"
 #include "stages/stages.hpp"
 
 #include <rill/runtime.hpp>

@@ -1,11 +1,11 @@
-// A libnats connection as the bridge stages use it (nats.hpp): the settings
+// A libnats connection as the bridge stages use it (rill/nats/bridge.hpp): the settings
 // from connection_options, reconnection by the client library for ever, and
 // disconnections, reconnections and asynchronous errors (slow consumers)
 // reported to the "rill.nats" log. libnats calls its callbacks on its own
 // threads; they only log, so no rill data is shared with those threads.
 #pragma once
 
-#include <rill/config/nats.hpp>
+#include <rill/nats/bridge.hpp>
 
 #include <nats/nats.h>
 #include <spdlog/logger.h>

@@ -1,7 +1,7 @@
-// nats_publish and nats_subscribe: the NATS bridge (nats.hpp) as YAML stages,
+// nats_publish and nats_subscribe: the NATS bridge (rill/nats/bridge.hpp) as YAML stages,
 // for channels of any type with a codec (their ports needs_codec(): the
 // loader, and the runner for a topology built by hand, refuse other types).
-#include "stages/nats_connection.hpp"
+#include "nats_connection.hpp"
 #include "stages/stages.hpp"
 
 namespace rill::config::stages {
@@ -82,8 +82,6 @@ stage_def& with_connection(stage_def& d) {
                           "rill_<subject with . * > as _>");
 }
 
-} // namespace
-
 void register_nats(registry& r) {
     stage_def pub("nats_publish", nats_publish);
     pub.help("Publishes each value, encoded by its type's codec, to a NATS subject. "
@@ -115,4 +113,15 @@ void register_nats(registry& r) {
     r.add(with_connection(sub));
 }
 
+// Registered at static initialisation, in registry::global() (which makes
+// the built-in stages first, whatever the order of initialisers).
+[[maybe_unused]] const bool registered = (register_nats(registry::global()), true);
+
+} // namespace
+
 } // namespace rill::config::stages
+
+// What every program linking rill::nats asks the linker for
+// (-u rill_nats_stages, nats/CMakeLists.txt), so that this file, and the
+// registration above, is linked from the static library.
+extern "C" void rill_nats_stages() {}
