@@ -1,4 +1,4 @@
-// Messages per second across the NATS bridge (rill/config/nats.hpp) for
+// Messages per second across the NATS bridge (rill/nats/bridge.hpp) for
 // 64-byte string values, beside the same values through an in-process
 // channel. A subscriber and a publisher in this one process, through a
 // nats-server given by URL (start one with `nats-server -js`):
@@ -13,8 +13,8 @@
 // Usage: bench_natsbridge URL [N [JS_N]]   (N default 100000: channel and
 // core; JS_N default N/10: JetStream). bench/natsbridge.sh runs it beside the
 // Go reference (go/natsbridge).
-#include <rill/config/nats.hpp>
 #include <rill/csp/context.hpp>
+#include <rill/nats/bridge.hpp>
 #include <rill/runtime.hpp>
 
 #include <spdlog/spdlog.h>

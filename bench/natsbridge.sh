@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Values per second across the NATS bridge, rill beside Go: bench_natsbridge
-# (bench/natsbridge.cpp, the bridge of rill/config/nats.hpp) and go/natsbridge
+# (bench/natsbridge.cpp, the bridge of rill/nats/bridge.hpp) and go/natsbridge
 # (the same workloads with the Go client nats.go) run alternately RUNS times,
 # each run against a nats-server of its own (JetStream on, a fresh store, a
 # port the server picks), 64-byte values:

@@ -10,7 +10,13 @@
 #     tsan     tests built with -DRILL_SANITIZE=thread (TSan)
 #     aarch64  tests cross-built for AArch64, run under qemu-aarch64
 #     install  cmake --install, then tests/install (a find_package(rill)
-#              consumer) configured, built and run against the installed tree
+#              consumer) configured, built and run against the installed tree;
+#              again with -DWITH_NATS=ON (find_package(rill COMPONENTS nats))
+#              when the normal build has the NATS layer
+#     nonats   RelWithDebInfo build of everything but the benchmarks with
+#              -DRILL_BUILD_NATS=OFF and libnats hidden from CMake, checked
+#              not to link it; every test under ctest; installed, and
+#              tests/install (without nats) built and run against it
 #     fuzz     the YAML loader under libFuzzer (clang, ASan + UBSan) for
 #              FUZZ_SECONDS, from the seed corpora in config/fuzz/corpus
 #              and tests/check_corpus
@@ -25,7 +31,7 @@ set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build_root=${BUILD_ROOT:-$repo/build-test}
 jobs=${JOBS:-$(nproc)}
-all_stages=(normal asan tsan aarch64 install fuzz)
+all_stages=(normal asan tsan aarch64 install nonats fuzz)
 
 stages=()
 for arg in "$@"; do
@@ -162,29 +168,79 @@ stage_aarch64() {
     run_ctest aarch64 "$dir"
 }
 
-# Installs the runtime from the normal stage's build (building it first if
-# that stage did not run) into a fresh prefix, then builds tests/install
-# against that prefix alone, as a user's project would.
-stage_install() {
-    local dir=$build_root/install
-    local prefix=$dir/prefix
-    stage_normal_build || return 1
-    rm -rf "$prefix"
-    if ! cmake --install "$build_root/normal" --prefix "$prefix" >"$log_dir/install.log" 2>&1; then
-        tail -n 30 "$log_dir/install.log"
+# install_into BUILD PREFIX LOG: installs BUILD into a fresh PREFIX.
+install_into() {
+    rm -rf "$2"
+    if ! cmake --install "$1" --prefix "$2" >"$3" 2>&1; then
+        tail -n 30 "$3"
         echo "error: cmake --install failed"
         return 1
     fi
-    configure_and_build "$dir/consumer" "$log_dir/install-consumer.log" "$repo/tests/install" \
-        -DCMAKE_BUILD_TYPE=Release "-DCMAKE_PREFIX_PATH=$prefix" || return 1
-    echo "running the installed-package consumer"
-    if "$dir/consumer/rill_install_check" </dev/null; then
-        stage_passed[install]=1
-        stage_failed[install]=0
+}
+
+# run_consumer STAGE DIR PREFIX [CMAKE_ARG...]: configures and builds
+# tests/install in DIR against the rill installed in PREFIX alone, as a user's
+# project would, runs it, and counts the run as one test of STAGE.
+run_consumer() {
+    local stage=$1 dir=$2 prefix=$3
+    shift 3
+    if configure_and_build "$dir" "$log_dir/$stage-$(basename "$dir").log" "$repo/tests/install" \
+        -DCMAKE_BUILD_TYPE=Release "-DCMAKE_PREFIX_PATH=$prefix" "$@" &&
+        echo "running the installed-package consumer ($(basename "$dir"))" &&
+        "$dir/rill_install_check" </dev/null; then
+        stage_passed[$stage]=$((stage_passed[$stage] + 1))
     else
-        stage_passed[install]=0
-        stage_failed[install]=1
+        stage_failed[$stage]=$((stage_failed[$stage] + 1))
     fi
+}
+
+# Installs the runtime from the normal stage's build (building it first if
+# that stage did not run) into a fresh prefix, then builds tests/install
+# against that prefix: as it is, and with the nats component when the
+# normal build has it.
+stage_install() {
+    local dir=$build_root/install
+    stage_normal_build || return 1
+    install_into "$build_root/normal" "$dir/prefix" "$log_dir/install.log" || return 1
+    run_consumer install "$dir/consumer" "$dir/prefix"
+    if grep -q '^RILL_BUILD_NATS:BOOL=ON$' "$build_root/normal/CMakeCache.txt"; then
+        run_consumer install "$dir/consumer-nats" "$dir/prefix" -DWITH_NATS=ON
+    else
+        echo "note: the normal build has no NATS layer; consumer-nats skipped"
+    fi
+}
+
+# A machine without libnats-dev: RILL_BUILD_NATS off and the NATS package
+# hidden from CMake (CMAKE_DISABLE_FIND_PACKAGE_NATS), so that nothing can
+# find it by accident; then checked: no NATS_LIBRARY found in the cache,
+# libnats on no link line and not in the rill command's libraries, no NATS
+# stage registered. Tests and examples too (no benchmarks: they are the
+# normal stage's); the consumer against its own install, without nats.
+stage_nonats() {
+    local dir=$build_root/nonats
+    configure_and_build "$dir" "$log_dir/nonats-build.log" "${test_build_args[@]}" \
+        -DRILL_TEST_TIMEOUT=120 -DRILL_SANITIZE= -DRILL_BUILD_EXAMPLES=ON \
+        -DRILL_BUILD_NATS=OFF -DCMAKE_DISABLE_FIND_PACKAGE_NATS=ON || return 1
+    local leaks=()
+    grep -qE '^NATS_(LIBRARY|INCLUDE_DIR):[A-Z]+=/' "$dir/CMakeCache.txt" &&
+        leaks+=("CMakeCache.txt found libnats")
+    grep -q 'libnats' "$dir/build.ninja" && leaks+=("build.ninja links libnats")
+    # Whole outputs first: grep -q would end a pipe early (pipefail).
+    local libs stage_list
+    if ! libs=$(ldd "$dir/config/rill") || ! stage_list=$("$dir/config/rill" stages </dev/null); then
+        echo "error: cannot run $dir/config/rill"
+        return 1
+    fi
+    grep -q 'libnats' <<<"$libs" && leaks+=("config/rill loads libnats")
+    grep -q '^nats_' <<<"$stage_list" && leaks+=("rill stages lists NATS stages")
+    if ((${#leaks[@]})); then
+        printf 'error: the build without NATS is not: %s\n' "${leaks[@]}"
+        return 1
+    fi
+    echo "checked: no libnats in the cache, the link lines or the rill command"
+    run_ctest nonats "$dir"
+    install_into "$dir" "$dir/prefix" "$log_dir/nonats-install.log" || return 1
+    run_consumer nonats "$dir/consumer" "$dir/prefix"
 }
 
 # libFuzzer needs clang; the whole stack is built with it, instrumented with

@@ -1,4 +1,4 @@
-// The NATS bridge (rill/config/nats.hpp) against servers that authenticate:
+// The NATS bridge (rill/nats/bridge.hpp) against servers that authenticate:
 // TLS with client certificates (made with the openssl command), and operator
 // mode with a user's .creds file (nats_auth.hpp). Connections that must fail
 // fail at once with an error that says why, and no secret reaches the log.
@@ -8,7 +8,7 @@
 #include "scratch_dir.hpp"
 #include "test_util.hpp"
 
-#include <rill/config/nats.hpp>
+#include <rill/nats/bridge.hpp>
 #include <rill/runtime.hpp>
 
 #include <catch2/catch.hpp>

@@ -1,4 +1,4 @@
-// The NATS bridge (rill/config/nats.hpp) when things go wrong: the server
+// The NATS bridge (rill/nats/bridge.hpp) when things go wrong: the server
 // restarted under a running subscriber and publisher, a subscriber too slow
 // for its publisher, and the test harness's own nats-server outliving a
 // killed test. Every check waits for what the bridge reports (its log) or
@@ -7,8 +7,8 @@
 #include "nats_server.hpp"
 #include "test_util.hpp"
 
-#include <rill/config/nats.hpp>
 #include <rill/csp/context.hpp>
+#include <rill/nats/bridge.hpp>
 #include <rill/runtime.hpp>
 #include <rill/select.hpp>
 

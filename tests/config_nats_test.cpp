@@ -1,15 +1,15 @@
-// The NATS bridge (rill/config/nats.hpp) against a real nats-server started
+// The NATS bridge (rill/nats/bridge.hpp) against a real nats-server started
 // for each test: core NATS round trips and queue groups, JetStream
 // redelivery after a stopped or crashed consumer, publishes retried after the
 // server refused them, codecs (bytes included).
 #include "nats_bridge.hpp"
+#include "nats_connection.hpp"
 #include "nats_server.hpp"
-#include "stages/nats_connection.hpp"
 #include "test_util.hpp"
 
-#include <rill/config/nats.hpp>
 #include <rill/config/types.hpp>
 #include <rill/csp/context.hpp>
+#include <rill/nats/bridge.hpp>
 #include <rill/runtime.hpp>
 #include <rill/select.hpp>
 #include <rill/sync.hpp>

@@ -146,23 +146,6 @@ const int64_t n = rill_test::by_build(2000, 500, 200);
 
 } // namespace
 
-namespace {
-// A type with no codec, which the NATS bridge stages cannot carry.
-struct opaque {};
-} // namespace
-RILL_CONFIG_TYPE(opaque, "runner_opaque");
-
-TEST_CASE("config runner: a port that needs a codec refuses a type without one before running") {
-    cfg::topology t;
-    t.channels = {chan("c", "runner_opaque")};
-    t.stages = {stage("pub", "nats_publish", {{"in", {"c"}}}, {}, {{"subject", std::string("s")}})};
-    rill::run([&] {
-        CHECK_THROWS_WITH(cfg::runner(t),
-                          "rill::config::runner: stage pub (nats_publish): port 'in' needs a type "
-                          "with a codec, but runner_opaque has none (rill/config/codec.hpp)");
-    });
-}
-
 TEST_CASE("config runner: a linear pipeline completes and every value arrives once") {
     cfg::topology t;
     t.channels = {chan("a"), chan("b", "int", 0)};

@@ -1,8 +1,8 @@
 // The YAML layer under the loader: the tree (marks, duplicate keys, anchors,
 // merge keys, limits, syntax errors), ${VAR} interpolation and the scalars.
-#include "interpolation.hpp"
-#include "scalars.hpp"
-#include "yaml_tree.hpp"
+#include "format/interpolation.hpp"
+#include "format/scalars.hpp"
+#include "format/yaml_tree.hpp"
 
 #include <catch2/catch.hpp>
 

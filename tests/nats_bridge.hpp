@@ -1,4 +1,4 @@
-// Helpers for the NATS bridge tests (rill/config/nats.hpp): options for a
+// Helpers for the NATS bridge tests (rill/nats/bridge.hpp): options for a
 // test's nats_server, a publisher and a subscriber running in goroutines,
 // publishing a list of values, and the bridge's log ("rill.nats") kept in
 // memory, where a test waits for what the bridge reports (also on stderr when
@@ -9,8 +9,8 @@
 #include "nats_server.hpp"
 #include "test_util.hpp"
 
-#include <rill/config/nats.hpp>
 #include <rill/csp/context.hpp>
+#include <rill/nats/bridge.hpp>
 #include <rill/runtime.hpp>
 #include <rill/select.hpp>
 

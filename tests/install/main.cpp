@@ -2,11 +2,18 @@
 // public headers (run, go, buffered and unbuffered channels, select, a
 // supervisor restarting a child, a YAML topology with a stage of its own).
 // Exits 0 only when every value sent arrived exactly once, the child was
-// restarted and the topology delivered every generated line.
+// restarted and the topology delivered every generated line. Built with
+// RILL_INSTALL_WITH_NATS (rill::nats linked): also that the NATS stages
+// registered themselves and that a topology using them loads, and that its
+// publish, given a server nobody listens on, fails with libnats' error; without:
+// that no NATS stage exists.
 #include <rill/chan.hpp>
 #include <rill/config/loader.hpp>
 #include <rill/config/runner.hpp>
 #include <rill/config/stage_io.hpp>
+#ifdef RILL_INSTALL_WITH_NATS
+#include <rill/nats/bridge.hpp>
+#endif
 #include <rill/runtime.hpp>
 #include <rill/select.hpp>
 #include <rill/supervisor.hpp>
@@ -15,6 +22,7 @@
 
 #include <cstdio>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -53,6 +61,41 @@ bool run_topology() {
                 rill::config::to_string(result.outcome), collected.size(),
                 in_order ? "" : " (wrong)");
     return result.outcome == rill::config::run_outcome::completed && in_order;
+}
+
+// The NATS stages are there exactly when rill::nats is linked; with it, a
+// topology using them loads and a publish to a closed port fails to connect.
+bool check_nats_stages() {
+    bool registered = rill::config::registry::global().find("nats_publish") != nullptr;
+#ifdef RILL_INSTALL_WITH_NATS
+    auto loaded =
+        rill::config::load_string("channels: {c: string}\nstages:\n"
+                                  "  gen: {stage: generate, out: c, args: {count: 1}}\n"
+                                  "  pub: {stage: nats_publish, in: c, args: {subject: s}}\n",
+                                  "nats.yaml");
+    for (const auto& d : loaded.errors)
+        std::printf("%s\n", rill::config::format(d).c_str());
+    bool refused = rill::run([] {
+        rill::chan<std::string> values(1);
+        values.close();
+        rill::config::nats::publish_options o{.connection = {.servers = "nats://127.0.0.1:1"},
+                                              .subject = "s"};
+        try {
+            rill::config::nats::publish(rill::background(), values.rx(), o);
+        } catch (const std::runtime_error&) {
+            return true;
+        }
+        return false;
+    });
+    std::printf("rill install check: NATS stages %s, topology %s, publish %s\n",
+                registered ? "registered" : "missing", loaded.topo ? "loaded" : "refused",
+                refused ? "refused without a server" : "did not fail");
+    return registered && loaded.topo && refused;
+#else
+    std::printf("rill install check: NATS stages %s\n",
+                registered ? "registered (wrong)" : "absent");
+    return !registered;
+#endif
 }
 } // namespace
 
@@ -97,5 +140,6 @@ int main() {
     std::printf("rill install check: %zu values, %d not received exactly once; %d restart(s)\n",
                 counts.size(), wrong, restarts);
     bool topology_ok = run_topology();
-    return wrong == 0 && restarts == 1 && topology_ok ? 0 : 1;
+    bool nats_ok = check_nats_stages();
+    return wrong == 0 && restarts == 1 && topology_ok && nats_ok ? 0 : 1;
 }

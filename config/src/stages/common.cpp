@@ -1,4 +1,4 @@
-#include "stages.hpp"
+#include "stages/stages.hpp"
 
 #include <rill/select.hpp>
 

@@ -3,7 +3,7 @@
 // (which epoll cannot wait for) inside rill::blocking, a pipe or terminal
 // after the netpoller has said it is ready, so a drain is noticed while
 // stdin is quiet.
-#include "stage_log.hpp"
+#include "run/stage_log.hpp"
 #include "stages/checkpoint.hpp"
 #include "stages/stages.hpp"
 

@@ -20,7 +20,6 @@ void register_batch(registry& r);      // batch
 void register_throttle(registry& r);   // throttle
 void register_count(registry& r);      // count
 void register_fail_every(registry& r); // fail_every
-void register_nats(registry& r);       // nats_publish, nats_subscribe
 
 // Waits for d; false when ctx was cancelled first.
 bool pause(const context& ctx, std::chrono::nanoseconds d);

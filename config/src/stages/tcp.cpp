@@ -1,6 +1,6 @@
 // tcp_source and tcp_sink: newline-delimited text over TCP with rill::net,
 // so waiting for the network parks goroutines, not threads.
-#include "stage_log.hpp"
+#include "run/stage_log.hpp"
 #include "stages/stages.hpp"
 
 #include <rill/net.hpp>

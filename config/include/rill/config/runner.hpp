@@ -22,6 +22,7 @@
 //   so the channels it alone writes close.
 #pragma once
 
+#include <rill/config/graph.hpp> // to_dot, declared here before
 #include <rill/config/registry.hpp>
 #include <rill/config/topology.hpp>
 
@@ -101,9 +102,5 @@ public:
 private:
     std::shared_ptr<detail::run_state> impl_;
 };
-
-// Graphviz dot: channels as labelled edges (type, capacity), stages as
-// nodes (workers shown), supervisors as nested clusters.
-std::string to_dot(const topology& t);
 
 } // namespace rill::config

@@ -1,0 +1,284 @@
+// The `rill` command line: subcommands, their help, and check / graph /
+// schema / stages. `run` is in run_command.cpp.
+#include "format/scalars.hpp"
+#include "run/run_command.hpp"
+
+#include <rill/config/command.hpp>
+#include <rill/config/graph.hpp>
+#include <rill/config/loader.hpp>
+#include <rill/config/registry.hpp>
+#include <rill/config/runner.hpp>
+
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+#include <fmt/ranges.h>
+#include <spdlog/common.h>
+
+#include <cctype>
+#include <iostream>
+#include <new>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace rill::config {
+namespace {
+
+constexpr std::string_view version = RILL_VERSION;
+
+// What every subcommand sees: the program's name and its arguments.
+struct invocation {
+    std::string program;
+    std::vector<std::string> args; // after the subcommand's name
+};
+
+struct subcommand {
+    std::string_view name;
+    std::string_view synopsis; // after "<program> <name>"
+    std::string_view summary;
+    std::string_view details; // printed after the usage line by --help
+    int (*fn)(const invocation&);
+};
+
+int check(const invocation& inv);
+int graph(const invocation& inv);
+int run(const invocation& inv);
+int schema(const invocation& inv);
+int stages(const invocation& inv);
+
+constexpr subcommand subcommands[] = {
+    {"check", "FILE", "validate a topology and report every problem in it",
+     "Loads FILE (with its includes), checks it against the format and the registered\n"
+     "stages, and prints every problem as FILE:LINE:COLUMN: error: MESSAGE.\n"
+     "Exit status: 0 valid, 1 problems found, 2 usage error.\n",
+     check},
+    {"graph", "FILE", "print a topology as Graphviz dot",
+     "Prints FILE as a Graphviz graph on stdout: stages as nodes, channels as edges\n"
+     "labelled with their type and capacity, supervisors as nested clusters.\n"
+     "  rill graph pipeline.yaml | dot -Tsvg > pipeline.svg\n"
+     "Exit status: 0, 1 if FILE has problems (printed as by check), 2 usage error.\n",
+     graph},
+    {"run", "FILE [--grace DURATION] [--log-level LEVEL]",
+     "run a topology, supervised, until it finishes or is signalled",
+     "Checks FILE, then runs it: one channel per declared channel, each stage's\n"
+     "workers under the supervisors the file nests them in. It ends when every stage\n"
+     "has finished (the sources ran dry and everything downstream drained).\n"
+     "\n"
+     "options:\n"
+     "  --grace DURATION   how long a drain may take before every stage is stopped\n"
+     "                     (e.g. 30s; default: the file's runtime.grace, else 10s)\n"
+     "  --log-level LEVEL  trace, debug, info (default), warn, error, critical or off\n"
+     "\n"
+     "signals:\n"
+     "  SIGINT, SIGTERM    the first drains: the sources stop, and everything already\n"
+     "                     read flows through to the sinks before the command exits;\n"
+     "                     a second one stops every stage at once\n"
+     "  SIGQUIT            prints the supervision tree, channel fill levels and every\n"
+     "                     goroutine to stderr; the run goes on\n"
+     "\n"
+     "exit status:\n"
+     "  0  completed, or drained in time    4  the drain outran its grace period\n"
+     "  1  FILE has problems (nothing ran)  5  stopped by a second signal\n"
+     "  2  usage error                      6  a stage failed to start\n"
+     "  3  a supervisor gave up (a stage kept failing past its restart intensity)\n",
+     run},
+    {"schema", "", "print the JSON Schema of topology files",
+     "Prints the JSON Schema (draft 2020-12) of topology files, with the registered\n"
+     "stages' names, ports and arguments, for editors to complete and check with.\n",
+     schema},
+    {"stages", "", "list the registered stages with their ports and arguments",
+     "Lists every registered stage: what it does, its input and output ports with\n"
+     "their element types, and its arguments with their types and defaults.\n",
+     stages},
+};
+
+std::string program_name(const char* argv0) {
+    std::string_view p = argv0 && *argv0 ? argv0 : "rill";
+    return std::string(p.substr(p.rfind('/') + 1));
+}
+
+void print_usage(std::ostream& os, const std::string& program) {
+    fmt::print(os, "usage: {} COMMAND [ARG...]\n\n", program);
+    fmt::print(os, "Checks, draws and runs rill topologies: channels, stages and supervisors\n"
+                   "declared in YAML.\n\ncommands:\n");
+    for (const auto& c : subcommands)
+        fmt::print(os, "  {:<8} {}\n", c.name, c.summary);
+    fmt::print(os,
+               "\noptions:\n"
+               "  -h, --help  this help; `{0} COMMAND --help` describes a command\n"
+               "  --version   the version\n"
+               "\nExit status: 0 success, 1 the topology has problems, 2 usage error; see\n"
+               "`{0} run --help` for the exit status of a run.\n",
+               program);
+}
+
+void print_help(std::ostream& os, const std::string& program, const subcommand& c) {
+    std::string summary(c.summary);
+    summary[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(summary[0])));
+    fmt::print(os, "usage: {} {}{}{}\n\n{}.\n\n{}", program, c.name, c.synopsis.empty() ? "" : " ",
+               c.synopsis, summary, c.details);
+}
+
+int usage_error(const invocation& inv, std::string_view command, std::string_view what) {
+    fmt::print(std::cerr, "{}: {}\ntry '{} {}--help'\n", inv.program, what, inv.program,
+               command.empty() ? std::string() : std::string(command) + " ");
+    return 2;
+}
+
+// The single FILE argument of check and graph.
+std::optional<std::string> only_file(const invocation& inv, std::string_view command) {
+    if (inv.args.size() != 1 || inv.args[0].starts_with("-")) {
+        usage_error(inv, command,
+                    inv.args.empty() ? "missing FILE" : "expected one FILE and no options");
+        return std::nullopt;
+    }
+    return inv.args[0];
+}
+
+// The topology in file, or every problem printed to stderr.
+std::optional<topology> load_or_report(const std::string& file) {
+    load_result r = load_file(file);
+    for (const auto& d : r.errors)
+        std::cerr << format(d) << '\n';
+    return std::move(r.topo);
+}
+
+int check(const invocation& inv) {
+    auto file = only_file(inv, "check");
+    if (!file) return 2;
+    auto topo = load_or_report(*file);
+    if (!topo) return 1;
+    fmt::print(std::cout, "{}: ok ({} channels, {} stages, {} supervisors)\n", *file,
+               topo->channels.size(), topo->stages.size(), topo->supervisors.size());
+    return 0;
+}
+
+int graph(const invocation& inv) {
+    auto file = only_file(inv, "graph");
+    if (!file) return 2;
+    auto topo = load_or_report(*file);
+    if (!topo) return 1;
+    std::cout << to_dot(*topo);
+    return 0;
+}
+
+int schema(const invocation& inv) {
+    if (!inv.args.empty()) return usage_error(inv, "schema", "schema takes no arguments");
+    std::cout << json_schema();
+    return 0;
+}
+
+// An argument's default as a topology file would spell it.
+std::string to_text(const arg_value& v) {
+    struct spell {
+        std::string operator()(bool b) const { return b ? "true" : "false"; }
+        std::string operator()(std::int64_t i) const { return std::to_string(i); }
+        std::string operator()(double d) const { return scalars::format_number(d); }
+        std::string operator()(const std::string& s) const { return fmt::format("'{}'", s); }
+        std::string operator()(std::chrono::nanoseconds d) const {
+            return scalars::format_duration(d);
+        }
+        std::string operator()(byte_size s) const { return scalars::format_size(s); }
+        std::string operator()(const std::vector<std::string>& l) const {
+            return l.empty() ? "[]" : fmt::format("['{}']", fmt::join(l, "', '"));
+        }
+    };
+    return std::visit(spell{}, v);
+}
+
+void print_ports(std::ostream& os, std::string_view direction, const std::vector<port_spec>& ps) {
+    for (const auto& p : ps)
+        fmt::print(os, "    {:<4} {} ({}){}{}\n", direction, p.name, port_type_text(p),
+                   p.help.empty() ? "" : ": ", p.help);
+}
+
+int stages(const invocation& inv) {
+    if (!inv.args.empty()) return usage_error(inv, "stages", "stages takes no arguments");
+    for (const stage_spec* s : registry::global().all()) {
+        fmt::print(std::cout, "{}\n", s->name);
+        if (!s->help.empty()) fmt::print(std::cout, "    {}\n", s->help);
+        print_ports(std::cout, "in", s->inputs);
+        print_ports(std::cout, "out", s->outputs);
+        for (const auto& a : s->args) {
+            std::string def = a.default_value ? "= " + to_text(*a.default_value) : "(required)";
+            std::string choices =
+                a.choices.empty() ? "" : fmt::format(" (one of {})", fmt::join(a.choices, ", "));
+            fmt::print(std::cout, "    arg  {}: {} {}{}{}{}\n", a.name, to_string(a.type), def,
+                       choices, a.help.empty() ? "" : ": ", a.help);
+        }
+        std::cout << '\n';
+    }
+    return 0;
+}
+
+int run(const invocation& inv) {
+    run_command_options opts;
+    std::optional<std::string> file;
+    for (std::size_t i = 0; i < inv.args.size(); ++i) {
+        const std::string& a = inv.args[i];
+        if (a == "--grace" || a == "--log-level") {
+            if (i + 1 == inv.args.size()) return usage_error(inv, "run", a + " needs a value");
+            const std::string& v = inv.args[++i];
+            if (a == "--grace") {
+                auto grace = scalars::duration(v);
+                if (!grace || grace.value->count() <= 0)
+                    return usage_error(inv, "run",
+                                       "--grace: " + (grace ? "must be more than 0" : grace.error));
+                opts.grace = grace.value;
+            } else {
+                opts.log_level = spdlog::level::from_str(v);
+                if (opts.log_level == spdlog::level::off && v != "off")
+                    return usage_error(inv, "run", "unknown log level '" + v + "'");
+            }
+        } else if (a.starts_with("-") && a != "-") {
+            return usage_error(inv, "run", "unknown option '" + a + "'");
+        } else if (file) {
+            return usage_error(inv, "run",
+                               "expected one FILE, got '" + *file + "' and '" + a + "'");
+        } else {
+            file = a;
+        }
+    }
+    if (!file) return usage_error(inv, "run", "missing FILE");
+    return run_command(*file, opts);
+}
+
+bool wants_help(const std::string& a) { return a == "-h" || a == "--help"; }
+
+} // namespace
+
+int command_main(int argc, char** argv) {
+    invocation inv{program_name(argc > 0 ? argv[0] : nullptr), {}};
+    std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
+    if (args.empty()) return usage_error(inv, "", "missing COMMAND");
+    if (wants_help(args[0]) || args[0] == "help") {
+        print_usage(std::cout, inv.program);
+        return 0;
+    }
+    if (args[0] == "--version") {
+        fmt::print(std::cout, "{} (rill) {}\n", inv.program, version);
+        return 0;
+    }
+    for (const auto& c : subcommands) {
+        if (c.name != args[0]) continue;
+        inv.args.assign(args.begin() + 1, args.end());
+        for (const auto& a : inv.args)
+            if (wants_help(a)) {
+                print_help(std::cout, inv.program, c);
+                return 0;
+            }
+        // No input may abort the program: a file that needs more memory than
+        // there is ends with a message and a failure status instead.
+        try {
+            return c.fn(inv);
+        } catch (const std::bad_alloc&) {
+            fmt::print(std::cerr, "{} {}: out of memory\n", inv.program, c.name);
+            return 1;
+        }
+    }
+    return usage_error(inv, "", "unknown command '" + args[0] + "'");
+}
+
+} // namespace rill::config

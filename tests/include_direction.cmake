@@ -1,0 +1,35 @@
+# cmake -DCONFIG_DIR=<source>/config -P include_direction.cmake: fails, naming
+# every offending line, when an include points the wrong way in the config
+# layer. config/src/format (the file format) may include only itself and the
+# public headers of the format: not src/run, not src/stages, not the public
+# headers of running (runner.hpp, stage_io.hpp, command.hpp). No file under
+# config/ includes the nats layer (rill/nats/...), which sits above it, or
+# libnats (nats/nats.h), which only that layer needs.
+if(NOT IS_DIRECTORY "${CONFIG_DIR}/src/format")
+  message(FATAL_ERROR "CONFIG_DIR=${CONFIG_DIR}: no src/format there")
+endif()
+set(ws "[ \t]*")
+set(bad "")
+# wrong_includes(REGEX FILE...): adds to bad every include line of the FILEs
+# whose header path matches REGEX (anchored at the path's start).
+function(wrong_includes regex)
+  foreach(f IN LISTS ARGN)
+    file(STRINGS "${f}" lines REGEX "^${ws}#${ws}include")
+    foreach(line IN LISTS lines)
+      if(line MATCHES "#${ws}include${ws}[\"<](${regex})")
+        list(APPEND bad "${f}: ${line}")
+      endif()
+    endforeach()
+  endforeach()
+  set(bad "${bad}" PARENT_SCOPE)
+endfunction()
+file(GLOB_RECURSE format_files "${CONFIG_DIR}/src/format/*")
+wrong_includes("(run|stages)/|rill/config/(runner|stage_io|command)\\.hpp" ${format_files})
+file(GLOB_RECURSE config_files "${CONFIG_DIR}/src/*" "${CONFIG_DIR}/include/*" "${CONFIG_DIR}/cli/*")
+wrong_includes("(rill/)?nats/" ${config_files})
+list(LENGTH format_files n)
+if(bad)
+  list(JOIN bad "\n  " text)
+  message(FATAL_ERROR "includes against the layering (format/ -> run/, stages/; config -> nats):\n  ${text}")
+endif()
+message(STATUS "${n} files in config/src/format: no include of run/, stages/ or nats")
