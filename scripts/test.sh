@@ -13,9 +13,10 @@
 #              consumer) configured, built and run against the installed tree;
 #              again with -DWITH_NATS=ON (find_package(rill COMPONENTS nats))
 #              when the normal build has the NATS layer
-#     nonats   RelWithDebInfo build of everything but the benchmarks with
+#     nonats   RelWithDebInfo build of the YAML layer, the rill command and
+#              their tests (config_*, the only ones that link it) with
 #              -DRILL_BUILD_NATS=OFF and libnats hidden from CMake, checked
-#              not to link it; every test under ctest; installed, and
+#              not to link it; those tests under ctest; installed, and
 #              tests/install (without nats) built and run against it
 #     fuzz     the YAML loader under libFuzzer (clang, ASan + UBSan) for
 #              FUZZ_SECONDS, from the seed corpora in config/fuzz/corpus
@@ -76,13 +77,17 @@ total_failed=0
 
 # configure_and_build DIR LOG SOURCE_DIR [CMAKE_ARG...]: configures DIR with
 # Ninja and builds it, logging to LOG; shows the log's tail on failure.
+# Builds every target, or only those named in the caller's array
+# build_targets when it has one.
 configure_and_build() {
     local dir=$1 log=$2
     shift 2
     echo "building $dir (log: $log)"
     local start=$SECONDS
+    local targets=()
+    [[ -n ${build_targets+x} ]] && targets=(--target "${build_targets[@]}")
     if ! {
-        cmake -S "$1" -B "$dir" -G Ninja "${@:2}" && cmake --build "$dir" --parallel "$jobs"
+        cmake -S "$1" -B "$dir" -G Ninja "${@:2}" && cmake --build "$dir" --parallel "$jobs" "${targets[@]}"
     } >"$log" 2>&1 </dev/null; then
         tail -n 60 "$log"
         echo "error: build failed; full log: $log"
@@ -91,13 +96,16 @@ configure_and_build() {
     echo "built in $((SECONDS - start))s"
 }
 
-# run_ctest STAGE DIR [WRAPPER...]: runs DIR's tests (under WRAPPER, if any)
-# and records how many CTest tests (executables and compile checks) passed and failed.
+# run_ctest STAGE DIR [WRAPPER...]: runs DIR's tests (under WRAPPER, if any),
+# or those matching the caller's ctest_regex when it has one, and records how
+# many CTest tests (executables and compile checks) passed and failed.
 run_ctest() {
     local stage=$1 dir=$2
     shift 2
     local log=$log_dir/$stage-ctest.log
-    (cd "$dir" && "$@" ctest --output-on-failure --parallel "$jobs" </dev/null) 2>&1 | tee "$log"
+    local only=()
+    [[ -n ${ctest_regex:-} ]] && only=(--tests-regex "$ctest_regex")
+    (cd "$dir" && "$@" ctest --output-on-failure --parallel "$jobs" "${only[@]}" </dev/null) 2>&1 | tee "$log"
     local summary total failed
     summary=$(grep -E '[0-9]+ tests failed out of [0-9]+' "$log" | tail -n 1)
     if [[ -z $summary ]]; then
@@ -214,13 +222,18 @@ stage_install() {
 # hidden from CMake (CMAKE_DISABLE_FIND_PACKAGE_NATS), so that nothing can
 # find it by accident; then checked: no NATS_LIBRARY found in the cache,
 # libnats on no link line and not in the rill command's libraries, no NATS
-# stage registered. Tests and examples too (no benchmarks: they are the
-# normal stage's); the consumer against its own install, without nats.
+# stage registered. Of the tests, it builds and runs the YAML layer's
+# (rill_config_tests: every config_* test, the rill command and the pipeline
+# example they run): the others do not link rill::config, so they are the
+# normal stage's programs whether or not the nats layer exists. Then the
+# consumer against its own install, without nats.
 stage_nonats() {
     local dir=$build_root/nonats
+    local build_targets=(rill_config_tests) ctest_regex='^config_'
     configure_and_build "$dir" "$log_dir/nonats-build.log" "${test_build_args[@]}" \
         -DRILL_TEST_TIMEOUT=120 -DRILL_SANITIZE= -DRILL_BUILD_EXAMPLES=ON \
         -DRILL_BUILD_NATS=OFF -DCMAKE_DISABLE_FIND_PACKAGE_NATS=ON || return 1
+    unset build_targets # the consumer below is built whole
     local leaks=()
     grep -qE '^NATS_(LIBRARY|INCLUDE_DIR):[A-Z]+=/' "$dir/CMakeCache.txt" &&
         leaks+=("CMakeCache.txt found libnats")
