@@ -46,6 +46,9 @@ public:
     struct callbacks {
         std::string name;
         std::atomic<bool> closing{false};
+        // std:: primitives: libnats' threads use them, and the destructor,
+        // the only goroutine that does, waits inside rill::blocking, having
+        // handed its processor over.
         std::mutex mu;
         std::condition_variable cv;
         bool closed = false; // the closed callback ran: no other will

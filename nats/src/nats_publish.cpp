@@ -193,6 +193,10 @@ private:
     std::atomic<bool> stored_{false}; // a message was stored since the last retry
     std::uint64_t unlogged_ = 0;      // failures not logged yet
     std::chrono::steady_clock::time_point next_log_{};
+    // A std::mutex, not a rill::mutex: libnats' threads take it too, and they
+    // are not goroutines. That is safe here (rill/sync.hpp): the only
+    // goroutine that takes it is this publisher's, for a few instructions,
+    // so however it is preempted no other goroutine's thread waits on it.
     std::mutex mu_;
     std::vector<natsMsg*> failed_; // owned; published again by retry_failed
     std::string last_error_;
