@@ -296,6 +296,158 @@ TEST_CASE("rill check and graph on a valid topology", "[config][cli]") {
     CHECK(contains(graph.output, "ticks"));
 }
 
+// A supervisor inside the root, fan-out, two workers, and an id with the
+// characters each notation must escape.
+// A supervisor inside the root, fan-out and fan-in, two workers, and an id
+// with the characters each notation must escape.
+const char* const drawn_topology =
+    "channels:\n"
+    "  ticks: string\n"
+    "  copy: {type: string, capacity: 8}\n"
+    "  kept: string\n"
+    "stages:\n"
+    "  gen: {stage: generate, out: [ticks, copy], args: {count: 3}}\n"
+    "  'we\"ird<x>#': {stage: grep, in: ticks, out: kept, workers: 2, args: {pattern: x}}\n"
+    "  print: {stage: write_lines, in: [copy, kept]}\n"
+    "supervisor:\n"
+    "  id: top\n"
+    "  children:\n"
+    "    - gen\n"
+    "    - {id: sinks, strategy: one_for_all, children: ['we\"ird<x>#', print]}\n";
+
+TEST_CASE("rill graph --format: dot, mermaid and ascii draw the same topology", "[config][cli]") {
+    scratch_dir dir;
+    std::string file = dir.file("drawn.yaml", drawn_topology);
+    auto dot = rill_cmd({"graph", file, "--format", "dot"});
+    CHECK(dot.exited_with(0));
+    CHECK(dot.output == rill_cmd({"graph", file}).output); // dot is the default
+    CHECK(dot.output ==
+          "digraph \"" + file +
+              "\" {\n"
+              "  rankdir=LR;\n"
+              "  node [shape=box];\n"
+              "  subgraph \"cluster_top\" {\n"
+              "    label=\"top (one_for_one, 10 in 1m)\";\n"
+              "    style=rounded;\n"
+              "    \"stage:gen\" [label=\"gen\\ngenerate\"];\n"
+              "    subgraph \"cluster_sinks\" {\n"
+              "      label=\"sinks (one_for_all, 10 in 1m)\";\n"
+              "      style=rounded;\n"
+              "      \"stage:we\\\"ird<x>#\" [label=\"we\\\"ird<x>#\\ngrep x2\"];\n"
+              "      \"stage:print\" [label=\"print\\nwrite_lines\"];\n"
+              "    }\n"
+              "  }\n"
+              "  \"stage:gen\" -> \"stage:we\\\"ird<x>#\" [label=\"ticks: string [64]\"];\n"
+              "  \"stage:gen\" -> \"stage:print\" [label=\"copy: string [8]\"];\n"
+              "  \"stage:we\\\"ird<x>#\" -> \"stage:print\" [label=\"kept: string [64]\"];\n"
+              "}\n");
+
+    auto mermaid = rill_cmd({"graph", file, "--format", "mermaid"});
+    CHECK(mermaid.exited_with(0));
+    CHECK(mermaid.output == "flowchart LR\n"
+                            "  subgraph g0[\"top (one_for_one, 10 in 1m)\"]\n"
+                            "    s0[\"gen<br>generate\"]\n"
+                            "    subgraph g1[\"sinks (one_for_all, 10 in 1m)\"]\n"
+                            "      s1[\"we#quot;ird#lt;x#gt;#35;<br>grep x2\"]\n"
+                            "      s2[\"print<br>write_lines\"]\n"
+                            "    end\n"
+                            "  end\n"
+                            "  s0 -->|\"ticks: string [64]\"| s1\n"
+                            "  s0 -->|\"copy: string [8]\"| s2\n"
+                            "  s1 -->|\"kept: string [64]\"| s2\n");
+
+    auto ascii = rill_cmd({"graph", "--format", "ascii", file});
+    CHECK(ascii.exited_with(0));
+    CHECK(ascii.output == "topology " + file +
+                              "\n"
+                              "  supervisor top (one_for_one, 10 in 1m)\n"
+                              "    [gen] generate\n"
+                              "    supervisor sinks (one_for_all, 10 in 1m)\n"
+                              "      [we\"ird<x>#] grep x2\n"
+                              "      [print] write_lines\n"
+                              "channels\n"
+                              "  [gen] --ticks: string [64]--> [we\"ird<x>#]\n"
+                              "  [gen] --copy: string [8]--> [print]\n"
+                              "  [we\"ird<x>#] --kept: string [64]--> [print]\n");
+
+    auto bad = rill_cmd({"graph", file, "--format", "svg"});
+    CHECK(bad.exited_with(2));
+    CHECK(contains(bad.output, "--format: expected dot, mermaid or ascii, got 'svg'"));
+    CHECK(rill_cmd({"graph", file, "--format"}).exited_with(2));
+}
+
+TEST_CASE("rill check and graph read standard input for -", "[config][cli]") {
+    scratch_dir dir;
+    std::string file = dir.file("drawn.yaml", drawn_topology);
+    std::string broken = dir.file("broken.yaml", "stages:\n  x: {stage: grepp}\n");
+    auto sh = [](const std::string& cmd) { return run("/bin/sh", {"-c", cmd}); };
+    auto ok = sh(std::string(RILL_CLI_PATH) + " check - < " + file);
+    CHECK(ok.exited_with(0));
+    CHECK(ok.output == "<stdin>: ok (3 channels, 3 stages, 2 supervisors)\n");
+    auto bad = sh(std::string(RILL_CLI_PATH) + " check - < " + broken);
+    CHECK(bad.exited_with(1));
+    CHECK(contains(bad.output, "<stdin>:2:"));
+    CHECK(contains(bad.output, "(did you mean 'grep'?)"));
+    auto graph = sh(std::string(RILL_CLI_PATH) + " graph - --format ascii < " + file);
+    CHECK(graph.exited_with(0));
+    CHECK(graph.output.starts_with("topology <stdin>\n  supervisor top"));
+}
+
+TEST_CASE("rill check --format json: every diagnostic with its position and suggestion",
+          "[config][cli]") {
+    scratch_dir dir;
+    std::string ok = dir.file("ok.yaml", drawn_topology);
+    auto valid = rill_cmd({"check", ok, "--format", "json"});
+    CHECK(valid.exited_with(0));
+    CHECK(valid.output == "{\"file\": \"" + ok + "\", \"valid\": true, \"diagnostics\": []}\n");
+
+    // Two problems, one with a suggestion, one quoting a name with a quote.
+    std::string bad = dir.file("bad.yaml", "channels:\n"
+                                           "  c: string\n"
+                                           "stages:\n"
+                                           "  a: {stage: grepp, in: c}\n"
+                                           "  b: {stage: write_lines, in: 'no\"where'}\n");
+    auto r = rill_cmd({"check", "--format", "json", bad});
+    CHECK(r.exited_with(1));
+    auto lines = lines_of(r.output);
+    REQUIRE(lines.size() >= 3);
+    CHECK(lines.front() == "{\"file\": \"" + bad + "\", \"valid\": false, \"diagnostics\": [");
+    CHECK(lines.back() == "]}");
+    CHECK(contains(r.output, "{\"file\": \"" + bad +
+                                 "\", \"line\": 4, \"column\": 14, \"severity\": \"error\", "
+                                 "\"message\": \"unknown stage 'grepp'\", \"suggestion\": "
+                                 "\"grep\"}"));
+    CHECK(contains(r.output, "no\\\"where"));
+    // A file that is not UTF-8: its diagnostic, as JSON, is still UTF-8.
+    std::string latin1 = dir.file("latin1.yaml", "stages:\n  caf\xe9: {stage: grep}\n");
+    auto l = rill_cmd({"check", latin1, "--format", "json"});
+    CHECK(l.exited_with(1));
+    CHECK(contains(l.output, "\"line\": 2"));
+    CHECK(l.output.find('\xe9') == std::string::npos);
+    // Each diagnostic line is one object; the text form has the same problems.
+    auto text = rill_cmd({"check", bad});
+    CHECK(lines.size() - 2 == lines_of(text.output).size());
+
+    auto usage = rill_cmd({"check", ok, "--format", "yaml"});
+    CHECK(usage.exited_with(2));
+    CHECK(contains(usage.output, "--format: expected text or json, got 'yaml'"));
+}
+
+TEST_CASE("rill run --log-level takes a level in any case", "[config][cli]") {
+    scratch_dir dir;
+    std::string file = dir.file("one.yaml", "channels:\n"
+                                            "  c: string\n"
+                                            "stages:\n"
+                                            "  gen: {stage: generate, out: c, args: {count: 1}}\n"
+                                            "  drop: {stage: write_lines, in: c, args: {path: " +
+                                                dir.file("out.txt") + "}}\n");
+    CHECK(rill_cmd({"run", file, "--log-level", "WARN"}).exited_with(0));
+    CHECK(rill_cmd({"run", file, "--log-level", "Debug"}).exited_with(0));
+    auto bad = rill_cmd({"run", file, "--log-level", "LOUD"});
+    CHECK(bad.exited_with(2));
+    CHECK(contains(bad.output, "unknown log level 'LOUD'"));
+}
+
 TEST_CASE("rill schema and rill stages describe the registered stages", "[config][cli]") {
     auto schema = rill_cmd({"schema"});
     CHECK(schema.exited_with(0));

@@ -1,6 +1,7 @@
 // The YAML layer under the loader: the tree (marks, duplicate keys, anchors,
 // merge keys, limits, syntax errors), ${VAR} interpolation and the scalars.
 #include "format/interpolation.hpp"
+#include "format/json_text.hpp"
 #include "format/scalars.hpp"
 #include "format/yaml_tree.hpp"
 
@@ -301,4 +302,25 @@ TEST_CASE("scalars: sizes, integers, numbers, booleans") {
     CHECK(!scalars::number("nan"));
     CHECK(*scalars::boolean("true").value);
     CHECK(scalars::boolean("yes").error == "expected true or false, got 'yes'");
+}
+
+TEST_CASE("JSON string literals: escapes, and bytes that are not UTF-8 replaced") {
+    auto lit = [](std::string_view s) {
+        std::string out;
+        json_text::append_string(out, s);
+        return out;
+    };
+    CHECK(lit("plain") == "\"plain\"");
+    CHECK(lit("a\"b\\c\nd\x01") == "\"a\\\"b\\\\c\\nd\\u0001\"");
+    // Valid UTF-8 passes through: two, three and four bytes.
+    CHECK(lit("\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80") ==
+          "\"\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
+    // A lone continuation byte, Latin-1, an overlong form, a surrogate, a
+    // sequence cut short at the end: one U+FFFD per byte that starts no
+    // valid sequence.
+    CHECK(lit("\x80") == "\"\\ufffd\"");
+    CHECK(lit("caf\xe9!") == "\"caf\\ufffd!\"");
+    CHECK(lit("\xc0\xaf") == "\"\\ufffd\\ufffd\"");
+    CHECK(lit("\xed\xa0\x80") == "\"\\ufffd\\ufffd\\ufffd\"");
+    CHECK(lit("x\xe2\x82") == "\"x\\ufffd\\ufffd\"");
 }

@@ -1,5 +1,7 @@
 #include <rill/config/diagnostic.hpp>
 
+#include "format/json_text.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <ostream>
@@ -18,6 +20,30 @@ std::string format(const diagnostic& d) {
 }
 
 std::ostream& operator<<(std::ostream& os, const diagnostic& d) { return os << format(d); }
+
+std::string to_json(const std::string& file, const std::vector<diagnostic>& ds) {
+    using json_text::append_string;
+    std::string out = "{\"file\": ";
+    append_string(out, file);
+    out += ds.empty() ? ", \"valid\": true, \"diagnostics\": ["
+                      : ", \"valid\": false, \"diagnostics\": [";
+    for (std::size_t i = 0; i < ds.size(); ++i) {
+        const diagnostic& d = ds[i];
+        out += i ? ",\n  {\"file\": " : "\n  {\"file\": ";
+        append_string(out, d.at.file.empty() ? file : d.at.file);
+        out += ", \"line\": " + std::to_string(d.at.line) +
+               ", \"column\": " + std::to_string(d.at.column) +
+               ", \"severity\": \"error\", \"message\": ";
+        append_string(out, d.message);
+        out += ", \"suggestion\": ";
+        if (d.suggestion.empty())
+            out += "null";
+        else
+            append_string(out, d.suggestion);
+        out += '}';
+    }
+    return out + (ds.empty() ? "]}\n" : "\n]}\n");
+}
 
 namespace {
 

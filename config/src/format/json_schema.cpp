@@ -1,6 +1,7 @@
 // json_schema(): the format's schema tables (schema.hpp) and the registered
 // stages written as a JSON Schema (draft 2020-12). Objects are sorted by key
 // and stages by name, so the output is deterministic and diffable.
+#include "format/json_text.hpp"
 #include "format/scalars.hpp"
 #include "format/schema.hpp"
 
@@ -36,20 +37,9 @@ void write(std::string& out, const json& j, int indent) {
         out += std::to_string(*i);
     else if (auto* d = std::get_if<double>(&j.v))
         out += scalars::format_number(*d);
-    else if (auto* s = std::get_if<std::string>(&j.v)) {
-        out += '"';
-        for (char c : *s) {
-            if (c == '"' || c == '\\')
-                out += {'\\', c};
-            else if (c == '\n')
-                out += "\\n";
-            else if (static_cast<unsigned char>(c) < 0x20)
-                out += fmt::format("\\u{:04x}", int(c));
-            else
-                out += c;
-        }
-        out += '"';
-    } else if (auto* a = std::get_if<json::array>(&j.v)) {
+    else if (auto* s = std::get_if<std::string>(&j.v))
+        json_text::append_string(out, *s);
+    else if (auto* a = std::get_if<json::array>(&j.v)) {
         out += '[';
         for (std::size_t n = 0; n < a->size(); ++n) {
             out += (n ? ",\n" : "\n") + inner;

@@ -14,8 +14,12 @@
 #include <fmt/ranges.h>
 #include <spdlog/common.h>
 
+#include <algorithm>
 #include <cctype>
+#include <initializer_list>
 #include <iostream>
+#include <iterator>
+#include <map>
 #include <new>
 #include <optional>
 #include <string>
@@ -49,15 +53,29 @@ int schema(const invocation& inv);
 int stages(const invocation& inv);
 
 constexpr subcommand subcommands[] = {
-    {"check", "FILE", "validate a topology and report every problem in it",
-     "Loads FILE (with its includes), checks it against the format and the registered\n"
-     "stages, and prints every problem as FILE:LINE:COLUMN: error: MESSAGE.\n"
+    {"check", "FILE [--format text|json]", "validate a topology and report every problem in it",
+     "Loads FILE (with its includes; - reads standard input), checks it against the\n"
+     "format and the registered stages, and prints every problem.\n"
+     "\n"
+     "options:\n"
+     "  --format text  (default) each problem on stderr as FILE:LINE:COLUMN: error:\n"
+     "                 MESSAGE, and FILE: ok (...) on stdout when there is none\n"
+     "  --format json  one JSON object on stdout, for editors and CI annotations:\n"
+     "                 {\"file\", \"valid\", \"diagnostics\": [{\"file\", \"line\",\n"
+     "                 \"column\", \"severity\", \"message\", \"suggestion\"}]}\n"
      "Exit status: 0 valid, 1 problems found, 2 usage error.\n",
      check},
-    {"graph", "FILE", "print a topology as Graphviz dot",
-     "Prints FILE as a Graphviz graph on stdout: stages as nodes, channels as edges\n"
-     "labelled with their type and capacity, supervisors as nested clusters.\n"
-     "  rill graph pipeline.yaml | dot -Tsvg > pipeline.svg\n"
+    {"graph", "FILE [--format dot|mermaid|ascii]", "draw a topology",
+     "Prints FILE (- reads standard input) as a graph on stdout: stages as nodes,\n"
+     "channels as edges labelled with their type and capacity, supervisors as\n"
+     "nested groups.\n"
+     "\n"
+     "options:\n"
+     "  --format dot      (default) Graphviz:\n"
+     "                    rill graph pipeline.yaml | dot -Tsvg > pipeline.svg\n"
+     "  --format mermaid  a Mermaid flowchart, for Markdown (GitHub renders it)\n"
+     "  --format ascii    plain text for a terminal: the supervision tree, then\n"
+     "                    the channels\n"
      "Exit status: 0, 1 if FILE has problems (printed as by check), 2 usage error.\n",
      graph},
     {"run", "FILE [--grace DURATION] [--log-level LEVEL]",
@@ -69,7 +87,8 @@ constexpr subcommand subcommands[] = {
      "options:\n"
      "  --grace DURATION   how long a drain may take before every stage is stopped\n"
      "                     (e.g. 30s; default: the file's runtime.grace, else 10s)\n"
-     "  --log-level LEVEL  trace, debug, info (default), warn, error, critical or off\n"
+     "  --log-level LEVEL  trace, debug, info (default), warn, error, critical or off,\n"
+     "                     in any case\n"
      "\n"
      "signals:\n"
      "  SIGINT, SIGTERM    the first drains: the sources stop, and everything already\n"
@@ -127,40 +146,100 @@ int usage_error(const invocation& inv, std::string_view command, std::string_vie
     return 2;
 }
 
-// The single FILE argument of check and graph.
-std::optional<std::string> only_file(const invocation& inv, std::string_view command) {
-    if (inv.args.size() != 1 || inv.args[0].starts_with("-")) {
-        usage_error(inv, command,
-                    inv.args.empty() ? "missing FILE" : "expected one FILE and no options");
+// What check, graph and run take: one FILE (- is standard input for check
+// and graph) and options that each take a value, `--name VALUE`.
+struct file_and_options {
+    std::string file;
+    std::map<std::string, std::string, std::less<>> values; // the last of each
+    std::string value_or(std::string_view option, std::string fallback) const {
+        auto it = values.find(option);
+        return it == values.end() ? fallback : it->second;
+    }
+};
+
+// The arguments, or nullopt when they are not what `command` takes (the
+// usage error is printed).
+std::optional<file_and_options> parse_args(const invocation& inv, std::string_view command,
+                                           std::initializer_list<std::string_view> options) {
+    file_and_options out;
+    bool have_file = false;
+    for (std::size_t i = 0; i < inv.args.size(); ++i) {
+        const std::string& a = inv.args[i];
+        if (std::find(options.begin(), options.end(), a) != options.end()) {
+            if (i + 1 == inv.args.size()) {
+                usage_error(inv, command, a + " needs a value");
+                return std::nullopt;
+            }
+            out.values[a] = inv.args[++i];
+        } else if (a.starts_with("-") && a != "-") {
+            usage_error(inv, command, "unknown option '" + a + "'");
+            return std::nullopt;
+        } else if (have_file) {
+            usage_error(inv, command, "expected one FILE, got '" + out.file + "' and '" + a + "'");
+            return std::nullopt;
+        } else {
+            out.file = a;
+            have_file = true;
+        }
+    }
+    if (!have_file) {
+        usage_error(inv, command, "missing FILE");
         return std::nullopt;
     }
-    return inv.args[0];
+    return out;
+}
+
+// FILE loaded, or standard input for "-" (named <stdin> in diagnostics; its
+// includes are found from the working directory).
+struct loaded_input {
+    std::string name;
+    load_result result;
+};
+loaded_input load_input(const std::string& file) {
+    if (file != "-") return {file, load_file(file)};
+    std::string text{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
+    return {"<stdin>", load_string(text, "<stdin>")};
 }
 
 // The topology in file, or every problem printed to stderr.
 std::optional<topology> load_or_report(const std::string& file) {
-    load_result r = load_file(file);
-    for (const auto& d : r.errors)
+    auto in = load_input(file);
+    for (const auto& d : in.result.errors)
         std::cerr << format(d) << '\n';
-    return std::move(r.topo);
+    return std::move(in.result.topo);
 }
 
 int check(const invocation& inv) {
-    auto file = only_file(inv, "check");
-    if (!file) return 2;
-    auto topo = load_or_report(*file);
+    auto a = parse_args(inv, "check", {"--format"});
+    if (!a) return 2;
+    std::string format_name = a->value_or("--format", "text");
+    if (format_name != "text" && format_name != "json")
+        return usage_error(inv, "check",
+                           "--format: expected text or json, got '" + format_name + "'");
+    if (format_name == "json") {
+        auto in = load_input(a->file);
+        std::cout << to_json(in.name, in.result.errors);
+        return in.result.topo ? 0 : 1;
+    }
+    auto topo = load_or_report(a->file);
     if (!topo) return 1;
-    fmt::print(std::cout, "{}: ok ({} channels, {} stages, {} supervisors)\n", *file,
-               topo->channels.size(), topo->stages.size(), topo->supervisors.size());
+    fmt::print(std::cout, "{}: ok ({} channels, {} stages, {} supervisors)\n",
+               a->file == "-" ? "<stdin>" : a->file, topo->channels.size(), topo->stages.size(),
+               topo->supervisors.size());
     return 0;
 }
 
 int graph(const invocation& inv) {
-    auto file = only_file(inv, "graph");
-    if (!file) return 2;
-    auto topo = load_or_report(*file);
+    auto a = parse_args(inv, "graph", {"--format"});
+    if (!a) return 2;
+    std::string format_name = a->value_or("--format", "dot");
+    auto format = parse_graph_format(format_name);
+    if (!format)
+        return usage_error(inv, "graph",
+                           "--format: expected dot, mermaid or ascii, got '" + format_name + "'");
+    auto topo = load_or_report(a->file);
     if (!topo) return 1;
-    std::cout << to_dot(*topo);
+    std::cout << to_graph(*topo, *format);
     return 0;
 }
 
@@ -214,35 +293,25 @@ int stages(const invocation& inv) {
 }
 
 int run(const invocation& inv) {
+    auto a = parse_args(inv, "run", {"--grace", "--log-level"});
+    if (!a) return 2;
     run_command_options opts;
-    std::optional<std::string> file;
-    for (std::size_t i = 0; i < inv.args.size(); ++i) {
-        const std::string& a = inv.args[i];
-        if (a == "--grace" || a == "--log-level") {
-            if (i + 1 == inv.args.size()) return usage_error(inv, "run", a + " needs a value");
-            const std::string& v = inv.args[++i];
-            if (a == "--grace") {
-                auto grace = scalars::duration(v);
-                if (!grace || grace.value->count() <= 0)
-                    return usage_error(inv, "run",
-                                       "--grace: " + (grace ? "must be more than 0" : grace.error));
-                opts.grace = grace.value;
-            } else {
-                opts.log_level = spdlog::level::from_str(v);
-                if (opts.log_level == spdlog::level::off && v != "off")
-                    return usage_error(inv, "run", "unknown log level '" + v + "'");
-            }
-        } else if (a.starts_with("-") && a != "-") {
-            return usage_error(inv, "run", "unknown option '" + a + "'");
-        } else if (file) {
+    if (auto it = a->values.find("--grace"); it != a->values.end()) {
+        auto grace = scalars::duration(it->second);
+        if (!grace || grace.value->count() <= 0)
             return usage_error(inv, "run",
-                               "expected one FILE, got '" + *file + "' and '" + a + "'");
-        } else {
-            file = a;
-        }
+                               "--grace: " + (grace ? "must be more than 0" : grace.error));
+        opts.grace = grace.value;
     }
-    if (!file) return usage_error(inv, "run", "missing FILE");
-    return run_command(*file, opts);
+    if (auto it = a->values.find("--log-level"); it != a->values.end()) {
+        std::string level = it->second;
+        for (char& c : level)
+            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        opts.log_level = spdlog::level::from_str(level);
+        if (opts.log_level == spdlog::level::off && level != "off")
+            return usage_error(inv, "run", "unknown log level '" + it->second + "'");
+    }
+    return run_command(a->file, opts);
 }
 
 bool wants_help(const std::string& a) { return a == "-h" || a == "--help"; }

@@ -31,6 +31,17 @@ struct diagnostic {
 std::string format(const diagnostic& d);
 std::ostream& operator<<(std::ostream& os, const diagnostic& d);
 
+// The outcome of checking `file` as one JSON object, for editors and CI
+// annotations (`rill check --format json`): valid exactly when there are no
+// diagnostics, and each diagnostic on a line of its own:
+//   {"file": "f.yaml", "valid": false, "diagnostics": [
+//     {"file": "f.yaml", "line": 5, "column": 12, "severity": "error",
+//      "message": "unknown stage 'read_line'", "suggestion": "read_lines"}]}
+// line and column are 0 where unknown; suggestion is null when there is none;
+// every problem the loader reports is an error. Always valid JSON, whatever
+// bytes the messages quote.
+std::string to_json(const std::string& file, const std::vector<diagnostic>& ds);
+
 // The candidate closest to `word` by edit distance, if close enough to be a
 // likely typo (at most a third of the word's length, and at least one edit
 // shorter than the word); empty if none, and for a word longer than
