@@ -18,10 +18,12 @@
 #include <iterator>
 #include <map>
 #include <netinet/in.h>
+#include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
@@ -71,6 +73,94 @@ template <class Pred> bool soon(Pred pred) {
     while (!pred() && std::chrono::steady_clock::now() < give_up)
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     return pred();
+}
+
+// One JSON object whose values are all strings, as a map; nullopt if line is
+// anything else or not valid JSON (a strict reader of the escapes JSON has).
+std::optional<std::map<std::string, std::string>> json_object_of_strings(std::string_view line) {
+    std::size_t i = 0;
+    auto ws = [&] {
+        while (i < line.size() && (line[i] == ' ' || line[i] == '\t'))
+            ++i;
+    };
+    auto str = [&]() -> std::optional<std::string> {
+        if (i >= line.size() || line[i] != '"') return std::nullopt;
+        std::string out;
+        for (++i; i < line.size(); ++i) {
+            char c = line[i];
+            if (c == '"') {
+                ++i;
+                return out;
+            }
+            if (static_cast<unsigned char>(c) < 0x20) return std::nullopt;
+            if (c != '\\') {
+                out += c;
+                continue;
+            }
+            if (++i == line.size()) return std::nullopt;
+            switch (line[i]) {
+            case '"':
+                out += '"';
+                break;
+            case '\\':
+                out += '\\';
+                break;
+            case '/':
+                out += '/';
+                break;
+            case 'n':
+                out += '\n';
+                break;
+            case 't':
+                out += '\t';
+                break;
+            case 'r':
+                out += '\r';
+                break;
+            case 'b':
+                out += '\b';
+                break;
+            case 'f':
+                out += '\f';
+                break;
+            case 'u':
+                if (i + 4 >= line.size() || line.substr(i + 1, 4).find_first_not_of(
+                                                "0123456789abcdefABCDEF") != std::string_view::npos)
+                    return std::nullopt;
+                out += '?';
+                i += 4;
+                break;
+            default:
+                return std::nullopt;
+            }
+        }
+        return std::nullopt;
+    };
+    std::map<std::string, std::string> out;
+    ws();
+    if (i >= line.size() || line[i++] != '{') return std::nullopt;
+    for (bool first = true;; first = false) {
+        ws();
+        if (first && i < line.size() && line[i] == '}') break;
+        auto k = str();
+        ws();
+        if (!k || i >= line.size() || line[i++] != ':') return std::nullopt;
+        ws();
+        auto v = str();
+        if (!v) return std::nullopt;
+        out[*k] = *v;
+        ws();
+        if (i < line.size() && line[i] == ',') {
+            ++i;
+            continue;
+        }
+        if (i < line.size() && line[i] == '}') break;
+        return std::nullopt;
+    }
+    ++i;
+    ws();
+    if (i != line.size()) return std::nullopt;
+    return out;
 }
 
 // "channels: ticks sent 12, left 0; ..." in a run's log: channel -> sent.
@@ -479,6 +569,71 @@ TEST_CASE("rill run: a supervisor that gives up ends the run with status 3", "[c
     CHECK(contains(r.output, ": supervisor root gave up: child boom failed more than 2 times in "
                              "1h; last failure: stage boom: "));
     CHECK(contains(r.output, " (gave_up, exit status 3)"));
+}
+
+TEST_CASE("rill run --log-format json: every line one JSON object, with its stage, supervisor "
+          "and child",
+          "[config][cli]") {
+    scratch_dir dir;
+    std::string file =
+        dir.file("fail.yaml", "channels: {a: string, b: string}\n"
+                              "stages:\n"
+                              "  gen: {stage: generate, out: a, args: {count: 100}}\n"
+                              "  boom: {stage: fail_every, in: a, out: b, args: {n: 1}}\n"
+                              "  sink: {stage: write_lines, in: b, args: {path: " +
+                                  dir.file("out.txt") +
+                                  "}}\n"
+                                  "supervisor:\n"
+                                  "  id: root\n"
+                                  "  intensity: 2\n"
+                                  "  period: 1h\n"
+                                  "  children: [gen, boom, sink]\n");
+    auto r = rill_cmd({"run", file, "--log-format", "json"});
+    INFO(r.output);
+    CHECK(r.exited_with(3));
+    std::vector<std::map<std::string, std::string>> records;
+    for (auto& line : lines_of(r.output)) {
+        auto o = json_object_of_strings(line);
+        INFO(line);
+        REQUIRE(o);
+        CHECK(std::regex_match((*o)["time"],
+                               std::regex("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\\.[0-9]{6}Z")));
+        CHECK(o->count("level"));
+        CHECK(o->count("logger"));
+        CHECK(o->count("message"));
+        records.push_back(*o);
+    }
+    auto has = [&](std::map<std::string, std::string> want) {
+        return std::any_of(records.begin(), records.end(), [&](const auto& rec) {
+            return std::all_of(want.begin(), want.end(), [&](const auto& kv) {
+                auto it = rec.find(kv.first);
+                return it != rec.end() && it->second.find(kv.second) != std::string::npos;
+            });
+        });
+    };
+    CHECK(has({{"logger", "rill.stage"}, {"level", "warning"}, {"stage", "boom"}}));
+    CHECK(has({{"logger", "rill.supervisor"},
+               {"supervisor", "root"},
+               {"child", "boom"},
+               {"message", "exited abnormally"}}));
+    CHECK(has(
+        {{"logger", "rill.config"}, {"level", "error"}, {"message", "(gave_up, exit status 3)"}}));
+    // Fields only where the message names them.
+    CHECK(std::none_of(records.begin(), records.end(), [](const auto& rec) {
+        return rec.at("logger") == "rill.config" && rec.count("child");
+    }));
+
+    // FILE's problems are log records too, and a format it does not know is
+    // a usage error.
+    std::string broken = dir.file("broken.yaml", "stages:\n  x: {stage: grepp}\n");
+    auto b = rill_cmd({"run", broken, "--log-format", "json"});
+    CHECK(b.exited_with(1));
+    auto lines = lines_of(b.output);
+    REQUIRE(!lines.empty());
+    for (auto& line : lines)
+        CHECK(json_object_of_strings(line));
+    CHECK(contains(b.output, "unknown stage 'grepp'"));
+    CHECK(rill_cmd({"run", file, "--log-format", "xml"}).exited_with(2));
 }
 
 TEST_CASE("rill run: SIGTERM drains the pipeline and loses nothing", "[config][cli]") {

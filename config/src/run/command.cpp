@@ -78,7 +78,7 @@ constexpr subcommand subcommands[] = {
      "                    the channels\n"
      "Exit status: 0, 1 if FILE has problems (printed as by check), 2 usage error.\n",
      graph},
-    {"run", "FILE [--grace DURATION] [--log-level LEVEL]",
+    {"run", "FILE [--grace DURATION] [--log-level LEVEL] [--log-format text|json]",
      "run a topology, supervised, until it finishes or is signalled",
      "Checks FILE, then runs it: one channel per declared channel, each stage's\n"
      "workers under the supervisors the file nests them in. It ends when every stage\n"
@@ -89,6 +89,9 @@ constexpr subcommand subcommands[] = {
      "                     (e.g. 30s; default: the file's runtime.grace, else 10s)\n"
      "  --log-level LEVEL  trace, debug, info (default), warn, error, critical or off,\n"
      "                     in any case\n"
+     "  --log-format FMT   text (default), or json: each log line one JSON object\n"
+     "                     with time, level, logger, message, and the stage,\n"
+     "                     supervisor and child it is about where there is one\n"
      "\n"
      "signals:\n"
      "  SIGINT, SIGTERM    the first drains: the sources stop, and everything already\n"
@@ -293,7 +296,7 @@ int stages(const invocation& inv) {
 }
 
 int run(const invocation& inv) {
-    auto a = parse_args(inv, "run", {"--grace", "--log-level"});
+    auto a = parse_args(inv, "run", {"--grace", "--log-level", "--log-format"});
     if (!a) return 2;
     run_command_options opts;
     if (auto it = a->values.find("--grace"); it != a->values.end()) {
@@ -311,6 +314,11 @@ int run(const invocation& inv) {
         if (opts.log_level == spdlog::level::off && level != "off")
             return usage_error(inv, "run", "unknown log level '" + it->second + "'");
     }
+    std::string log_format = a->value_or("--log-format", "text");
+    if (log_format != "text" && log_format != "json")
+        return usage_error(inv, "run",
+                           "--log-format: expected text or json, got '" + log_format + "'");
+    opts.json_logs = log_format == "json";
     return run_command(a->file, opts);
 }
 

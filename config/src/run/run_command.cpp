@@ -1,6 +1,7 @@
 #include "run/run_command.hpp"
 #include "format/scalars.hpp"
 #include "format/topology_index.hpp"
+#include "run/json_log.hpp"
 #include "run/supervision_text.hpp"
 
 #include <rill/config/loader.hpp>
@@ -186,9 +187,15 @@ void report(const std::string& file, const run_result& res) {
 
 int run_command(const std::string& file, const run_command_options& opts) {
     if (opts.log_level) spdlog::set_level(*opts.log_level);
+    // Every logger, those made later included.
+    if (opts.json_logs) spdlog::set_formatter(std::make_unique<detail::json_log_formatter>());
     load_result loaded = load_file(file);
-    for (const auto& d : loaded.errors)
-        std::cerr << format(d) << '\n';
+    for (const auto& d : loaded.errors) {
+        if (opts.json_logs)
+            log()->error("{}", format(d));
+        else
+            std::cerr << format(d) << '\n';
+    }
     if (!loaded.topo) return 1;
     const topology& topo = *loaded.topo;
     // Read by the runtime once, when it starts: nothing may have started it yet.

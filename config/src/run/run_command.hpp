@@ -17,6 +17,10 @@ namespace rill::config {
 struct run_command_options {
     std::optional<std::chrono::nanoseconds> grace{}; // default: the topology's runtime.grace
     std::optional<spdlog::level::level_enum> log_level{};
+    // Log records as text, or as one JSON object per line (json_log.hpp); with
+    // json, FILE's problems are logged as errors too, so that every line on
+    // stderr is JSON.
+    bool json_logs = false;
 };
 
 int run_command(const std::string& file, const run_command_options& opts);
