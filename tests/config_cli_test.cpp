@@ -13,18 +13,22 @@
 #include <algorithm>
 #include <arpa/inet.h>
 #include <csignal>
+#include <cstddef>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
 #include <netinet/in.h>
 #include <optional>
+#include <poll.h>
 #include <regex>
 #include <set>
 #include <sstream>
 #include <string>
 #include <string_view>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <thread>
 #include <unistd.h>
 #include <vector>
@@ -665,6 +669,109 @@ TEST_CASE("rill run: SIGTERM drains the pipeline and loses nothing", "[config][c
     for (std::size_t i = 0; i < written.size(); ++i)
         if (written[i] != "tick " + std::to_string(i + 1))
             FAIL("line " << i + 1 << ": " << written[i]);
+}
+
+namespace {
+// What systemd would be for `rill run`: a Unix datagram socket it listens on
+// (abstract when the name starts with '@'), collecting the notifications.
+class notify_socket {
+public:
+    explicit notify_socket(std::string name) : name_(std::move(name)) {
+        fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        REQUIRE(fd_ >= 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::string path = name_;
+        if (path[0] == '@') path[0] = '\0';
+        REQUIRE(path.size() < sizeof addr.sun_path);
+        std::memcpy(addr.sun_path, path.data(), path.size());
+        REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&addr),
+                     static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size())) == 0);
+    }
+    ~notify_socket() { close(fd_); }
+    const std::string& name() const { return name_; }
+    // Reads what has come until pred holds of everything read; the limit only
+    // turns a hang into a failure.
+    template <class Pred> bool read_until(Pred pred) {
+        auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        while (!pred(messages) && std::chrono::steady_clock::now() < give_up) {
+            pollfd p{fd_, POLLIN, 0};
+            if (poll(&p, 1, 100) <= 0) continue;
+            char buf[4096];
+            ssize_t n = recv(fd_, buf, sizeof buf, 0);
+            if (n > 0) messages.emplace_back(buf, static_cast<std::size_t>(n));
+        }
+        return pred(messages);
+    }
+    std::vector<std::string> messages;
+
+private:
+    std::string name_;
+    int fd_ = -1;
+};
+
+std::size_t count_of(const std::vector<std::string>& ms, const std::string& m) {
+    return static_cast<std::size_t>(std::count(ms.begin(), ms.end(), m));
+}
+} // namespace
+
+TEST_CASE("rill run under systemd: READY, watchdog pings while it runs, STOPPING on a drain, "
+          "STATUS",
+          "[config][cli]") {
+    scratch_dir dir;
+    std::string out = dir.file("out.txt");
+    std::string file = dir.file("endless.yaml", "channels: {ticks: string}\n"
+                                                "stages:\n"
+                                                "  gen: {stage: generate, out: ticks}\n"
+                                                "  sink: {stage: write_lines, in: ticks,\n"
+                                                "         args: {path: '" +
+                                                    out + "'}}\n");
+    std::string sock = dir.file("notify.sock");
+    std::remove(sock.c_str()); // file() made a plain file; bind needs the name free
+    notify_socket systemd(sock);
+    auto p = start(RILL_CLI_PATH, {"run", file},
+                   {{"NOTIFY_SOCKET", systemd.name()}, {"WATCHDOG_USEC", "20000"}});
+    REQUIRE(systemd.read_until([](auto& ms) { return count_of(ms, "WATCHDOG=1") >= 3; }));
+    kill(p.pid, SIGTERM);
+    auto r = rill_test::wait_process(p);
+    INFO(r.output);
+    CHECK(r.exited_with(0));
+    REQUIRE(systemd.read_until(
+        [](auto& ms) { return !ms.empty() && ms.back().starts_with("STATUS=drained"); }));
+    auto& ms = systemd.messages;
+    CHECK(ms.front() == "READY=1\nSTATUS=running: 2 stages, 1 channels");
+    auto stopping = std::find(ms.begin(), ms.end(), "STOPPING=1\nSTATUS=draining (up to 10s)");
+    REQUIRE(stopping != ms.end());
+    // Pings stop once the run is over: none after the last status.
+    CHECK(ms.back() == "STATUS=drained (exit status 0)");
+    CHECK(std::count(ms.begin(), ms.end(), "WATCHDOG=1") >= 3);
+    for (auto& m : ms)
+        CHECK((m == "WATCHDOG=1" || m.starts_with("READY=1\n") || m.starts_with("STOPPING=1\n") ||
+               m.starts_with("STATUS=")));
+}
+
+TEST_CASE("rill run under systemd: an abstract socket, and no pings for another process's "
+          "watchdog",
+          "[config][cli]") {
+    scratch_dir dir;
+    std::string file =
+        dir.file("short.yaml", "channels: {ticks: string}\n"
+                               "stages:\n"
+                               "  gen: {stage: generate, out: ticks, args: {count: 5}}\n"
+                               "  sink: {stage: write_lines, in: ticks,\n"
+                               "         args: {path: '" +
+                                   dir.file("out.txt") + "'}}\n");
+    notify_socket systemd("@rill-test-notify-" + std::to_string(getpid()));
+    auto r =
+        run(RILL_CLI_PATH, {"run", file},
+            {{"NOTIFY_SOCKET", systemd.name()}, {"WATCHDOG_USEC", "1000"}, {"WATCHDOG_PID", "1"}});
+    INFO(r.output);
+    CHECK(r.exited_with(0));
+    REQUIRE(systemd.read_until(
+        [](auto& ms) { return !ms.empty() && ms.back().starts_with("STATUS=completed"); }));
+    CHECK(systemd.messages ==
+          std::vector<std::string>{"READY=1\nSTATUS=running: 2 stages, 1 channels",
+                                   "STATUS=completed (exit status 0)"});
 }
 
 namespace {

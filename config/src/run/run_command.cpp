@@ -2,11 +2,14 @@
 #include "format/scalars.hpp"
 #include "format/topology_index.hpp"
 #include "run/json_log.hpp"
+#include "run/service_notify.hpp"
 #include "run/supervision_text.hpp"
 
+#include <rill/chan.hpp>
 #include <rill/config/loader.hpp>
 #include <rill/config/runner.hpp>
 #include <rill/runtime.hpp>
+#include <rill/select.hpp>
 #include <rill/sync.hpp>
 
 #include <fmt/format.h>
@@ -47,7 +50,8 @@ sigset_t drain_signals() {
 // a runner is attached are applied when it is.
 class signal_watch {
 public:
-    explicit signal_watch(std::chrono::nanoseconds grace) : grace_(grace) {
+    signal_watch(std::chrono::nanoseconds grace, detail::service_notifier& notify)
+        : grace_(grace), notify_(notify) {
         sigset_t s = drain_signals();
         pthread_sigmask(SIG_BLOCK, &s, nullptr);
         thread_ = std::thread([this] { loop(); });
@@ -93,15 +97,19 @@ private:
         if (nth == 1) {
             log()->info("draining: sources stopped, waiting up to {} for channels to empty",
                         scalars::format_duration(grace_));
+            notify_.send("STOPPING=1\nSTATUS=draining (up to " + scalars::format_duration(grace_) +
+                         ")");
             r_->drain();
         } else {
             log()->warn("stopping: every stage is cancelled (a second signal came before the "
                         "drain finished)");
+            notify_.send("STATUS=stopping every stage");
             r_->stop();
         }
     }
 
     std::chrono::nanoseconds grace_;
+    detail::service_notifier& notify_;
     // A rill::mutex: the run's goroutine parks on it rather than blocking its thread.
     rill::mutex mu_;
     runner* r_ = nullptr; // guarded by mu_
@@ -140,8 +148,19 @@ void log_tree(const detail::topology_index& topo, const supervisor_decl& d,
         if (c.kind == child_ref::supervisor) log_tree(topo, *topo.supervisor(c.id), path);
 }
 
+// Pings systemd's watchdog every period from a goroutine, until stop closes:
+// if the scheduler stops running goroutines, the pings stop with it.
+void ping_watchdog(detail::service_notifier& notify, std::chrono::microseconds period,
+                   receiver<std::monostate> stop) {
+    for (bool stopped = false; !stopped;) {
+        notify.send("WATCHDOG=1");
+        rill::select(rill::on_recv(stop, [&](auto) { stopped = true; }),
+                     rill::on_timeout(period, [] {}));
+    }
+}
+
 run_result run_supervised(const topology& topo, const run_command_options& opts,
-                          signal_watch& watch) {
+                          signal_watch& watch, detail::service_notifier& notify) {
     runner r(topo, {.grace = opts.grace});
     attachment a(watch, r);
     try {
@@ -149,7 +168,20 @@ run_result run_supervised(const topology& topo, const run_command_options& opts,
     } catch (const std::exception& e) {
         return {run_outcome::start_failed, e.what(), {}, {}};
     }
-    return r.wait();
+    notify.send(fmt::format("READY=1\nSTATUS=running: {} stages, {} channels", topo.stages.size(),
+                            topo.channels.size()));
+    chan<std::monostate> stop_pings(0), pings_done(0);
+    if (auto period = notify.watchdog_period())
+        rill::go([&notify, p = *period, stop = stop_pings.rx(), done = pings_done]() mutable {
+            ping_watchdog(notify, p, stop);
+            done.close();
+        });
+    else
+        pings_done.close();
+    auto res = r.wait();
+    stop_pings.close();
+    (void)pings_done.recv();
+    return res;
 }
 
 // The run's accounting, as run_result has it: per channel what was sent and
@@ -205,14 +237,16 @@ int run_command(const std::string& file, const run_command_options& opts) {
     log()->info("running {}: {} stages, {} channels", file, topo.stages.size(),
                 topo.channels.size());
     log_tree(detail::topology_index(topo), topo.supervisors.front(), "");
-    signal_watch watch(opts.grace.value_or(topo.runtime.grace));
+    detail::service_notifier notify;
+    signal_watch watch(opts.grace.value_or(topo.runtime.grace), notify);
     run_result res{run_outcome::start_failed, {}, {}, {}};
     try {
-        res = rill::run([&] { return run_supervised(topo, opts, watch); });
+        res = rill::run([&] { return run_supervised(topo, opts, watch, notify); });
     } catch (const std::exception& e) {
         res = {run_outcome::start_failed, e.what(), {}, {}};
     }
     report(file, res);
+    notify.send(fmt::format("STATUS={} (exit status {})", to_string(res.outcome), res.exit_code()));
     return res.exit_code();
 }
 
