@@ -554,19 +554,28 @@ TEST_CASE("rill schema and rill stages describe the registered stages", "[config
     CHECK(contains(stages.output, "arg  pattern: regex (required)"));
 }
 
+namespace {
+// A root supervisor that gives up: boom fails on every value, more than its
+// intensity of 2 allows. sink_args: the write_lines sink's, if any.
+std::string giving_up_topology(const scratch_dir& dir, const std::string& sink_args = {}) {
+    return dir.file("fail.yaml", "channels: {a: string, b: string}\n"
+                                 "stages:\n"
+                                 "  gen: {stage: generate, out: a, args: {count: 100}}\n"
+                                 "  boom: {stage: fail_every, in: a, out: b, args: {n: 1}}\n"
+                                 "  sink: {stage: write_lines, in: b" +
+                                     (sink_args.empty() ? "" : ", args: " + sink_args) +
+                                     "}\n"
+                                     "supervisor:\n"
+                                     "  id: root\n"
+                                     "  intensity: 2\n"
+                                     "  period: 1h\n"
+                                     "  children: [gen, boom, sink]\n");
+}
+} // namespace
+
 TEST_CASE("rill run: a supervisor that gives up ends the run with status 3", "[config][cli]") {
     scratch_dir dir;
-    std::string file =
-        dir.file("fail.yaml", "channels: {a: string, b: string}\n"
-                              "stages:\n"
-                              "  gen: {stage: generate, out: a, args: {count: 100}}\n"
-                              "  boom: {stage: fail_every, in: a, out: b, args: {n: 1}}\n"
-                              "  sink: {stage: write_lines, in: b}\n"
-                              "supervisor:\n"
-                              "  id: root\n"
-                              "  intensity: 2\n"
-                              "  period: 1h\n"
-                              "  children: [gen, boom, sink]\n");
+    std::string file = giving_up_topology(dir);
     auto r = rill_cmd({"run", file});
     INFO(r.output);
     CHECK(r.exited_with(3));
@@ -579,19 +588,8 @@ TEST_CASE("rill run --log-format json: every line one JSON object, with its stag
           "and child",
           "[config][cli]") {
     scratch_dir dir;
-    std::string file =
-        dir.file("fail.yaml", "channels: {a: string, b: string}\n"
-                              "stages:\n"
-                              "  gen: {stage: generate, out: a, args: {count: 100}}\n"
-                              "  boom: {stage: fail_every, in: a, out: b, args: {n: 1}}\n"
-                              "  sink: {stage: write_lines, in: b, args: {path: " +
-                                  dir.file("out.txt") +
-                                  "}}\n"
-                                  "supervisor:\n"
-                                  "  id: root\n"
-                                  "  intensity: 2\n"
-                                  "  period: 1h\n"
-                                  "  children: [gen, boom, sink]\n");
+    // The sink writes to a file: stdout must hold nothing but log records.
+    std::string file = giving_up_topology(dir, "{path: " + dir.file("out.txt") + "}");
     auto r = rill_cmd({"run", file, "--log-format", "json"});
     INFO(r.output);
     CHECK(r.exited_with(3));
