@@ -30,6 +30,7 @@ mpmc     mpmc     10000000 10000 ratio 0.7
 select   select   10000000 10000 ratio 0.7
 ring     ring     10000000 10000 ratio 0.5
 mutex    mutex    1000000  1000  ratio 1.0
+parked100k parked 100000   1000  ratio 0.8
 rss100k  rss      100000   1000  max   4.5 KiB/goroutine
 rss1m    rss      1000000  1000  max   4.5 KiB/goroutine
 joined100k joined 100000   1000  max   440  MiB

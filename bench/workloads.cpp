@@ -297,6 +297,15 @@ result burst(i64 n, bool quiet) {
 }
 
 result joined(i64 n) { return burst(n, false); }
+
+// Time (ms) until n new goroutines have all started and parked on a channel
+// receive, in a fresh process: mostly the first touch of fresh stacks.
+result parked(i64 n) {
+    auto t0 = steady::now();
+    double ns = 0;
+    parked_burst(n, [&] { ns = ns_since(t0); });
+    return {ns / 1e6, "ms"};
+}
 result quiet(i64 n) { return burst(n, true); }
 
 // n goroutines each sleep 0-99 ms; the worst lateness (wake - intended) in ms.
@@ -593,6 +602,7 @@ constexpr workload workloads[] = {
     {"preempt", preempt}, {"blockcall", blockcall}, {"pipeline3", pipeline3},
     {"fanin8", fanin8},   {"pmap8", pmap8},         {"restart", restart},
     {"storm", storm},     {"children", children},   {"panic", panic_cost},
+    {"parked", parked},
 };
 
 int usage() {

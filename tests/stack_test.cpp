@@ -555,6 +555,59 @@ TEST_CASE("a quiet program gives back the stack memory of a burst of goroutines"
         WARN("resident memory not checked under an emulator (its own memory counts in it)");
 }
 
+// ---- fresh stacks ---------------------------------------------------------------
+
+namespace {
+
+bool resident(const char* page_start) {
+    unsigned char v = 0;
+    return mincore(const_cast<char*>(page_start), 1, &v) == 0 && (v & 1);
+}
+
+// Whether this kernel populates pages on request (MADV_POPULATE_WRITE, Linux
+// 5.14+), tried on a page of its own.
+bool populate_works() {
+    const long page = sysconf(_SC_PAGESIZE);
+    void* p = mmap(nullptr, static_cast<std::size_t>(page), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    bool ok = madvise(p, static_cast<std::size_t>(page), 23 /* MADV_POPULATE_WRITE */) == 0 &&
+              resident(static_cast<char*>(p));
+    munmap(p, static_cast<std::size_t>(page));
+    return ok;
+}
+
+} // namespace
+
+// In a child process: it takes stacks through a cache of its own and never
+// gives them back, which would upset the stack counts of other tests.
+TEST_CASE("child: stacks are handed out with their top page resident", "[.child]") {
+    const long page = sysconf(_SC_PAGESIZE);
+    rill::detail::stack_cache cache;
+    int top = 0, below = 0;
+    const int n = 4 * rill::detail::stack_cache::capacity; // several refills, a new slab
+    for (int i = 0; i < n; ++i) {
+        rill::detail::stack s = rill::detail::stack_alloc(&cache, 0);
+        top += resident(s.hi - page);
+        below += resident(s.hi - 2 * page);
+    }
+    std::cout << "top page resident: " << top << " of " << n << "; the page below it: " << below
+              << std::endl;
+}
+
+TEST_CASE("new goroutine stacks come with the page of their first frame resident, and no more") {
+    if (under_emulator() || !populate_works()) {
+        WARN("not checked: the kernel (or an emulator) does not populate pages on request");
+        return;
+    }
+    auto r = rill_test::run_child("child: stacks are handed out with their top page resident", {});
+    INFO(r.output);
+    REQUIRE(r.exited_with(0));
+    // A stack whose first frame would fault in its top page instead costs a
+    // page fault per new goroutine; nothing below it is touched for it.
+    CHECK(r.output.find("top page resident: 256 of 256; the page below it: 0") !=
+          std::string::npos);
+}
+
 // ---- when stacks cannot be had ------------------------------------------------
 
 // Whether the address space limit holds: a user-mode emulator (qemu-user)

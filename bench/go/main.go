@@ -30,6 +30,7 @@ var workloads = map[string]workload{
 	"ring":      ring,
 	"mutex":     mutex,
 	"rss":       rss,
+	"parked":    parked,
 	"joined":    func(n int64) (float64, string) { return burst(n, false) },
 	"quiet":     func(n int64) (float64, string) { return burst(n, true) },
 	"timers":    timers,
@@ -290,6 +291,15 @@ func parkedBurst(n int64, whileParked func()) {
 	whileParked()
 	close(release)
 	exited.Wait()
+}
+
+// Time (ms) until n new goroutines have all started and parked on a channel
+// receive, in a fresh process: mostly the first touch of fresh stacks.
+func parked(n int64) (float64, string) {
+	t0 := time.Now()
+	var d time.Duration
+	parkedBurst(n, func() { d = time.Since(t0) })
+	return ms(d), "ms"
 }
 
 // Resident memory per goroutine parked on a channel receive, measured after
