@@ -1,0 +1,282 @@
+// `rill test`: test files written here beside a topology of built-in stages,
+// run by the built `rill` (RILL_CLI_PATH) as a child process; its exit
+// status, per-test lines, failure positions and summary are checked. The
+// example pipeline's own tests run through the `pipeline` program
+// (RILL_PIPELINE_PATH), as CI runs them.
+#include "scratch_dir.hpp"
+#include "test_util.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+using rill_test::child_result;
+using rill_test::scratch_dir;
+
+namespace {
+
+child_result run(const std::string& program, std::vector<std::string> args) {
+    args.insert(args.begin(), program);
+    return rill_test::wait_process(rill_test::start_process(program, std::move(args), {}));
+}
+
+child_result rill_test_cmd(const std::string& path) { return run(RILL_CLI_PATH, {"test", path}); }
+
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
+// raw -> keep (grep ^keep) -> kept -> sink; src writes raw from 1 to count.
+const char* topology_text = R"(channels:
+  raw: string
+  kept: string
+stages:
+  src: {stage: generate, out: raw, args: {count: 3, text: 'keep {n}'}}
+  keep: {stage: grep, in: raw, out: kept, args: {pattern: '^keep'}}
+  sink: {stage: write_lines, in: kept, args: {path: /dev/null}}
+)";
+
+// The topology as t.yaml and the test file as t.test.yaml in dir.
+std::string write_pair(const scratch_dir& dir, const std::string& tests) {
+    dir.file("t.yaml", topology_text);
+    return dir.file("t.test.yaml", tests);
+}
+
+} // namespace
+
+TEST_CASE("rill test: passing tests print ok and a summary, exit 0", "[config][test_cmd]") {
+    scratch_dir dir;
+    auto file = write_pair(dir, R"(tests:
+  - name: keeps lines that start with keep
+    target: keep
+    inputs:
+      raw: [keep a, drop b, keep c]
+    outputs:
+      kept: {count: 2, equals: [keep a, keep c], regex: 'keep .'}
+  - name: a sub-graph with its source, by port
+    target: [src, keep]
+    outputs:
+      keep.out: {equals: [keep 1, keep 2, keep 3]}
+  - name: an input left out is empty
+    target: keep
+    outputs:
+      kept: {count: 0}
+)");
+    auto r = rill_test_cmd(file);
+    INFO(r.output);
+    CHECK(r.exited_with(0));
+    CHECK(contains(r.output, file + ": keeps lines that start with keep: ok"));
+    CHECK(contains(r.output, file + ": a sub-graph with its source, by port: ok"));
+    CHECK(contains(r.output, file + ": an input left out is empty: ok"));
+    CHECK(contains(r.output, "3 tests: 3 passed, 0 failed (1 file)"));
+}
+
+TEST_CASE("rill test: each failed condition is reported at its position, exit 1",
+          "[config][test_cmd]") {
+    scratch_dir dir;
+    auto file = write_pair(dir, R"(tests:
+  - name: wrong count
+    target: keep
+    inputs: {raw: [keep a, keep b]}
+    outputs: {kept: {count: 3}}
+  - name: wrong value
+    target: keep
+    inputs: {raw: [keep a, keep b]}
+    outputs: {kept: {equals: [keep a, keep x]}}
+  - name: a value missing
+    target: keep
+    inputs: {raw: [keep a]}
+    outputs: {kept: {equals: [keep a, keep b]}}
+  - name: a value too many
+    target: keep
+    inputs: {raw: [keep a, keep b]}
+    outputs: {kept: {equals: [keep a]}}
+  - name: no match
+    target: keep
+    inputs: {raw: [keep a, keep bb, keep cc]}
+    outputs: {kept: {regex: 'keep .'}}
+  - name: passes
+    target: keep
+    outputs: {kept: {count: 0}}
+)");
+    auto r = rill_test_cmd(file);
+    INFO(r.output);
+    CHECK(r.exited_with(1));
+    CHECK(contains(r.output, file + ":2:11: wrong count: FAILED"));
+    CHECK(contains(r.output, file + ":5:29: error: 'kept': expected 3 values, got 2"));
+    CHECK(
+        contains(r.output, file + ":9:39: error: 'kept' value 2: expected 'keep x', got 'keep b'"));
+    CHECK(contains(r.output, file + ":13:39: error: 'kept': expected 2 values, got 1; the first "
+                                    "missing is 'keep b'"));
+    CHECK(contains(r.output, file + ":17:30: error: 'kept': expected 1 values, got 2; the first "
+                                    "extra is 'keep b'"));
+    CHECK(contains(r.output, file + ":21:29: error: 'kept' value 2 does not match /keep ./: "
+                                    "'keep bb' (2 values in all)"));
+    CHECK(contains(r.output, file + ": passes: ok"));
+    CHECK(contains(r.output, "6 tests: 1 passed, 5 failed (1 file)"));
+}
+
+TEST_CASE("rill test: an invalid test file is reported like a topology, exit 3",
+          "[config][test_cmd]") {
+    scratch_dir dir;
+    auto file = write_pair(dir, R"(tests:
+  - name: typos
+    tagret: keep
+  - name: names
+    target: [kep]
+    inputs: {rwa: [a]}
+  - name: ends
+    target: keep
+    inputs: {kept: [a], keep.inn: [b]}
+    outputs: {raw: {count: x}}
+  - name: conditions
+    target: keep
+    outputs: {kept: {regex: '(', cuont: 1}}
+  - name: inner channels
+    target: [src, keep]
+    inputs: {raw: [a]}
+    outputs: {raw: {count: 1}}
+  - name: inner channels
+    target: keep
+    outputs: {kept: {count: 0}}
+)");
+    auto r = rill_test_cmd(file);
+    INFO(r.output);
+    CHECK(r.exited_with(3));
+    CHECK(contains(r.output, file + ":3:5: error: unknown key 'tagret' in a test (did you mean "
+                                    "'target'?)"));
+    CHECK(contains(r.output, file + ":2:5: error: a test is missing required key 'target'"));
+    CHECK(contains(r.output, file + ":5:14: error: unknown stage 'kep' (did you mean 'keep'?)"));
+    CHECK(contains(r.output, file + ":6:14: error: unknown channel 'rwa' (did you mean 'raw'?)"));
+    CHECK(contains(r.output, file + ":9:14: error: channel 'kept' is not read by a target stage"));
+    CHECK(contains(r.output, file + ":9:25: error: stage 'keep' has no bound input port 'inn' "
+                                    "(did you mean 'in'?)"));
+    CHECK(
+        contains(r.output, file + ":10:15: error: channel 'raw' is not written by a target stage"));
+    CHECK(contains(r.output, file + ":13:34: error: unknown key 'cuont' in the conditions on "
+                                    "'kept' (did you mean 'count'?)"));
+    CHECK(contains(r.output, file + ":13:29: error: invalid regular expression '('"));
+    CHECK(contains(r.output, file + ":16:14: error: channel 'raw' is written by target stage "
+                                    "'src': its values come from there, not from the test"));
+    CHECK(contains(r.output, file + ":17:15: error: channel 'raw' is read by target stage 'keep': "
+                                    "its values go there, not to the test"));
+    CHECK(contains(r.output, file + ":18:11: error: a second test named 'inner channels'"));
+    CHECK(contains(r.output, file + ": invalid test file (12 problems), not run"));
+    CHECK(contains(r.output, "0 tests: 0 passed, 0 failed, 1 invalid test file (1 file)"));
+}
+
+TEST_CASE("rill test: a value that is not of the channel's type, or no YAML, is refused",
+          "[config][test_cmd]") {
+    scratch_dir dir;
+    dir.file("n.yaml", R"(channels: {raw: string, b: lines, c: lines}
+stages:
+  src: {stage: generate, out: raw, args: {count: 4}}
+  group: {stage: batch, in: raw, out: b, args: {size: 2}}
+  pass: {stage: throttle, in: b, out: c, args: {rate: 1000}}
+  sink: {stage: write_lines, in: c, args: {path: /dev/null}}
+)");
+    auto bad_value = dir.file("n.test.yaml", R"(tests:
+  - name: lines end with a newline
+    target: pass
+    inputs: {b: ["x\ny\n", 'no newline']}
+    outputs: {c: {count: 2}}
+)");
+    auto r = rill_test_cmd(bad_value);
+    INFO(r.output);
+    CHECK(r.exited_with(3));
+    CHECK(contains(r.output, bad_value + ":4:28: error: not a value of type lines for channel 'b': "
+                                         "not lines: the message does not end with a newline"));
+
+    // A value of another type than string, in and out; a failure quotes it on one line.
+    auto other_type = dir.file("o.test.yaml", R"(topology: n.yaml
+tests:
+  - name: lines in, lines out
+    target: pass
+    inputs: {b: ["x\ny\n", "z\n"]}
+    outputs: {c: {count: 2, equals: ["x\ny", "w"]}}
+)");
+    auto o = rill_test_cmd(other_type);
+    INFO(o.output);
+    CHECK(o.exited_with(1));
+    CHECK(contains(o.output, other_type + ":6:46: error: 'c' value 2: expected 'w', got 'z'"));
+
+    auto bad_yaml = dir.file("y.test.yaml", "topology: n.yaml\ntests: [\n");
+    auto y = rill_test_cmd(bad_yaml);
+    INFO(y.output);
+    CHECK(y.exited_with(3));
+    CHECK(contains(y.output, bad_yaml + ":3:1: error: the '[' list at 2:8 is not closed"));
+
+    auto bad_topology = dir.file("b.test.yaml", "topology: missing.yaml\ntests: []\n");
+    auto b = rill_test_cmd(bad_topology);
+    INFO(b.output);
+    CHECK(b.exited_with(3));
+    CHECK(contains(b.output, bad_topology + ":1:11: error: the topology under test"));
+}
+
+TEST_CASE("rill test: a target that never ends fails at its timeout", "[config][test_cmd]") {
+    scratch_dir dir;
+    dir.file("t.yaml", R"(channels: {raw: string}
+stages:
+  src: {stage: generate, out: raw}
+  sink: {stage: write_lines, in: raw, args: {path: /dev/null}}
+)");
+    auto file = dir.file("t.test.yaml", R"(tests:
+  - name: an endless source
+    target: src
+    timeout: 200ms
+    outputs: {raw: {count: 1}}
+)");
+    auto r = rill_test_cmd(file);
+    INFO(r.output);
+    CHECK(r.exited_with(1));
+    CHECK(contains(r.output, file + ":2:11: error: timed out after 200ms: a target stage never "
+                                    "ended"));
+    CHECK(contains(r.output, "1 tests: 0 passed, 1 failed (1 file)"));
+}
+
+TEST_CASE("rill test DIR: finds *.test.yaml below DIR; none is a usage error",
+          "[config][test_cmd]") {
+    scratch_dir dir;
+    namespace fs = std::filesystem;
+    fs::path root = fs::path(dir.file("marker")).parent_path();
+    fs::create_directories(root / "a" / "deeper");
+    fs::create_directories(root / "b");
+    fs::create_directories(root / "empty");
+    auto one_test = [](const std::string& topology) {
+        return "topology: " + topology + R"(
+tests:
+  - name: keeps
+    target: keep
+    inputs: {raw: [keep a]}
+    outputs: {kept: {count: 1}}
+)";
+    };
+    dir.file("t.yaml", topology_text);
+    dir.file("a/deeper/one.test.yaml", one_test("../../t.yaml"));
+    dir.file("b/two.test.yaml", one_test("../t.yaml"));
+    dir.file("b/not_a_test.yaml", "tests: nonsense\n");
+    auto r = rill_test_cmd(root.string());
+    INFO(r.output);
+    CHECK(r.exited_with(0));
+    CHECK(contains(r.output, "a/deeper/one.test.yaml: keeps: ok"));
+    CHECK(contains(r.output, "b/two.test.yaml: keeps: ok"));
+    CHECK(contains(r.output, "2 tests: 2 passed, 0 failed (2 files)"));
+
+    auto none = rill_test_cmd((root / "empty").string());
+    CHECK(none.exited_with(2));
+    CHECK(contains(none.output, "no test files (*.test.yaml) in it"));
+    auto missing = rill_test_cmd((root / "nowhere").string());
+    CHECK(missing.exited_with(2));
+    CHECK(contains(missing.output, "no such file or directory"));
+}
+
+#ifdef RILL_PIPELINE_PATH
+TEST_CASE("rill test: the example pipeline's tests pass", "[config][test_cmd]") {
+    auto r = run(RILL_PIPELINE_PATH, {"test", std::string(RILL_SOURCE_DIR) + "/examples/pipeline"});
+    INFO(r.output);
+    CHECK(r.exited_with(0));
+    CHECK(contains(r.output, "3 tests: 3 passed, 0 failed (1 file)"));
+}
+#endif
