@@ -28,6 +28,23 @@ bool contains(const std::string& text, const std::string& part) {
     return text.find(part) != std::string::npos;
 }
 
+// Every one of `parts` is in r's output (each checked, and named when missing).
+void check_shows(const child_result& r, const std::vector<std::string>& parts) {
+    INFO(r.output);
+    for (const auto& part : parts) {
+        INFO("missing: " << part);
+        CHECK(contains(r.output, part));
+    }
+}
+
+// `rill test path` exits with `code` and shows every one of `parts`.
+void check_run(const std::string& path, int code, const std::vector<std::string>& parts) {
+    auto r = rill_test_cmd(path);
+    INFO(r.output);
+    CHECK(r.exited_with(code));
+    check_shows(r, parts);
+}
+
 // raw -> keep (grep ^keep) -> kept -> sink; src writes raw from 1 to count.
 const char* topology_text = R"(channels:
   raw: string
@@ -64,13 +81,10 @@ TEST_CASE("rill test: passing tests print ok and a summary, exit 0", "[config][t
     outputs:
       kept: {count: 0}
 )");
-    auto r = rill_test_cmd(file);
-    INFO(r.output);
-    CHECK(r.exited_with(0));
-    CHECK(contains(r.output, file + ": keeps lines that start with keep: ok"));
-    CHECK(contains(r.output, file + ": a sub-graph with its source, by port: ok"));
-    CHECK(contains(r.output, file + ": an input left out is empty: ok"));
-    CHECK(contains(r.output, "3 tests: 3 passed, 0 failed (1 file)"));
+    check_run(file, 0,
+              {file + ": keeps lines that start with keep: ok",
+               file + ": a sub-graph with its source, by port: ok",
+               file + ": an input left out is empty: ok", "3 tests: 3 passed, 0 failed (1 file)"});
 }
 
 TEST_CASE("rill test: each failed condition is reported at its position, exit 1",
@@ -101,21 +115,17 @@ TEST_CASE("rill test: each failed condition is reported at its position, exit 1"
     target: keep
     outputs: {kept: {count: 0}}
 )");
-    auto r = rill_test_cmd(file);
-    INFO(r.output);
-    CHECK(r.exited_with(1));
-    CHECK(contains(r.output, file + ":2:11: wrong count: FAILED"));
-    CHECK(contains(r.output, file + ":5:29: error: 'kept': expected 3 values, got 2"));
-    CHECK(
-        contains(r.output, file + ":9:39: error: 'kept' value 2: expected 'keep x', got 'keep b'"));
-    CHECK(contains(r.output, file + ":13:39: error: 'kept': expected 2 values, got 1; the first "
-                                    "missing is 'keep b'"));
-    CHECK(contains(r.output, file + ":17:30: error: 'kept': expected 1 values, got 2; the first "
-                                    "extra is 'keep b'"));
-    CHECK(contains(r.output, file + ":21:29: error: 'kept' value 2 does not match /keep ./: "
-                                    "'keep bb' (2 values in all)"));
-    CHECK(contains(r.output, file + ": passes: ok"));
-    CHECK(contains(r.output, "6 tests: 1 passed, 5 failed (1 file)"));
+    check_run(file, 1,
+              {file + ":2:11: wrong count: FAILED",
+               file + ":5:29: error: 'kept': expected 3 values, got 2",
+               file + ":9:39: error: 'kept' value 2: expected 'keep x', got 'keep b'",
+               file + ":13:39: error: 'kept': expected 2 values, got 1; the first "
+                      "missing is 'keep b'",
+               file + ":17:30: error: 'kept': expected 1 value, got 2; the first "
+                      "extra is 'keep b'",
+               file + ":21:29: error: 'kept' value 2 does not match /keep ./: "
+                      "'keep bb' (2 values in all)",
+               file + ": passes: ok", "6 tests: 1 passed, 5 failed (1 file)"});
 }
 
 TEST_CASE("rill test: an invalid test file is reported like a topology, exit 3",
@@ -142,29 +152,26 @@ TEST_CASE("rill test: an invalid test file is reported like a topology, exit 3",
     target: keep
     outputs: {kept: {count: 0}}
 )");
-    auto r = rill_test_cmd(file);
-    INFO(r.output);
-    CHECK(r.exited_with(3));
-    CHECK(contains(r.output, file + ":3:5: error: unknown key 'tagret' in a test (did you mean "
-                                    "'target'?)"));
-    CHECK(contains(r.output, file + ":2:5: error: a test is missing required key 'target'"));
-    CHECK(contains(r.output, file + ":5:14: error: unknown stage 'kep' (did you mean 'keep'?)"));
-    CHECK(contains(r.output, file + ":6:14: error: unknown channel 'rwa' (did you mean 'raw'?)"));
-    CHECK(contains(r.output, file + ":9:14: error: channel 'kept' is not read by a target stage"));
-    CHECK(contains(r.output, file + ":9:25: error: stage 'keep' has no bound input port 'inn' "
-                                    "(did you mean 'in'?)"));
-    CHECK(
-        contains(r.output, file + ":10:15: error: channel 'raw' is not written by a target stage"));
-    CHECK(contains(r.output, file + ":13:34: error: unknown key 'cuont' in the conditions on "
-                                    "'kept' (did you mean 'count'?)"));
-    CHECK(contains(r.output, file + ":13:29: error: invalid regular expression '('"));
-    CHECK(contains(r.output, file + ":16:14: error: channel 'raw' is written by target stage "
-                                    "'src': its values come from there, not from the test"));
-    CHECK(contains(r.output, file + ":17:15: error: channel 'raw' is read by target stage 'keep': "
-                                    "its values go there, not to the test"));
-    CHECK(contains(r.output, file + ":18:11: error: a second test named 'inner channels'"));
-    CHECK(contains(r.output, file + ": invalid test file (12 problems), not run"));
-    CHECK(contains(r.output, "0 tests: 0 passed, 0 failed, 1 invalid test file (1 file)"));
+    check_run(file, 3,
+              {file + ":3:5: error: unknown key 'tagret' in a test (did you mean "
+                      "'target'?)",
+               file + ":2:5: error: a test is missing required key 'target'",
+               file + ":5:14: error: unknown stage 'kep' (did you mean 'keep'?)",
+               file + ":6:14: error: unknown channel 'rwa' (did you mean 'raw'?)",
+               file + ":9:14: error: channel 'kept' is not read by a target stage",
+               file + ":9:25: error: stage 'keep' has no bound input port 'inn' "
+                      "(did you mean 'in'?)",
+               file + ":10:15: error: channel 'raw' is not written by a target stage",
+               file + ":13:34: error: unknown key 'cuont' in the conditions on "
+                      "'kept' (did you mean 'count'?)",
+               file + ":13:29: error: invalid regular expression '('",
+               file + ":16:14: error: channel 'raw' is written by target stage "
+                      "'src': its values come from there, not from the test",
+               file + ":17:15: error: channel 'raw' is read by target stage 'keep': "
+                      "its values go there, not to the test",
+               file + ":18:11: error: a second test named 'inner channels'",
+               file + ": invalid test file (12 problems), not run",
+               "0 tests: 0 passed, 0 failed, 1 invalid test file (1 file)"});
 }
 
 TEST_CASE("rill test: a value that is not of the channel's type, or no YAML, is refused",
@@ -183,11 +190,9 @@ stages:
     inputs: {b: ["x\ny\n", 'no newline']}
     outputs: {c: {count: 2}}
 )");
-    auto r = rill_test_cmd(bad_value);
-    INFO(r.output);
-    CHECK(r.exited_with(3));
-    CHECK(contains(r.output, bad_value + ":4:28: error: not a value of type lines for channel 'b': "
-                                         "not lines: the message does not end with a newline"));
+    check_run(bad_value, 3,
+              {bad_value + ":4:28: error: not a value of type lines for channel 'b': "
+                           "not lines: the message does not end with a newline"});
 
     // A value of another type than string, in and out; a failure quotes it on one line.
     auto other_type = dir.file("o.test.yaml", R"(topology: n.yaml
@@ -197,22 +202,13 @@ tests:
     inputs: {b: ["x\ny\n", "z\n"]}
     outputs: {c: {count: 2, equals: ["x\ny", "w"]}}
 )");
-    auto o = rill_test_cmd(other_type);
-    INFO(o.output);
-    CHECK(o.exited_with(1));
-    CHECK(contains(o.output, other_type + ":6:46: error: 'c' value 2: expected 'w', got 'z'"));
+    check_run(other_type, 1, {other_type + ":6:46: error: 'c' value 2: expected 'w', got 'z'"});
 
     auto bad_yaml = dir.file("y.test.yaml", "topology: n.yaml\ntests: [\n");
-    auto y = rill_test_cmd(bad_yaml);
-    INFO(y.output);
-    CHECK(y.exited_with(3));
-    CHECK(contains(y.output, bad_yaml + ":3:1: error: the '[' list at 2:8 is not closed"));
+    check_run(bad_yaml, 3, {bad_yaml + ":3:1: error: the '[' list at 2:8 is not closed"});
 
     auto bad_topology = dir.file("b.test.yaml", "topology: missing.yaml\ntests: []\n");
-    auto b = rill_test_cmd(bad_topology);
-    INFO(b.output);
-    CHECK(b.exited_with(3));
-    CHECK(contains(b.output, bad_topology + ":1:11: error: the topology under test"));
+    check_run(bad_topology, 3, {bad_topology + ":1:11: error: the topology under test"});
 }
 
 TEST_CASE("rill test: a target that never ends fails at its timeout", "[config][test_cmd]") {
@@ -228,12 +224,10 @@ stages:
     timeout: 200ms
     outputs: {raw: {count: 1}}
 )");
-    auto r = rill_test_cmd(file);
-    INFO(r.output);
-    CHECK(r.exited_with(1));
-    CHECK(contains(r.output, file + ":2:11: error: timed out after 200ms: a target stage never "
-                                    "ended"));
-    CHECK(contains(r.output, "1 tests: 0 passed, 1 failed (1 file)"));
+    check_run(file, 1,
+              {file + ":2:11: error: timed out after 200ms: a target stage never "
+                      "ended",
+               "1 tests: 0 passed, 1 failed (1 file)"});
 }
 
 TEST_CASE("rill test DIR: finds *.test.yaml below DIR; none is a usage error",
@@ -257,19 +251,12 @@ tests:
     dir.file("a/deeper/one.test.yaml", one_test("../../t.yaml"));
     dir.file("b/two.test.yaml", one_test("../t.yaml"));
     dir.file("b/not_a_test.yaml", "tests: nonsense\n");
-    auto r = rill_test_cmd(root.string());
-    INFO(r.output);
-    CHECK(r.exited_with(0));
-    CHECK(contains(r.output, "a/deeper/one.test.yaml: keeps: ok"));
-    CHECK(contains(r.output, "b/two.test.yaml: keeps: ok"));
-    CHECK(contains(r.output, "2 tests: 2 passed, 0 failed (2 files)"));
+    check_run(root.string(), 0,
+              {"a/deeper/one.test.yaml: keeps: ok", "b/two.test.yaml: keeps: ok",
+               "2 tests: 2 passed, 0 failed (2 files)"});
 
-    auto none = rill_test_cmd((root / "empty").string());
-    CHECK(none.exited_with(2));
-    CHECK(contains(none.output, "no test files (*.test.yaml) in it"));
-    auto missing = rill_test_cmd((root / "nowhere").string());
-    CHECK(missing.exited_with(2));
-    CHECK(contains(missing.output, "no such file or directory"));
+    check_run((root / "empty").string(), 2, {"no test files (*.test.yaml) in it"});
+    check_run((root / "nowhere").string(), 2, {"no such file or directory"});
 }
 
 #ifdef RILL_PIPELINE_PATH
@@ -277,6 +264,6 @@ TEST_CASE("rill test: the example pipeline's tests pass", "[config][test_cmd]") 
     auto r = run(RILL_PIPELINE_PATH, {"test", std::string(RILL_SOURCE_DIR) + "/examples/pipeline"});
     INFO(r.output);
     CHECK(r.exited_with(0));
-    CHECK(contains(r.output, "3 tests: 3 passed, 0 failed (1 file)"));
+    check_shows(r, {"3 tests: 3 passed, 0 failed (1 file)"});
 }
 #endif

@@ -32,6 +32,9 @@ std::string quoted(const std::string& v) {
     return out;
 }
 
+// "1 value", "2 values"
+std::string values(std::size_t n) { return fmt::format("{} value{}", n, n == 1 ? "" : "s"); }
+
 void check_equals(const expectation& x, const std::vector<std::string>& seen,
                   std::vector<diagnostic>& out) {
     const auto& want = *x.equals;
@@ -43,15 +46,13 @@ void check_equals(const expectation& x, const std::vector<std::string>& seen,
             return;
         }
     if (want.size() > seen.size())
-        out.push_back(
-            {want[n].at, fmt::format("'{}': expected {} values, got {}; the first "
-                                     "missing is {}",
-                                     x.channel, want.size(), seen.size(), quoted(want[n].text))});
+        out.push_back({want[n].at,
+                       fmt::format("'{}': expected {}, got {}; the first missing is {}", x.channel,
+                                   values(want.size()), seen.size(), quoted(want[n].text))});
     else if (seen.size() > want.size())
         out.push_back(
-            {x.equals_at, fmt::format("'{}': expected {} values, got {}; the first "
-                                      "extra is {}",
-                                      x.channel, want.size(), seen.size(), quoted(seen[n]))});
+            {x.equals_at, fmt::format("'{}': expected {}, got {}; the first extra is {}", x.channel,
+                                      values(want.size()), seen.size(), quoted(seen[n]))});
 }
 
 void check_regex(const expectation& x, const std::vector<std::string>& seen,
@@ -72,8 +73,9 @@ void check_regex(const expectation& x, const std::vector<std::string>& seen,
 std::vector<diagnostic> check(const expectation& x, const std::vector<std::string>& seen) {
     std::vector<diagnostic> out;
     if (x.count && static_cast<std::size_t>(*x.count) != seen.size())
-        out.push_back({x.count_at, fmt::format("'{}': expected {} values, got {}", x.channel,
-                                               *x.count, seen.size())});
+        out.push_back(
+            {x.count_at, fmt::format("'{}': expected {}, got {}", x.channel,
+                                     values(static_cast<std::size_t>(*x.count)), seen.size())});
     if (x.equals) check_equals(x, seen, out);
     if (x.regex) check_regex(x, seen, out);
     return out;

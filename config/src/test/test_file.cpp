@@ -192,31 +192,39 @@ private:
         return x.stage && targets.count(x.stage->id);
     }
 
+    // The channel e names, when the test may use it: as an input, one that a
+    // target reads and no target writes; as an output, one that a target
+    // writes and no target reads; each once (`given`).
+    std::optional<std::string> boundary(const yaml::entry& e, const std::set<std::string>& targets,
+                                        bool input, std::set<std::string>& given) {
+        auto ch = channel_of(e, input);
+        if (!ch) return std::nullopt;
+        const end& inner = input ? readers_[*ch] : writers_[*ch];
+        const end& outer = input ? writers_[*ch] : readers_[*ch];
+        if (!in(targets, inner))
+            errors_.push_back({e.key_at, fmt::format("channel '{}' is not {} by a target stage",
+                                                     *ch, input ? "read" : "written")});
+        else if (in(targets, outer))
+            errors_.push_back(
+                {e.key_at, fmt::format("channel '{}' is {} by target stage '{}': its values {}",
+                                       *ch, input ? "written" : "read", outer.stage->id,
+                                       input ? "come from there, not from the test"
+                                             : "go there, not to the test")});
+        else if (!given.insert(*ch).second)
+            errors_.push_back({e.key_at, fmt::format("channel '{}' is given twice", *ch)});
+        else
+            return ch;
+        return std::nullopt;
+    }
+
     // Values for each channel must decode as its element type (its codec),
     // so that a typo in a number is found here, not in the run.
     void read_inputs(const node& n, const std::set<std::string>& targets, test_case& t) {
         if (!mapping(n, "inputs")) return;
+        std::set<std::string> given;
         for (const auto& e : n.entries) {
-            auto ch = channel_of(e, true);
+            auto ch = boundary(e, targets, true, given);
             if (!ch) continue;
-            end r = readers_[*ch], w = writers_[*ch];
-            if (!in(targets, r)) {
-                errors_.push_back(
-                    {e.key_at, fmt::format("channel '{}' is not read by a target stage", *ch)});
-                continue;
-            }
-            if (in(targets, w)) {
-                errors_.push_back(
-                    {e.key_at, fmt::format("channel '{}' is written by target stage '{}': its "
-                                           "values come from there, not from the test",
-                                           *ch, w.stage->id)});
-                continue;
-            }
-            if (std::any_of(t.inputs.begin(), t.inputs.end(),
-                            [&](const injection& i) { return i.channel == *ch; })) {
-                errors_.push_back({e.key_at, fmt::format("channel '{}' is given twice", *ch)});
-                continue;
-            }
             injection inj{*ch, values(*e.value), e.key_at};
             check_decodes(*ch, inj, e.key_at);
             t.inputs.push_back(std::move(inj));
@@ -225,33 +233,16 @@ private:
 
     void read_outputs(const node& n, const std::set<std::string>& targets, test_case& t) {
         if (!mapping(n, "outputs")) return;
+        std::set<std::string> given;
         for (const auto& e : n.entries) {
-            auto ch = channel_of(e, false);
+            auto ch = boundary(e, targets, false, given);
             if (!ch) continue;
-            end w = writers_[*ch], r = readers_[*ch];
-            if (!in(targets, w)) {
-                errors_.push_back(
-                    {e.key_at, fmt::format("channel '{}' is not written by a target stage", *ch)});
-                continue;
-            }
-            if (in(targets, r)) {
-                errors_.push_back(
-                    {e.key_at, fmt::format("channel '{}' is read by target stage '{}': its values "
-                                           "go there, not to the test",
-                                           *ch, r.stage->id)});
-                continue;
-            }
             const type_desc* type = find_type(topo_.find_channel(*ch)->type);
             if (type && !type->to_string && !type->encode) {
                 errors_.push_back(
                     {e.key_at, fmt::format("channel '{}' carries {}, which has neither a "
                                            "formatter nor a codec: its values cannot be compared",
                                            *ch, type->name)});
-                continue;
-            }
-            if (std::any_of(t.outputs.begin(), t.outputs.end(),
-                            [&](const expectation& x) { return x.channel == *ch; })) {
-                errors_.push_back({e.key_at, fmt::format("channel '{}' is given twice", *ch)});
                 continue;
             }
             if (auto x = conditions(*e.value, *ch, e.key_at)) t.outputs.push_back(std::move(*x));
