@@ -259,6 +259,17 @@ tests:
     check_run((root / "nowhere").string(), 2, {"no such file or directory"});
 }
 
+TEST_CASE("rill test: usage errors exit 2", "[config][test_cmd]") {
+    CHECK(run(RILL_CLI_PATH, {"test"}).exited_with(2));
+    CHECK(run(RILL_CLI_PATH, {"test", "a", "b"}).exited_with(2));
+    auto level = run(RILL_CLI_PATH, {"test", ".", "--log-level", "loud"});
+    CHECK(level.exited_with(2));
+    CHECK(contains(level.output, "unknown log level 'loud'"));
+    auto help = run(RILL_CLI_PATH, {"test", "--help"});
+    CHECK(help.exited_with(0));
+    CHECK(contains(help.output, "3 a test file (or the topology it tests) is invalid"));
+}
+
 #ifdef RILL_PIPELINE_PATH
 TEST_CASE("rill test: the example pipeline's tests pass", "[config][test_cmd]") {
     auto r = run(RILL_PIPELINE_PATH, {"test", std::string(RILL_SOURCE_DIR) + "/examples/pipeline"});

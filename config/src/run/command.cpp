@@ -141,8 +141,8 @@ std::string program_name(const char* argv0) {
 
 void print_usage(std::ostream& os, const std::string& program) {
     fmt::print(os, "usage: {} COMMAND [ARG...]\n\n", program);
-    fmt::print(os, "Checks, draws and runs rill topologies: channels, stages and supervisors\n"
-                   "declared in YAML.\n\ncommands:\n");
+    fmt::print(os, "Checks, draws, runs and tests rill topologies: channels, stages and\n"
+                   "supervisors declared in YAML.\n\ncommands:\n");
     for (const auto& c : subcommands)
         fmt::print(os, "  {:<8} {}\n", c.name, c.summary);
     fmt::print(os,
@@ -150,7 +150,7 @@ void print_usage(std::ostream& os, const std::string& program) {
                "  -h, --help  this help; `{0} COMMAND --help` describes a command\n"
                "  --version   the version\n"
                "\nExit status: 0 success, 1 the topology has problems, 2 usage error; see\n"
-               "`{0} run --help` for the exit status of a run.\n",
+               "`{0} run --help` and `{0} test --help` for the exit status of those.\n",
                program);
 }
 
