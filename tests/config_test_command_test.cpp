@@ -22,8 +22,6 @@ child_result run(const std::string& program, std::vector<std::string> args) {
     return rill_test::wait_process(rill_test::start_process(program, std::move(args), {}));
 }
 
-child_result rill_test_cmd(const std::string& path) { return run(RILL_CLI_PATH, {"test", path}); }
-
 bool contains(const std::string& text, const std::string& part) {
     return text.find(part) != std::string::npos;
 }
@@ -37,9 +35,10 @@ void check_shows(const child_result& r, const std::vector<std::string>& parts) {
     }
 }
 
-// `rill test path` exits with `code` and shows every one of `parts`.
-void check_run(const std::string& path, int code, const std::vector<std::string>& parts) {
-    auto r = rill_test_cmd(path);
+// `program test path` exits with `code` and shows every one of `parts`.
+void check_run(const std::string& path, int code, const std::vector<std::string>& parts,
+               const std::string& program = RILL_CLI_PATH) {
+    auto r = run(program, {"test", path});
     INFO(r.output);
     CHECK(r.exited_with(code));
     check_shows(r, parts);
@@ -272,9 +271,53 @@ TEST_CASE("rill test: usage errors exit 2", "[config][test_cmd]") {
 
 #ifdef RILL_PIPELINE_PATH
 TEST_CASE("rill test: the example pipeline's tests pass", "[config][test_cmd]") {
-    auto r = run(RILL_PIPELINE_PATH, {"test", std::string(RILL_SOURCE_DIR) + "/examples/pipeline"});
-    INFO(r.output);
-    CHECK(r.exited_with(0));
-    check_shows(r, {"3 tests: 3 passed, 0 failed (1 file)"});
+    check_run(std::string(RILL_SOURCE_DIR) + "/examples/pipeline", 0,
+              {"4 tests: 4 passed, 0 failed (1 file)"}, RILL_PIPELINE_PATH);
+}
+
+// The example's log_record declares its fields (record_fields.hpp).
+TEST_CASE("rill test: records field by field", "[config][test_cmd]") {
+    scratch_dir dir;
+    dir.file("log.yaml", R"(channels: {lines: string, records: log_record, counts: string}
+stages:
+  read: {stage: read_lines, out: lines, args: {path: /dev/null}}
+  parse: {stage: parse_access_log, in: lines, out: records}
+  count: {stage: window_counts, in: records, out: counts}
+  sink: {stage: write_lines, in: counts, args: {path: /dev/null}}
+)");
+    auto failing = dir.file("log.test.yaml", R"(tests:
+  - name: fields differ
+    target: parse
+    inputs: {lines: ['1.2.3.4 - - [23/Nov/2026:10:00:01 +0000] "GET / HTTP/1.1" 200 5 "-" "c"']}
+    outputs:
+      records:
+        fields:
+          - {method: POST, status: 200, bytes: 6}
+          - {status: 500}
+)");
+    check_run(failing, 1,
+              {failing + ":8:22: error: 'records' value 1 field 'method': expected 'POST', "
+                         "got 'GET'",
+               failing + ":8:48: error: 'records' value 1 field 'bytes': expected '6', got "
+                         "'5'",
+               failing + ":9:13: error: 'records': expected 2 values, got 1; the first "
+                         "missing is {status: '500'}"},
+              RILL_PIPELINE_PATH);
+
+    auto invalid = dir.file("bad.test.yaml", R"(topology: log.yaml
+tests:
+  - name: no such field
+    target: parse
+    outputs: {records: {fields: [{stauts: 200}]}}
+  - name: strings have no fields
+    target: count
+    outputs: {counts: {fields: [{a: 1}]}}
+)");
+    check_run(invalid, 3,
+              {invalid + ":5:35: error: log_record has no field 'stauts' (did you mean "
+                         "'status'?)",
+               invalid + ":8:32: error: channel 'counts' carries string, which declares no "
+                         "fields (record_fields.hpp): use equals or regex"},
+              RILL_PIPELINE_PATH);
 }
 #endif

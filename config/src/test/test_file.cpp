@@ -9,6 +9,7 @@
 #include "format/yaml_tree.hpp"
 
 #include <rill/config/loader.hpp>
+#include <rill/config/record_fields.hpp>
 #include <rill/config/stage_io.hpp>
 #include <rill/config/types.hpp>
 
@@ -40,11 +41,14 @@ struct test_format {
     type_def count{.k = kind::integer, .title = "an integer >= 0", .min = 0, .max = 1e9};
     type_def regex{.k = kind::regex, .title = "a regular expression"};
     type_def values{.k = kind::list, .title = "a list of values", .item = &text};
-    type_def conditions{.k = kind::object,
-                        .title = "a mapping of conditions (count, equals, regex)",
-                        .fields = {{"count", &count, false, "", "how many values came out"},
-                                   {"equals", &values, false, "", "the values, in order"},
-                                   {"regex", &regex, false, "", "every value matches, whole"}}};
+    type_def records{.k = kind::list, .title = "a list of mappings of field name to value"};
+    type_def conditions{
+        .k = kind::object,
+        .title = "a mapping of conditions (count, equals, regex, fields)",
+        .fields = {{"count", &count, false, "", "how many values came out"},
+                   {"equals", &values, false, "", "the values, in order"},
+                   {"regex", &regex, false, "", "every value matches, whole"},
+                   {"fields", &records, false, "", "each value's named fields, in order"}}};
     type_def ports{.k = kind::map, .title = "a mapping of channel (or stage.port) to values"};
     type_def test{.k = kind::object,
                   .title = "a mapping",
@@ -268,15 +272,60 @@ private:
                 x.regex = std::get<std::string>(*v);
                 x.regex_at = e->value->at;
             }
+        if (const auto* e = n.find("fields")) {
+            x.fields = records(*e->value, ch);
+            x.fields_at = e->value->at;
+        }
         if (n.entries.empty())
-            errors_.push_back({n.at, what + " are empty: give count, equals or regex"});
+            errors_.push_back({n.at, what + " are empty: give count, equals, regex or fields"});
         return x;
+    }
+
+    // `fields:` on channel ch: one mapping per value, of field names of its
+    // type (record_fields.hpp) to their expected text.
+    std::vector<record_text> records(const node& n, const std::string& ch) {
+        std::vector<record_text> out;
+        const type_desc* type = find_type(topo_.find_channel(ch)->type);
+        const record_desc* rec = type ? find_record_fields(*type) : nullptr;
+        if (!rec) {
+            errors_.push_back({n.at, fmt::format("channel '{}' carries {}, which declares no "
+                                                 "fields (record_fields.hpp): use equals or regex",
+                                                 ch, type ? type->name : "?")});
+            return out;
+        }
+        if (n.kind != node::sequence) {
+            errors_.push_back(
+                {n.at, fmt::format("fields must be {}, got {}", fmt_tables().records.title,
+                                   yaml::describe(n.kind))});
+            return out;
+        }
+        for (const auto& item : n.items) {
+            if (!mapping(*item, "a record")) continue;
+            record_text r{{}, item->at};
+            for (const auto& e : item->entries) {
+                auto it = std::find(rec->names.begin(), rec->names.end(), e.key);
+                if (it == rec->names.end())
+                    errors_.push_back({e.key_at,
+                                       fmt::format("{} has no field '{}'", type->name, e.key),
+                                       closest(e.key, rec->names)});
+                else if (e.value->kind != node::scalar)
+                    errors_.push_back({e.value->at, fmt::format("expected a value (a scalar), "
+                                                                "got {}",
+                                                                yaml::describe(e.value->kind))});
+                else
+                    r.fields.push_back({e.key,
+                                        static_cast<std::size_t>(it - rec->names.begin()),
+                                        {e.value->text, e.value->at}});
+            }
+            out.push_back(std::move(r));
+        }
+        return out;
     }
 
     bool mapping(const node& n, std::string_view what) {
         if (n.kind == node::mapping) return true;
-        errors_.push_back({n.at, fmt::format("{} must be {}, got {}", what,
-                                             fmt_tables().ports.title, yaml::describe(n.kind))});
+        errors_.push_back(
+            {n.at, fmt::format("{} must be a mapping, got {}", what, yaml::describe(n.kind))});
         return false;
     }
 

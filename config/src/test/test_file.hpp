@@ -12,13 +12,14 @@
 //         lines: ['GET /a', 'GET /healthz']
 //       outputs:                   # channel (or stage.port) -> conditions, all must hold
 //         requests: {count: 1, equals: ['GET /a'], regex: 'GET .*'}
+//         records: {fields: [{method: GET, status: 200}]}   # record_fields.hpp
 //
 // Reading checks the file as strictly as the loader checks topologies, and
 // reports every problem with file:line:column: unknown keys (with "did you
 // mean"), wrong types, unknown stages, channels and ports, an input that a
 // target stage writes itself or no target reads, an output no target writes,
 // values that do not decode as the channel's element type, invalid regular
-// expressions. Nothing partial comes back.
+// expressions, fields of a type that has none or not of its names. Nothing partial comes back.
 #pragma once
 
 #include <rill/config/diagnostic.hpp>
@@ -47,6 +48,17 @@ struct injection {
     mark at; // the key
 };
 
+// One field of a record expected by `fields:` (record_fields.hpp).
+struct field_text {
+    std::string name;
+    std::size_t index = 0; // in the type's record_fields names
+    value_text value;
+};
+struct record_text {
+    std::vector<field_text> fields; // those named; the others may be anything
+    mark at;
+};
+
 // The conditions on what came out of one channel that a target stage
 // writes, each with the position its failure is reported at.
 struct expectation {
@@ -58,6 +70,9 @@ struct expectation {
     mark equals_at{};
     std::optional<std::string> regex{}; // every value matches it, whole (std::regex_match)
     mark regex_at{};
+    // One record per value, in order: each value's named fields equal these.
+    std::optional<std::vector<record_text>> fields{};
+    mark fields_at{};
 };
 
 struct test_case {

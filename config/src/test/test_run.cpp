@@ -7,6 +7,7 @@
 #include "format/scalars.hpp"
 
 #include <rill/chan.hpp>
+#include <rill/config/record_fields.hpp>
 #include <rill/config/registry.hpp>
 #include <rill/config/runner.hpp>
 #include <rill/config/stage_io.hpp>
@@ -58,8 +59,11 @@ void make_registry(registry& r, outputs_seen& seen) {
                     [&seen](stage_io& io) {
                         auto& values = seen.at(io.arg<std::string>("channel"));
                         auto in = io.in_any("in");
-                        for (box b(in.type()); in.recv(b); b.reset())
-                            values.push_back(as_text(b));
+                        const record_desc* rec = find_record_fields(in.type());
+                        for (box b(in.type()); in.recv(b); b.reset()) {
+                            values.texts.push_back(as_text(b));
+                            if (rec) values.fields.push_back(rec->values(b.storage()));
+                        }
                     })
               .input_any("in")
               .arg<std::string>("channel", ""));

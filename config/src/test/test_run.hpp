@@ -3,7 +3,8 @@
 // channel a target reads from outside the targets is fed the test's values
 // (decoded with the channel type's codec) and then closed; each channel a
 // target writes to outside the targets is read to its end and its values
-// kept as text (the type's formatter, else its codec). Channels between two
+// kept as text (the type's formatter, else its codec), with its record
+// fields if its type has them. Channels between two
 // targets stay as declared. The targets run under one supervisor with the
 // settings of the first target's supervisor, restarting at once (no backoff),
 // so a stage that throws on a bad value is restarted as in `rill run`.
@@ -23,8 +24,13 @@
 
 namespace rill::config::testing {
 
-// What came out of each output channel, as text, in order.
-using outputs_seen = std::map<std::string, std::vector<std::string>>;
+// What came out of one output channel, in order: each value as text and,
+// when its type declares record fields (record_fields.hpp), its fields.
+struct channel_seen {
+    std::vector<std::string> texts;
+    std::vector<std::vector<std::string>> fields;
+};
+using outputs_seen = std::map<std::string, channel_seen>;
 
 // The failures of test t (empty: it passed), each at the position in the
 // test file of what failed: the condition, the expected value, or the test's
@@ -33,6 +39,6 @@ using outputs_seen = std::map<std::string, std::vector<std::string>>;
 std::vector<diagnostic> run_test(const test_file& f, const test_case& t);
 
 // The failures of x's conditions on the values seen (test_check.cpp).
-std::vector<diagnostic> check(const expectation& x, const std::vector<std::string>& seen);
+std::vector<diagnostic> check(const expectation& x, const channel_seen& seen);
 
 } // namespace rill::config::testing
