@@ -112,12 +112,16 @@ constexpr subcommand subcommands[] = {
      "Prints the JSON Schema (draft 2020-12) of topology files, with the registered\n"
      "stages' names, ports and arguments, for editors to complete and check with.\n",
      schema},
+    {"stages", "", "list the registered stages with their ports and arguments",
+     "Lists every registered stage: what it does, its input and output ports with\n"
+     "their element types, and its arguments with their types and defaults.\n",
+     stages},
     {"test", "PATH [--log-level LEVEL]", "run the unit tests of topologies (*.test.yaml)",
      "Runs the tests in PATH: a test file, or a directory searched recursively for\n"
      "*.test.yaml files. Each test runs some stages of the topology beside it with\n"
      "their real functions and arguments, feeds their input channels values from\n"
      "the test, and checks what comes out of their output channels (count, equals,\n"
-     "regex). See docs/testing.md.\n"
+     "regex, record fields). See docs/testing.md.\n"
      "\n"
      "Prints one line per test (FILE: NAME: ok, or FILE:LINE:COLUMN: NAME: FAILED\n"
      "followed by each failure at the condition that failed), then a summary line.\n"
@@ -128,10 +132,6 @@ constexpr subcommand subcommands[] = {
      "Exit status: 0 all passed, 1 a test failed, 2 usage error or no test file,\n"
      "3 a test file (or the topology it tests) is invalid.\n",
      test},
-    {"stages", "", "list the registered stages with their ports and arguments",
-     "Lists every registered stage: what it does, its input and output ports with\n"
-     "their element types, and its arguments with their types and defaults.\n",
-     stages},
 };
 
 std::string program_name(const char* argv0) {
