@@ -212,9 +212,10 @@ tests:
 
 TEST_CASE("rill test: a target that never ends fails at its timeout", "[config][test_cmd]") {
     scratch_dir dir;
+    // One line at once, the next in an hour.
     dir.file("t.yaml", R"(channels: {raw: string}
 stages:
-  src: {stage: generate, out: raw}
+  src: {stage: generate, out: raw, args: {interval: 1h}}
   sink: {stage: write_lines, in: raw, args: {path: /dev/null}}
 )");
     auto file = dir.file("t.test.yaml", R"(tests:
@@ -227,6 +228,26 @@ stages:
               {file + ":2:11: error: timed out after 200ms: a target stage never "
                       "ended",
                "1 tests: 0 passed, 1 failed (1 file)"});
+}
+
+TEST_CASE("rill test: a target sending without end is stopped once 100000 values came out",
+          "[config][test_cmd]") {
+    scratch_dir dir;
+    dir.file("t.yaml", R"(channels: {raw: string}
+stages:
+  src: {stage: generate, out: raw}
+  sink: {stage: write_lines, in: raw, args: {path: /dev/null}}
+)");
+    // The timeout is far off: the run ends when the values overflow, not then.
+    auto file = dir.file("t.test.yaml", R"(tests:
+  - name: an endless source
+    target: src
+    timeout: 1h
+    outputs: {raw: {count: 1}}
+)");
+    check_run(file, 1,
+              {file + ":2:11: error: more than 100000 values came out of 'raw': a test keeps at "
+                      "most 100000 (is a target a source without end?)"});
 }
 
 TEST_CASE("rill test DIR: finds *.test.yaml below DIR; none is a usage error",

@@ -45,8 +45,19 @@ void feed(stage_io& io) {
     }
 }
 
-// The process's stages and the test's two; `seen` must outlive the run.
-void make_registry(registry& r, outputs_seen& seen) {
+// Closed, once, when a collecting stage has kept max_values_kept values:
+// the run is then stopped (run_bounded).
+struct overflow_signal {
+    chan<std::monostate> c{0};
+    std::atomic<bool> closed{false};
+    void raise() {
+        if (!closed.exchange(true)) c.close();
+    }
+};
+
+// The process's stages and the test's two; `seen` and `overflow` must
+// outlive the run.
+void make_registry(registry& r, outputs_seen& seen, overflow_signal& overflow) {
     for (const stage_spec* s : registry::global().all())
         r.add(*s);
     r.add(stage_def(std::string(feed_stage), feed)
@@ -56,11 +67,16 @@ void make_registry(registry& r, outputs_seen& seen) {
     // the run: no two goroutines touch one vector, and wait() orders the
     // writes before the checks.
     r.add(stage_def(std::string(collect_stage),
-                    [&seen](stage_io& io) {
+                    [&seen, &overflow](stage_io& io) {
                         auto& values = seen.at(io.arg<std::string>("channel"));
                         auto in = io.in_any("in");
                         const record_desc* rec = find_record_fields(in.type());
                         for (box b(in.type()); in.recv(b); b.reset()) {
+                            if (values.texts.size() == max_values_kept) {
+                                values.overflowed = true;
+                                overflow.raise();
+                                return;
+                            }
                             values.texts.push_back(as_text(b));
                             if (rec) values.fields.push_back(rec->values(b.storage()));
                         }
@@ -133,12 +149,16 @@ topology sub_topology(const test_file& f, const test_case& t, outputs_seen& seen
     return sub;
 }
 
-// Runs r until it ends or `timeout` passes, then stops it; true if stopped.
-bool run_bounded(runner& r, std::chrono::nanoseconds timeout, run_result& res) {
+// Runs r until it ends, or stops it when `timeout` passes or `overflow` is
+// raised; true if the timeout stopped it.
+bool run_bounded(runner& r, std::chrono::nanoseconds timeout, overflow_signal& overflow,
+                 run_result& res) {
     chan<std::monostate> finished(0), watcher_done(0);
     std::atomic<bool> timed_out{false};
-    rill::go([&r, &timed_out, timeout, end = finished.rx(), done = watcher_done]() mutable {
-        rill::select(rill::on_recv(end, [](auto) {}), rill::on_timeout(timeout, [&] {
+    rill::go([&r, &timed_out, timeout, end = finished.rx(), full = overflow.c.rx(),
+              done = watcher_done]() mutable {
+        rill::select(rill::on_recv(end, [](auto) {}), rill::on_recv(full, [&](auto) { r.stop(); }),
+                     rill::on_timeout(timeout, [&] {
                          timed_out = true;
                          r.stop();
                      }));
@@ -156,7 +176,8 @@ std::vector<diagnostic> run_test(const test_file& f, const test_case& t) {
     outputs_seen seen;
     topology sub = sub_topology(f, t, seen);
     registry stages;
-    make_registry(stages, seen);
+    overflow_signal overflow;
+    make_registry(stages, seen, overflow);
     std::vector<diagnostic> failures;
     run_result res{run_outcome::start_failed, {}, {}, {}};
     {
@@ -166,7 +187,13 @@ std::vector<diagnostic> run_test(const test_file& f, const test_case& t) {
         } catch (const std::exception& e) {
             return {{t.at, fmt::format("the stages failed to start: {}", e.what())}};
         }
-        if (run_bounded(r, t.timeout, res))
+        bool timed_out = run_bounded(r, t.timeout, overflow, res);
+        for (const auto& [channel, values] : seen)
+            if (values.overflowed)
+                return {{t.at, fmt::format("more than {} values came out of '{}': a test keeps at "
+                                           "most {} (is a target a source without end?)",
+                                           max_values_kept, channel, max_values_kept)}};
+        if (timed_out)
             return {{t.at, fmt::format("timed out after {}: a target stage never ended (does it "
                                        "wait for an input the test does not close, or is it a "
                                        "source without end?)",

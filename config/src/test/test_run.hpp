@@ -11,7 +11,8 @@
 //
 // The run is bounded: past the test's timeout every stage is stopped and the
 // test fails with "timed out" (a target that never ends, or waits for input
-// that never comes). Then each output's conditions are checked.
+// that never comes), and as soon as more than max_values_kept values come
+// out of one channel. Then each output's conditions are checked.
 #pragma once
 
 #include "test/test_file.hpp"
@@ -29,7 +30,13 @@ namespace rill::config::testing {
 struct channel_seen {
     std::vector<std::string> texts;
     std::vector<std::vector<std::string>> fields;
+    bool overflowed = false; // more than max_values_kept came out
 };
+
+// The values kept per output channel: past this many the run is stopped and
+// the test fails, so that a target without end cannot exhaust memory before
+// its timeout.
+inline constexpr std::size_t max_values_kept = 100'000;
 using outputs_seen = std::map<std::string, channel_seen>;
 
 // The failures of test t (empty: it passed), each at the position in the
