@@ -210,44 +210,37 @@ tests:
     check_run(bad_topology, 3, {bad_topology + ":1:11: error: the topology under test"});
 }
 
-TEST_CASE("rill test: a target that never ends fails at its timeout", "[config][test_cmd]") {
-    scratch_dir dir;
-    // One line at once, the next in an hour.
-    dir.file("t.yaml", R"(channels: {raw: string}
-stages:
-  src: {stage: generate, out: raw, args: {interval: 1h}}
-  sink: {stage: write_lines, in: raw, args: {path: /dev/null}}
-)");
-    auto file = dir.file("t.test.yaml", R"(tests:
-  - name: an endless source
-    target: src
-    timeout: 200ms
-    outputs: {raw: {count: 1}}
-)");
-    check_run(file, 1,
-              {file + ":2:11: error: timed out after 200ms: a target stage never "
-                      "ended",
-               "1 tests: 0 passed, 1 failed (1 file)"});
-}
-
-TEST_CASE("rill test: a target sending without end is stopped once 100000 values came out",
+TEST_CASE("rill test: a target that never ends is stopped at its timeout, or once its values "
+          "overflow",
           "[config][test_cmd]") {
     scratch_dir dir;
-    dir.file("t.yaml", R"(channels: {raw: string}
+    // A test of the source src alone: `args` for src, the test's timeout.
+    auto endless = [&](const std::string& args, const std::string& timeout) {
+        dir.file("t.yaml", R"(channels: {raw: string}
 stages:
-  src: {stage: generate, out: raw}
+  src: {stage: generate, out: raw, args: )" +
+                               args + R"(}
   sink: {stage: write_lines, in: raw, args: {path: /dev/null}}
 )");
-    // The timeout is far off: the run ends when the values overflow, not then.
-    auto file = dir.file("t.test.yaml", R"(tests:
+        return dir.file("t.test.yaml", R"(tests:
   - name: an endless source
     target: src
-    timeout: 1h
+    timeout: )" + timeout + R"(
     outputs: {raw: {count: 1}}
 )");
-    check_run(file, 1,
-              {file + ":2:11: error: more than 100000 values came out of 'raw': a test keeps at "
-                      "most 100000 (is a target a source without end?)"});
+    };
+    SECTION("one line at once, the next in an hour: the timeout") {
+        auto file = endless("{interval: 1h}", "200ms");
+        check_run(file, 1,
+                  {file + ":2:11: error: timed out after 200ms: a target stage never ended",
+                   "1 tests: 0 passed, 1 failed (1 file)"});
+    }
+    SECTION("lines as fast as they are taken: stopped at 100000, long before the timeout") {
+        auto file = endless("{}", "1h");
+        check_run(file, 1,
+                  {file + ":2:11: error: more than 100000 values came out of 'raw': a test keeps "
+                          "at most 100000 (is a target a source without end?)"});
+    }
 }
 
 TEST_CASE("rill test DIR: finds *.test.yaml below DIR; none is a usage error",
