@@ -221,36 +221,37 @@ private:
         return std::nullopt;
     }
 
+    // f(entry, channel) for each entry of the `inputs` or `outputs` mapping
+    // n whose channel the test may use (boundary).
+    template <class F>
+    void each_boundary(const node& n, const std::set<std::string>& targets, bool input, F&& f) {
+        if (!mapping(n, input ? "inputs" : "outputs")) return;
+        std::set<std::string> given;
+        for (const auto& e : n.entries)
+            if (auto ch = boundary(e, targets, input, given)) f(e, *ch);
+    }
+
     // Values for each channel must decode as its element type (its codec),
     // so that a typo in a number is found here, not in the run.
     void read_inputs(const node& n, const std::set<std::string>& targets, test_case& t) {
-        if (!mapping(n, "inputs")) return;
-        std::set<std::string> given;
-        for (const auto& e : n.entries) {
-            auto ch = boundary(e, targets, true, given);
-            if (!ch) continue;
-            injection inj{*ch, values(*e.value), e.key_at};
-            check_decodes(*ch, inj, e.key_at);
+        each_boundary(n, targets, true, [&](const yaml::entry& e, const std::string& ch) {
+            injection inj{ch, values(*e.value), e.key_at};
+            check_decodes(ch, inj, e.key_at);
             t.inputs.push_back(std::move(inj));
-        }
+        });
     }
 
     void read_outputs(const node& n, const std::set<std::string>& targets, test_case& t) {
-        if (!mapping(n, "outputs")) return;
-        std::set<std::string> given;
-        for (const auto& e : n.entries) {
-            auto ch = boundary(e, targets, false, given);
-            if (!ch) continue;
-            const type_desc* type = find_type(topo_.find_channel(*ch)->type);
-            if (type && !type->to_string && !type->encode) {
+        each_boundary(n, targets, false, [&](const yaml::entry& e, const std::string& ch) {
+            const type_desc* type = find_type(topo_.find_channel(ch)->type);
+            if (type && !type->to_string && !type->encode)
                 errors_.push_back(
                     {e.key_at, fmt::format("channel '{}' carries {}, which has neither a "
                                            "formatter nor a codec: its values cannot be compared",
-                                           *ch, type->name)});
-                continue;
-            }
-            if (auto x = conditions(*e.value, *ch, e.key_at)) t.outputs.push_back(std::move(*x));
-        }
+                                           ch, type->name)});
+            else if (auto x = conditions(*e.value, ch, e.key_at))
+                t.outputs.push_back(std::move(*x));
+        });
     }
 
     std::optional<expectation> conditions(const node& n, const std::string& ch, const mark& at) {
