@@ -95,7 +95,7 @@ const supervisor_decl* parent_of(const topology& t, const std::string& stage) {
 // The targets, fed and collected: see test_run.hpp.
 topology sub_topology(const test_file& f, const test_case& t, outputs_seen& seen) {
     const topology& whole = f.topo;
-    std::set<std::string> targets(t.target.begin(), t.target.end()), inner_in, inner_out;
+    std::set<std::string> inner_in, inner_out; // channels the targets read, write
     topology sub;
     sub.file = whole.file;
     sub.runtime = whole.runtime;
