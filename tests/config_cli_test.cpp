@@ -180,10 +180,10 @@ TEST_CASE("rill: --help, --version and usage errors", "[config][cli]") {
     auto help = rill_cmd({"--help"});
     CHECK(help.exited_with(0));
     CHECK(contains(help.output, "usage: rill COMMAND"));
-    for (const char* c : {"check", "graph", "run", "schema", "stages"})
+    for (const char* c : {"check", "graph", "run", "schema", "stages", "test"})
         CHECK(contains(help.output, std::string("  ") + c));
 
-    for (const char* c : {"check", "graph", "run", "schema", "stages"}) {
+    for (const char* c : {"check", "graph", "run", "schema", "stages", "test"}) {
         auto r = rill_cmd({c, "--help"});
         CHECK(r.exited_with(0));
         CHECK(contains(r.output, std::string("usage: rill ") + c));

@@ -1,7 +1,7 @@
 # cmake -DCONFIG_DIR=<source>/config -P include_direction.cmake: fails, naming
 # every offending line, when an include points the wrong way in the config
 # layer. config/src/format (the file format) may include only itself and the
-# public headers of the format: not src/run, not src/stages, not the public
+# public headers of the format: not src/run, src/stages or src/test, not the public
 # headers of running (runner.hpp, stage_io.hpp, command.hpp). No file under
 # config/ includes the nats layer (rill/nats/...), which sits above it, or
 # libnats (nats/nats.h), which only that layer needs.
@@ -24,7 +24,7 @@ function(wrong_includes regex)
   set(bad "${bad}" PARENT_SCOPE)
 endfunction()
 file(GLOB_RECURSE format_files "${CONFIG_DIR}/src/format/*")
-wrong_includes("(run|stages)/|rill/config/(runner|stage_io|command)\\.hpp" ${format_files})
+wrong_includes("(run|stages|test)/|rill/config/(runner|stage_io|command)\\.hpp" ${format_files})
 file(GLOB_RECURSE config_files "${CONFIG_DIR}/src/*" "${CONFIG_DIR}/include/*" "${CONFIG_DIR}/cli/*")
 wrong_includes("(rill/)?nats/" ${config_files})
 list(LENGTH format_files n)

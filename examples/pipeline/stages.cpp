@@ -6,6 +6,7 @@
 #include "access_log.hpp"
 #include "window_counter.hpp"
 
+#include <rill/config/record_fields.hpp>
 #include <rill/config/registry.hpp>
 #include <rill/config/stage_io.hpp>
 #include <rill/config/types.hpp>
@@ -17,7 +18,20 @@
 
 using access_log::log_record;
 
+// Its fields, for `pipeline test` to check records field by field
+// (pipeline.test.yaml).
+template <> struct rill::config::record_fields<log_record> {
+    static std::vector<std::string> names() {
+        return {"client", "time", "method", "path", "status", "bytes"};
+    }
+    static std::vector<std::string> values(const log_record& r) {
+        return {r.client, std::to_string(r.time),   r.method,
+                r.path,   std::to_string(r.status), std::to_string(r.bytes)};
+    }
+};
+
 RILL_CONFIG_TYPE(log_record, "log_record");
+RILL_CONFIG_RECORD_FIELDS(log_record);
 
 namespace {
 

@@ -2,6 +2,7 @@
 // schema / stages. `run` is in run_command.cpp.
 #include "format/scalars.hpp"
 #include "run/run_command.hpp"
+#include "test/test_command.hpp"
 
 #include <rill/config/command.hpp>
 #include <rill/config/graph.hpp>
@@ -51,6 +52,7 @@ int graph(const invocation& inv);
 int run(const invocation& inv);
 int schema(const invocation& inv);
 int stages(const invocation& inv);
+int test(const invocation& inv);
 
 constexpr subcommand subcommands[] = {
     {"check", "FILE [--format text|json]", "validate a topology and report every problem in it",
@@ -114,6 +116,22 @@ constexpr subcommand subcommands[] = {
      "Lists every registered stage: what it does, its input and output ports with\n"
      "their element types, and its arguments with their types and defaults.\n",
      stages},
+    {"test", "PATH [--log-level LEVEL]", "run the unit tests of topologies (*.test.yaml)",
+     "Runs the tests in PATH: a test file, or a directory searched recursively for\n"
+     "*.test.yaml files. Each test runs some stages of the topology beside it with\n"
+     "their real functions and arguments, feeds their input channels values from\n"
+     "the test, and checks what comes out of their output channels (count, equals,\n"
+     "regex, record fields). See docs/testing.md.\n"
+     "\n"
+     "Prints one line per test (FILE: NAME: ok, or FILE:LINE:COLUMN: NAME: FAILED\n"
+     "followed by each failure at the condition that failed), then a summary line.\n"
+     "\n"
+     "options:\n"
+     "  --log-level LEVEL  as for run; default warn\n"
+     "\n"
+     "Exit status: 0 all passed, 1 a test failed, 2 usage error or no test file,\n"
+     "3 a test file (or the topology it tests) is invalid.\n",
+     test},
 };
 
 std::string program_name(const char* argv0) {
@@ -123,8 +141,8 @@ std::string program_name(const char* argv0) {
 
 void print_usage(std::ostream& os, const std::string& program) {
     fmt::print(os, "usage: {} COMMAND [ARG...]\n\n", program);
-    fmt::print(os, "Checks, draws and runs rill topologies: channels, stages and supervisors\n"
-                   "declared in YAML.\n\ncommands:\n");
+    fmt::print(os, "Checks, draws, runs and tests rill topologies: channels, stages and\n"
+                   "supervisors declared in YAML.\n\ncommands:\n");
     for (const auto& c : subcommands)
         fmt::print(os, "  {:<8} {}\n", c.name, c.summary);
     fmt::print(os,
@@ -132,7 +150,7 @@ void print_usage(std::ostream& os, const std::string& program) {
                "  -h, --help  this help; `{0} COMMAND --help` describes a command\n"
                "  --version   the version\n"
                "\nExit status: 0 success, 1 the topology has problems, 2 usage error; see\n"
-               "`{0} run --help` for the exit status of a run.\n",
+               "`{0} run --help` and `{0} test --help` for the exit status of those.\n",
                program);
 }
 
@@ -295,6 +313,15 @@ int stages(const invocation& inv) {
     return 0;
 }
 
+// A --log-level value, in any case; none when it is no level's name.
+std::optional<spdlog::level::level_enum> parse_log_level(std::string level) {
+    for (char& c : level)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    auto l = spdlog::level::from_str(level);
+    if (l == spdlog::level::off && level != "off") return std::nullopt;
+    return l;
+}
+
 int run(const invocation& inv) {
     auto a = parse_args(inv, "run", {"--grace", "--log-level", "--log-format"});
     if (!a) return 2;
@@ -307,11 +334,8 @@ int run(const invocation& inv) {
         opts.grace = grace.value;
     }
     if (auto it = a->values.find("--log-level"); it != a->values.end()) {
-        std::string level = it->second;
-        for (char& c : level)
-            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        opts.log_level = spdlog::level::from_str(level);
-        if (opts.log_level == spdlog::level::off && level != "off")
+        opts.log_level = parse_log_level(it->second);
+        if (!opts.log_level)
             return usage_error(inv, "run", "unknown log level '" + it->second + "'");
     }
     std::string log_format = a->value_or("--log-format", "text");
@@ -320,6 +344,15 @@ int run(const invocation& inv) {
                            "--log-format: expected text or json, got '" + log_format + "'");
     opts.json_logs = log_format == "json";
     return run_command(a->file, opts);
+}
+
+int test(const invocation& inv) {
+    auto a = parse_args(inv, "test", {"--log-level"});
+    if (!a) return 2;
+    std::string level = a->value_or("--log-level", "warn");
+    auto log_level = parse_log_level(level);
+    if (!log_level) return usage_error(inv, "test", "unknown log level '" + level + "'");
+    return test_command(a->file, *log_level);
 }
 
 bool wants_help(const std::string& a) { return a == "-h" || a == "--help"; }
