@@ -26,28 +26,40 @@ double resident_bytes() {
 } // namespace
 
 void write_runtime_metrics(exposition& out) {
-    runtime_stats s = stats();
     using enum metric_type;
+    struct row {
+        const char* name;
+        metric_type type;
+        const char* help;
+        std::uint64_t runtime_stats::*field;
+    };
+    // The unlabelled ones, as rill::stats() has them.
+    static constexpr row rows[] = {
+        {"rill_goroutines", gauge, "Goroutines alive.", &runtime_stats::goroutines_live},
+        {"rill_goroutines_created_total", counter, "Goroutines created.",
+         &runtime_stats::goroutines_created},
+        {"rill_threads", gauge, "OS threads (Ms) the runtime has started.",
+         &runtime_stats::threads},
+        {"rill_processors", gauge, "Processors (Ps) running goroutines (maxprocs).",
+         &runtime_stats::processors},
+        {"rill_parks_total", counter, "Times a goroutine parked.", &runtime_stats::parks},
+        {"rill_steals_total", counter, "Goroutines stolen from another processor's run queue.",
+         &runtime_stats::steals},
+        {"rill_slices_ended_total", counter, "Time slices the monitor ended.",
+         &runtime_stats::slices_ended},
+        {"rill_blocking_retakes_total", counter,
+         "Processors the monitor took from goroutines in blocking calls.",
+         &runtime_stats::blocking_retakes},
+        {"rill_netpoll_wakeups_total", counter, "Goroutines readied by I/O readiness.",
+         &runtime_stats::netpoll_wakeups},
+    };
+    runtime_stats s = stats();
     auto d = [](std::uint64_t v) { return static_cast<double>(v); };
-    out.add("rill_goroutines", gauge, "Goroutines alive.", d(s.goroutines_live));
-    out.add("rill_goroutines_created_total", counter, "Goroutines created.",
-            d(s.goroutines_created));
-    out.add("rill_threads", gauge, "OS threads (Ms) the runtime has started.", d(s.threads));
-    out.add("rill_processors", gauge, "Processors (Ps) running goroutines (maxprocs).",
-            d(s.processors));
-    out.add("rill_parks_total", counter, "Times a goroutine parked.", d(s.parks));
-    out.add("rill_steals_total", counter, "Goroutines stolen from another processor's run queue.",
-            d(s.steals));
+    for (const row& r : rows)
+        out.add(r.name, r.type, r.help, d(s.*r.field));
     out.add("rill_preemptions_total", counter, "Goroutines preempted, by how.", {{"how", "signal"}},
             d(s.preempts_async));
     out.add("rill_preemptions_total", counter, "", {{"how", "cooperative"}}, d(s.preempts_coop));
-    out.add("rill_slices_ended_total", counter, "Time slices the monitor ended.",
-            d(s.slices_ended));
-    out.add("rill_blocking_retakes_total", counter,
-            "Processors the monitor took from goroutines in blocking calls.",
-            d(s.blocking_retakes));
-    out.add("rill_netpoll_wakeups_total", counter, "Goroutines readied by I/O readiness.",
-            d(s.netpoll_wakeups));
     out.add("rill_stacks", gauge, "Live goroutine stacks, by protection.", {{"guard", "page"}},
             d(s.stacks_guarded));
     out.add("rill_stacks", gauge, "", {{"guard", "canary"}}, d(s.stacks_unguarded));

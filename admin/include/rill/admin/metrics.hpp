@@ -18,6 +18,8 @@
 //   again, so the collector's captures may then be destroyed.
 #pragma once
 
+#include <rill/sync.hpp>
+
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -66,9 +68,11 @@ public:
     exposition collect() const;
 
 private:
-    // A plain mutex: a collector reads counters and does not block, and a
-    // scrape must not wait behind goroutines.
-    mutable std::mutex mu_;
+    // A rill::mutex: a collector may park on a lock of its own (the runner's
+    // does); parked holding a std::mutex, it would let a second scrape block
+    // its thread on that mutex, which with one processor never lets the
+    // holder run again.
+    mutable rill::mutex mu_;
     std::uint64_t next_ = 1;
     std::map<std::uint64_t, collector> collectors_;
 };
