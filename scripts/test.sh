@@ -60,9 +60,11 @@ done
 # shellcheck source-path=SCRIPTDIR source=deps.sh
 source "$repo/scripts/deps.sh"
 # libnats-dev and nats-server: the NATS bridge and its tests (config_nats_*_test);
-# openssl and libssl-dev: the certificates and credentials config_nats_auth_test makes.
+# openssl and libssl-dev: the certificates and credentials config_nats_auth_test makes;
+# prometheus and chromium: config_admin_test lints /metrics with promtool, has
+# a Prometheus server scrape a run, and draws the live page in headless Chromium.
 packages=(cmake ninja-build g++ libspdlog-dev libfmt-dev libboost-dev libyaml-cpp-dev catch2
-    libnats-dev nats-server openssl libssl-dev)
+    libnats-dev nats-server openssl libssl-dev prometheus chromium)
 [[ " ${stages[*]} " == *" aarch64 "* ]] && packages+=(g++-aarch64-linux-gnu qemu-user)
 [[ " ${stages[*]} " == *" fuzz "* ]] && packages+=(clang libclang-rt-dev)
 require_packages "${packages[@]}" || exit 1

@@ -34,7 +34,9 @@
 #include <vector>
 
 using rill_test::child_result;
+using rill_test::contains;
 using rill_test::scratch_dir;
+using rill_test::soon;
 
 namespace {
 
@@ -66,18 +68,6 @@ child_result run(const std::string& program, std::vector<std::string> args,
 }
 
 child_result rill_cmd(std::vector<std::string> args) { return run(RILL_CLI_PATH, std::move(args)); }
-
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
-
-// Polls until pred() holds; the limit only turns a hang into a failure.
-template <class Pred> bool soon(Pred pred) {
-    auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (!pred() && std::chrono::steady_clock::now() < give_up)
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    return pred();
-}
 
 // One JSON object whose values are all strings, as a map; nullopt if line is
 // anything else or not valid JSON (a strict reader of the escapes JSON has).

@@ -24,10 +24,6 @@ using std::int64_t;
 
 namespace {
 
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
-
 // The exception connecting with o throws; empty when it connects. A refusal
 // comes at once: within libnats' connect timeout (2 s) unless the bridge
 // retried.

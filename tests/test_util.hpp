@@ -72,6 +72,20 @@ template <class Pred> bool eventually(Pred pred) {
     return pred();
 }
 
+// Polls pred() every 5 ms (sleeping the thread) until it holds, for state
+// another process shows (its output, an endpoint's answer). The limit only
+// turns a hang into a failure; returns pred().
+template <class Pred> bool soon(Pred pred) {
+    auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!pred() && std::chrono::steady_clock::now() < give_up)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return pred();
+}
+
+inline bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
 // Runs first() and second() at once, each on a plain thread of its own, and
 // returns once both have. For the memory-ordering tests: one writes a plain
 // (non-atomic) payload before an operation, the other reads it after the

@@ -9,6 +9,7 @@
 #include <rill/config/loader.hpp>
 #include <rill/config/registry.hpp>
 #include <rill/config/runner.hpp>
+#include <rill/net.hpp>
 
 #include <fmt/format.h>
 #include <fmt/ostream.h>
@@ -80,7 +81,7 @@ constexpr subcommand subcommands[] = {
      "                    the channels\n"
      "Exit status: 0, 1 if FILE has problems (printed as by check), 2 usage error.\n",
      graph},
-    {"run", "FILE [--grace DURATION] [--log-level LEVEL] [--log-format text|json]",
+    {"run", "FILE [--grace DURATION] [--log-level LEVEL] [--log-format text|json] [--http ADDR]",
      "run a topology, supervised, until it finishes or is signalled",
      "Checks FILE, then runs it: one channel per declared channel, each stage's\n"
      "workers under the supervisors the file nests them in. It ends when every stage\n"
@@ -94,6 +95,10 @@ constexpr subcommand subcommands[] = {
      "  --log-format FMT   text (default), or json: each log line one JSON object\n"
      "                     with time, level, logger, message, and the stage,\n"
      "                     supervisor and child it is about where there is one\n"
+     "  --http IP:PORT     serve the admin endpoint there (e.g. 127.0.0.1:9090):\n"
+     "                     /metrics (Prometheus), /healthz, /readyz (200 once every\n"
+     "                     stage has started, 503 while starting or draining),\n"
+     "                     /debug/goroutines\n"
      "\n"
      "signals:\n"
      "  SIGINT, SIGTERM    the first drains: the sources stop, and everything already\n"
@@ -323,7 +328,7 @@ std::optional<spdlog::level::level_enum> parse_log_level(std::string level) {
 }
 
 int run(const invocation& inv) {
-    auto a = parse_args(inv, "run", {"--grace", "--log-level", "--log-format"});
+    auto a = parse_args(inv, "run", {"--grace", "--log-level", "--log-format", "--http"});
     if (!a) return 2;
     run_command_options opts;
     if (auto it = a->values.find("--grace"); it != a->values.end()) {
@@ -343,6 +348,14 @@ int run(const invocation& inv) {
         return usage_error(inv, "run",
                            "--log-format: expected text or json, got '" + log_format + "'");
     opts.json_logs = log_format == "json";
+    if (auto it = a->values.find("--http"); it != a->values.end()) {
+        if (!net::address::parse(it->second))
+            return usage_error(inv, "run",
+                               "--http: expected IP:PORT with a numeric IP (127.0.0.1:9090, "
+                               "[::1]:9090), got '" +
+                                   it->second + "'");
+        opts.http = it->second;
+    }
     return run_command(a->file, opts);
 }
 

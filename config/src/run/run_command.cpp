@@ -2,6 +2,7 @@
 #include "format/scalars.hpp"
 #include "format/topology_index.hpp"
 #include "run/json_log.hpp"
+#include "run/run_metrics.hpp"
 #include "run/service_notify.hpp"
 #include "run/supervision_text.hpp"
 
@@ -163,6 +164,15 @@ run_result run_supervised(const topology& topo, const run_command_options& opts,
                           signal_watch& watch, detail::service_notifier& notify) {
     runner r(topo, {.grace = opts.grace});
     attachment a(watch, r);
+    // Before the stages start, so that probes hear "starting" meanwhile;
+    // closed (at the end of this scope) before r is destroyed.
+    std::optional<admin::server> http;
+    try {
+        if (opts.http) http.emplace(detail::run_admin_options(r, topo, *opts.http));
+    } catch (const std::exception& e) {
+        return {
+            run_outcome::start_failed, fmt::format("--http {}: {}", *opts.http, e.what()), {}, {}};
+    }
     try {
         r.start();
     } catch (const std::exception& e) {

@@ -21,6 +21,10 @@ struct run_command_options {
     // json, FILE's problems are logged as errors too, so that every line on
     // stderr is JSON.
     bool json_logs = false;
+    // "ip:port" to serve the admin endpoint on (<rill/admin/server.hpp>:
+    // /metrics with the run's channels, stages and supervisors, /readyz
+    // ready once every stage has started and until a drain); none if unset.
+    std::optional<std::string> http{};
 };
 
 int run_command(const std::string& file, const run_command_options& opts);

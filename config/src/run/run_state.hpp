@@ -75,6 +75,10 @@ struct worker_state {
     cancel_func stop;   // ctx() and what send_held waits on: a hard stop
     int failures = 0;
     std::string last_error;
+    // The run in progress's counts (on its goroutine's stack), for a live
+    // snapshot; null between runs. received: the runs that ended.
+    const hand* current = nullptr;
+    std::uint64_t received = 0;
     worker_memory memory; // touched by the worker alone, without mu_
 };
 
@@ -131,18 +135,20 @@ public:
     bool started() const noexcept { return root_.has_value() || result_.has_value(); }
     // try_only: for the goroutine dump, which must not wait for the lock.
     std::string render(bool try_only) const;
+    run_snapshot snapshot() const;
 
 private:
     static void run_worker(const std::shared_ptr<run_state>& self, stage_run& s, int w,
                            const context& child);
     static void idle_after_finish(const stage_run& s, const context& child);
-    bool begin_worker(stage_run& s, int w, const cancel_func& cancel, const cancel_func& stop);
+    bool begin_worker(stage_run& s, int w, const cancel_func& cancel, const cancel_func& stop,
+                      const hand& h);
     void end_worker(stage_run& s, int w, bool finished, const hand& h);
     void fail_worker(stage_run& s, int w, const std::exception_ptr& e, const context& child,
                      const hand& h);
-    // Counts what h received for s, and what it still holds as lost (mu_
-    // held); the number lost, for the caller to log.
-    static std::uint64_t settle_locked(stage_run& s, const hand& h);
+    // Counts what h received for s and its worker w, and what it still holds
+    // as lost (mu_ held); the number lost, for the caller to log.
+    static std::uint64_t settle_locked(stage_run& s, int w, const hand& h);
     // The line that logs s's lost values not yet logged, if any, unless s
     // had one less than a second ago (force: at the end of the run), so that
     // a restart storm does not flood the log; mu_ held, logged after.
@@ -169,6 +175,10 @@ private:
     port_core bind_input(const stage_decl& d, const port_spec& ps, const type_desc& t);
     port_core bind_output(const stage_decl& d, const port_spec& ps, const type_desc& t);
     void render_supervisor(std::string& out, const supervisor_decl& d, int depth) const;
+    // For snapshot(): a supervisor's restarts (and those within its period).
+    void count_restart(const supervisor_decl& d);
+    void snapshot_supervisor(run_snapshot& out, const supervisor_decl& d) const;
+    std::string state_locked() const;
 
     topology topo_;
     const registry* reg_;
@@ -190,11 +200,18 @@ private:
     // under a restart storm took every processor, the holder's turn included.
     mutable rill::mutex mu_;
     bool draining_ = false, stopping_ = false;
+    bool all_started_ = false; // the root supervisor started every child
     std::chrono::steady_clock::time_point drain_began_{};
     int unfinished_stages_ = 0;
     std::map<std::string, failure> last_failures_; // by supervision path
     std::uint64_t failure_seq_ = 0;
     std::string gave_up_message_;
+    struct supervision_counts {
+        std::uint64_t restarts = 0;
+        std::deque<std::chrono::steady_clock::time_point> recent; // within the period
+        bool gave_up = false;
+    };
+    std::map<const supervisor_decl*, supervision_counts> supervision_;
 
     std::optional<rill::supervisor> root_;
     std::uint64_t dump_section_ = 0;

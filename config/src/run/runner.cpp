@@ -73,8 +73,8 @@ void run_state::run_worker(const std::shared_ptr<run_state>& self, stage_run& s,
     // cancels stopped too, ending send_held.
     auto [stopped, stop] = rill::with_cancel(child);
     auto [ctx, cancel] = rill::with_cancel(stopped);
-    if (!self->begin_worker(s, w, cancel, stop)) return idle_after_finish(s, child);
     detail::hand h;
+    if (!self->begin_worker(s, w, cancel, stop, h)) return idle_after_finish(s, child);
     bool finished = false;
     try {
         stage_io io(ctx, stopped, s.binding, w, s.workers[w].memory, h);
@@ -107,12 +107,13 @@ void run_state::idle_after_finish(const stage_run& s, const context& child) {
 }
 
 bool run_state::begin_worker(stage_run& s, int w, const cancel_func& cancel,
-                             const cancel_func& stop) {
+                             const cancel_func& stop, const hand& h) {
     std::lock_guard lk(mu_);
     auto& ws = s.workers[w];
     // A one_for_all or rest_for_one restart also starts finished workers again.
     if (ws.phase == worker_phase::finished) return false;
     ws.phase = worker_phase::running;
+    ws.current = &h;
     ws.cancel = cancel;
     ws.stop = stop;
     if (stopping_)
@@ -122,8 +123,11 @@ bool run_state::begin_worker(stage_run& s, int w, const cancel_func& cancel,
     return true;
 }
 
-std::uint64_t run_state::settle_locked(stage_run& s, const hand& h) {
-    s.received.fetch_add(h.received.load(std::memory_order_relaxed), std::memory_order_relaxed);
+std::uint64_t run_state::settle_locked(stage_run& s, int w, const hand& h) {
+    auto received = h.received.load(std::memory_order_relaxed);
+    s.received.fetch_add(received, std::memory_order_relaxed);
+    s.workers[w].received += received;
+    s.workers[w].current = nullptr;
     auto held = h.held.load(std::memory_order_relaxed);
     if (held <= 0) return 0; // a stage that released more than it kept holds nothing
     s.lost += static_cast<std::uint64_t>(held);
@@ -143,7 +147,7 @@ void run_state::end_worker(stage_run& s, int w, bool finished, const hand& h) {
     std::string line;
     {
         std::lock_guard lk(mu_);
-        s.unlogged += settle_locked(s, h);
+        s.unlogged += settle_locked(s, w, h);
         line = loss_line_locked(s, false);
         s.workers[w].cancel = {};
         s.workers[w].stop = {};
@@ -163,7 +167,7 @@ void run_state::fail_worker(stage_run& s, int w, const std::exception_ptr& e, co
     {
         std::lock_guard lk(mu_);
         // Logged with the failure itself, which is logged every time.
-        lost = settle_locked(s, h);
+        lost = settle_locked(s, w, h);
         auto& ws = s.workers[w];
         ws.cancel = {};
         ws.stop = {};
@@ -214,7 +218,12 @@ void run_state::drain() {
 // reason shutdown; temporary: never), since its stages stopped unfinished and
 // the channels they write would never close.
 void run_state::on_event(const supervisor_decl& d, const supervisor_event& e) {
+    if (e.kind == event_kind::restarted) count_restart(d);
     if (e.kind != event_kind::intensity_exceeded) return;
+    {
+        std::lock_guard lk(mu_);
+        supervision_[&d].gave_up = true;
+    }
     bool root = &d == &root_decl();
     if (!root && d.restart == rill::restart::permanent) return; // its parent decides
     auto culprit = e.supervisor + "/" + e.child;
@@ -282,6 +291,8 @@ void run_state::start(const std::shared_ptr<run_state>& self) {
         result_ = teardown(run_outcome::start_failed, e.what());
         throw;
     }
+    std::lock_guard lk(mu_);
+    all_started_ = true;
 }
 
 run_result run_state::wait() {
@@ -384,5 +395,7 @@ void runner::drain() { impl_->drain(); }
 void runner::stop() { impl_->stop(); }
 run_result runner::wait() { return impl_->wait(); }
 std::string runner::view() const { return impl_->render(false); }
+
+run_snapshot runner::snapshot() const { return impl_->snapshot(); }
 
 } // namespace rill::config

@@ -84,6 +84,44 @@ struct run_options {
     std::optional<std::chrono::nanoseconds> grace{}; // default: the topology's runtime.grace
 };
 
+// A run at one moment, for monitoring (`rill run --http`: /metrics and
+// /readyz). Taken under the run's lock, so its parts agree with each other.
+struct run_snapshot {
+    struct channel {
+        std::string name;
+        std::size_t capacity = 0;
+        std::size_t depth = 0;  // values buffered now
+        std::uint64_t sent = 0; // values that entered it
+        bool closed = false;
+    };
+    struct worker {
+        std::string id;             // "stage", or "stage#n" for one of several workers
+        std::string phase;          // waiting, running, failed or finished
+        int failures = 0;           // times its stage function threw
+        std::uint64_t received = 0; // values taken from its inputs, over its runs
+    };
+    struct stage {
+        std::string id;
+        std::string supervisor;     // the supervisor it runs under
+        std::uint64_t received = 0; // values taken from its inputs, all workers (live)
+        std::uint64_t lost = 0;     // values held when a run of it ended
+        std::vector<worker> workers;
+    };
+    struct supervisor {
+        std::string id;
+        int intensity = 0;          // restarts allowed per period
+        std::uint64_t restarts = 0; // children it restarted, over the run
+        int recent_restarts = 0;    // of those, within the last period
+        bool gave_up = false;       // it exceeded its intensity
+    };
+    std::string state;  // starting, running, draining, stopping or "ended: OUTCOME"
+    bool ready = false; // every stage started; not draining, stopping or ended
+    std::vector<channel> channels; // in declaration order
+    // In the supervision tree's order (each supervisor, then its children):
+    std::vector<stage> stages;
+    std::vector<supervisor> supervisors; // the root first
+};
+
 // One run. Must be used from inside a goroutine (rill::run); drain() and
 // stop() may be called from any goroutine or thread.
 class runner {
@@ -98,6 +136,7 @@ public:
     void stop();              // stop hard (idempotent)
     run_result wait();        // until the run ends
     std::string view() const; // the supervision tree with per-channel fill levels
+    run_snapshot snapshot() const;
 
 private:
     std::shared_ptr<detail::run_state> impl_;
