@@ -545,92 +545,24 @@ void switch_to_g(M* m, G* g) {
     (void)m;
 }
 
-// The end of a park, run once the parking goroutine's context is saved: from
-// then on a waker may run g on another M, so read what is needed first and
-// touch g no more.
-void finish_park(P* p, G* g) {
-    p->parks.store(p->parks.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    void (*unlock)(void*) = g->unlockf;
-    void* arg = g->unlock_arg;
-    timer* t = g->park_timer;
-    casgstatus(g, gstatus::running, gstatus::waiting, std::memory_order_release);
-    if (t) timer_add(t);
-    unlock(arg);
-}
-
-// The goroutine g, about to park, may hand its M straight to the one in its
-// P's runnext: the one schedule() would pick next (findrunnable's order: due
-// timers and their goroutines, the global queue's turn, then runnext, which
-// inherits the slice), so skipping g0 changes nothing but the cost. It saves
-// a context switch and a pass through schedule() on every hop of a ping-pong
-// or a ring. Returns the goroutine to switch to, now running, or null where
-// only schedule() decides right: a goroutine that has not started (it has no
-// stack yet), is locked to a thread, or anything else about the P to do.
-G* park_handoff(M* m, G* g) {
-    P* p = m->p;
-    if (m->lockedg || p->timerq_head || p->slice_over.load(std::memory_order_relaxed) ||
-        p->id >= sched.gomaxprocs.load(std::memory_order_relaxed) ||
-        (!g->stk.guarded && !stack_canary_ok(g->stk)))
-        return nullptr;
-    if (p->schedtick.load(std::memory_order_relaxed) % 61 == 0 &&
-        sched.runqsize.load(std::memory_order_relaxed) > 0)
-        return nullptr;
-    if (std::int64_t t = p->timers.next.load(std::memory_order_acquire);
-        t != INT64_MAX && t <= nanotime())
-        return nullptr;
-    G* next = p->runnext.load(std::memory_order_relaxed);
-    if (!next || !p->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel))
-        return nullptr;
-    if (!next->stk.lo || next->lockedm.load(std::memory_order_relaxed)) {
-        // Only this M puts goroutines in its P's runnext: put it back.
-        p->runnext.store(next, std::memory_order_release);
-        return nullptr;
-    }
-    p->handoffs.store(p->handoffs.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    casgstatus(next, gstatus::runnable, gstatus::running);
-    next->preempt.store(false, std::memory_order_relaxed); // a stale request
-    m->curg.store(next, std::memory_order_release);
-    return next;
-}
-
-// On g, back from a switch: a goroutine that handed this M to g has parked.
-void finish_handoff() {
-    M* m = current_m();
-    if (G* parked = std::exchange(m->handed_off, nullptr)) finish_park(m->p, parked);
-}
-
-// On g: switches to the current M's g0 with the given action, or for a park
-// straight to the P's next goroutine where that is the same (park_handoff).
-// Returns when g is resumed, possibly on another M.
+// On g: switches to the current M's g0 with the given action. Returns when g
+// is resumed, possibly on another M.
 __attribute__((noinline)) void mcall(M::action_t a) {
     M* m = current_m();
     G* g = m->curg.load(std::memory_order_relaxed);
+    m->action = a;
     eh_save(m, g);
-    if (G* next = a == M::act_park ? park_handoff(m, g) : nullptr) {
-        m->handed_off = g;
-        eh_load(m, next);
 #if defined(RILL_SANITIZE_ADDRESS)
-        __sanitizer_start_switch_fiber(&g->asan_fake_stack, next->stk.lo, next->stk.reserve());
+    __sanitizer_start_switch_fiber(a == M::act_exit ? nullptr : &g->asan_fake_stack, m->g0_stack_lo,
+                                   m->g0_stack_size);
 #endif
 #if defined(RILL_SANITIZE_THREAD)
-        __tsan_switch_to_fiber(next->tsan_fiber, 0);
+    __tsan_switch_to_fiber(m->tsan_g0, 0);
 #endif
-        rill_switch(&g->sp, next->sp);
-    } else {
-        m->action = a;
-#if defined(RILL_SANITIZE_ADDRESS)
-        __sanitizer_start_switch_fiber(a == M::act_exit ? nullptr : &g->asan_fake_stack,
-                                       m->g0_stack_lo, m->g0_stack_size);
-#endif
-#if defined(RILL_SANITIZE_THREAD)
-        __tsan_switch_to_fiber(m->tsan_g0, 0);
-#endif
-        rill_switch(&g->sp, m->g0_sp);
-    }
+    rill_switch(&g->sp, m->g0_sp);
 #if defined(RILL_SANITIZE_ADDRESS)
     __sanitizer_finish_switch_fiber(g->asan_fake_stack, nullptr, nullptr);
 #endif
-    finish_handoff();
 }
 
 // ---- scheduling ---------------------------------------------------------------
@@ -814,9 +746,18 @@ void handle_switch_back(M* m, G* g) {
     P* p = m->p;
     if (!g->stk.guarded && !stack_canary_ok(g->stk)) fatal_canary(g);
     switch (m->action) {
-    case M::act_park:
-        finish_park(p, g);
+    case M::act_park: {
+        p->parks.store(p->parks.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        // Once the timer is armed or unlock has run, a waker may run g on
+        // another M: read what is needed first and touch g no more.
+        void (*unlock)(void*) = g->unlockf;
+        void* arg = g->unlock_arg;
+        timer* t = g->park_timer;
+        casgstatus(g, gstatus::running, gstatus::waiting, std::memory_order_release);
+        if (t) timer_add(t);
+        unlock(arg);
         break;
+    }
     case M::act_preempt:
         // To the back of its own P's queue, not the global one as in Go: the
         // global queue goes first when a slice ends (findrunnable), and the
@@ -870,7 +811,7 @@ void handle_switch_back(M* m, G* g) {
     m->action = M::act_none;
 }
 
-// Runs g on m's P until a goroutine switches back. A new time slice starts unless g
+// Runs g on m's P until it switches back. A new time slice starts unless g
 // inherits the current one (see runqget): sysmon measures slices by
 // schedtick, and preempts a P whose schedtick stood still for too long.
 void execute(M* m, G* g, bool inherit) {
@@ -888,11 +829,8 @@ void execute(M* m, G* g, bool inherit) {
         p->slice_over.store(false, std::memory_order_relaxed);
     }
     switch_to_g(m, g);
-    // Not always g: goroutines may have handed the M on to each other since
-    // (park_handoff); the one that switched back is the one running last.
-    G* last = m->curg.load(std::memory_order_relaxed);
     m->curg.store(nullptr, std::memory_order_relaxed);
-    handle_switch_back(m, last);
+    handle_switch_back(m, g);
 }
 
 // Go's stoplockedm: the M's locked goroutine is not runnable, so its P goes
@@ -1481,7 +1419,6 @@ runtime_stats stats() noexcept {
         exited += p->exited.load(std::memory_order_relaxed);
         s.steals += p->steals.load(std::memory_order_relaxed);
         s.parks += p->parks.load(std::memory_order_relaxed);
-        s.handoffs += p->handoffs.load(std::memory_order_relaxed);
         s.preempts_coop += p->preempts.load(std::memory_order_relaxed);
     }
     s.slices_ended = sched.slices_ended.load(std::memory_order_relaxed);

@@ -58,7 +58,7 @@ struct P {
     timer_heap timers;
     std::uint64_t goid_next = 0, goid_end = 0;
     // Written by the owner only; read by stats().
-    std::atomic<std::uint64_t> created{0}, exited{0}, steals{0}, parks{0}, handoffs{0}, preempts{0};
+    std::atomic<std::uint64_t> created{0}, exited{0}, steals{0}, parks{0}, preempts{0};
 };
 
 struct M {
@@ -87,9 +87,6 @@ struct M {
         act_exit,
         act_block_exit
     } action = act_none;
-    // A goroutine that parked by switching straight to its P's runnext (see
-    // park_handoff in proc.cpp): the goroutine switched to finishes its park.
-    G* handed_off = nullptr;
     void* asan_fake_stack = nullptr;
     const void* g0_stack_lo = nullptr;
     std::size_t g0_stack_size = 0;

@@ -221,11 +221,10 @@ struct runtime_stats {
     std::uint64_t threads; // Ms
     std::uint64_t steals;
     std::uint64_t parks;
-    std::uint64_t handoffs;       // parks that switched straight to the goroutine they had readied
-    std::uint64_t processors;     // Ps (maxprocs)
-    std::uint64_t slices_ended;   // time slices sysmon ended (10 ms run, or a timer overdue)
-    std::uint64_t preempts_async; // goroutines stopped by SIGURG at a safe point
-    std::uint64_t preempts_coop;  // goroutines that yielded at a preemption point when asked
+    std::uint64_t processors;       // Ps (maxprocs)
+    std::uint64_t slices_ended;     // time slices sysmon ended (10 ms run, or a timer overdue)
+    std::uint64_t preempts_async;   // goroutines stopped by SIGURG at a safe point
+    std::uint64_t preempts_coop;    // goroutines that yielded at a preemption point when asked
     std::uint64_t blocking_retakes; // Ps sysmon took from goroutines in blocking calls
     std::uint64_t netpoll_wakeups;  // goroutines readied by I/O readiness
     std::uint64_t stacks_guarded;   // live stacks protected by a guard page
