@@ -114,8 +114,8 @@ struct run_snapshot {
         int recent_restarts = 0;    // of those, within the last period
         bool gave_up = false;       // it exceeded its intensity
     };
-    std::string state;  // starting, running, draining, stopping or "ended: OUTCOME"
-    bool ready = false; // every stage started; not draining, stopping or ended
+    std::string state;             // starting, running, draining, stopping or "ended: OUTCOME"
+    bool ready = false;            // every stage started; not draining, stopping or ended
     std::vector<channel> channels; // in declaration order
     // In the supervision tree's order (each supervisor, then its children):
     std::vector<stage> stages;
