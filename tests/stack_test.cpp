@@ -570,7 +570,7 @@ bool populate_works() {
     const long page = sysconf(_SC_PAGESIZE);
     void* p = mmap(nullptr, static_cast<std::size_t>(page), PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    bool ok = madvise(p, static_cast<std::size_t>(page), 23 /* MADV_POPULATE_WRITE */) == 0 &&
+    bool ok = madvise(p, static_cast<std::size_t>(page), MADV_POPULATE_WRITE) == 0 &&
               resident(static_cast<char*>(p));
     munmap(p, static_cast<std::size_t>(page));
     return ok;
